@@ -1,0 +1,262 @@
+"""The built-in `arith` dataset: seeded arithmetic and algebra problems with sympy-computed answers.
+
+It is the default test set, sized for a tiny model on a CPU (SmolLM2-135M solves about
+13% of two-number sums at temperature 0.8), so its levels span easy to hard:
+
+- level 1: two numbers, one of +, -, × (small operands, non-negative results);
+- level 2: three-term expressions with parentheses, division giving fractions;
+- level 3: linear equations such as ``3x + 5 = 20``, solve for the variable;
+- level 4: word problems (apples, trains, prices with percentages, sharing, remainders, powers).
+
+Every gold answer is computed with sympy from the structured problem (sympy numbers and
+``sympy.solve``, never by parsing a string) and rendered as LaTeX-friendly text: ``42``,
+``-7``, ``\\frac{3}{4}``, ``-\\frac{3}{4}``. The structure is kept in ``Problem.meta`` so a
+reader (and the tests) can re-check any answer independently.
+
+Problem ``i`` depends only on ``(seed, i, levels)``, so a smaller ``n`` gives a prefix of a
+larger one. Run ``python -m ttcs.arith`` to print a sample.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import sympy
+
+from ttcs.data import Problem
+
+SOURCE = "arith"
+LEVELS = (1, 2, 3, 4)
+OPS = {"+": "+", "-": "-", "*": "×", "/": "÷"}
+_MAX_ATTEMPTS = 50
+
+
+def format_rational(value: sympy.Rational) -> str:
+    """Render a sympy rational as ``42``, ``-7`` or ``\\frac{3}{4}``/``-\\frac{3}{4}``.
+
+    Example:
+        >>> format_rational(sympy.Rational(-3, 4))
+        '-\\\\frac{3}{4}'
+    """
+    value = sympy.Rational(value)
+    if value.q == 1:
+        return str(value.p)
+    sign = "-" if value.p < 0 else ""
+    return f"{sign}\\frac{{{abs(value.p)}}}{{{value.q}}}"
+
+
+def _apply(op: str, a: sympy.Rational, b: sympy.Rational) -> sympy.Rational:
+    """One binary operation on sympy numbers (``/`` of integers gives an exact Rational)."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise ZeroDivisionError("division by zero in a generated expression")
+    return a / b
+
+
+# ---------------------------------------------------------------- level 1: two numbers
+
+
+def _level1(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    op = rng.choice("+-*")
+    if op == "*":
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+    elif op == "+":
+        a, b = rng.randint(1, 20), rng.randint(1, 20)
+    else:
+        a = rng.randint(5, 20)
+        b = rng.randint(1, a)
+    answer = _apply(op, sympy.Integer(a), sympy.Integer(b))
+    template = rng.choice(["What is {e}?", "Compute {e}.", "Calculate {e}."])
+    question = template.format(e=f"{a} {OPS[op]} {b}")
+    return question, answer, {"kind": "expression", "operands": [a, b], "ops": [op], "group": "left"}
+
+
+# ------------------------------------------------------ level 2: three-term expressions
+
+
+def _level2(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    a, b, c = (rng.randint(1, 12) for _ in range(3))
+    op1, op2 = rng.choice("+-*/"), rng.choice("+-*/")
+    group = rng.choice(["left", "right"])
+    x, y, z = (sympy.Integer(v) for v in (a, b, c))
+    if group == "left":  # (a op1 b) op2 c
+        answer = _apply(op2, _apply(op1, x, y), z)
+        text = f"({a} {OPS[op1]} {b}) {OPS[op2]} {c}"
+    else:  # a op1 (b op2 c)
+        answer = _apply(op1, x, _apply(op2, y, z))
+        text = f"{a} {OPS[op1]} ({b} {OPS[op2]} {c})"
+    question = f"Compute {text}. Give the answer as an integer or a fraction in lowest terms."
+    return question, answer, {"kind": "expression", "operands": [a, b, c], "ops": [op1, op2], "group": group}
+
+
+# ---------------------------------------------------------- level 3: linear equations
+
+
+def _linear_text(coef: int, const: int, var: str) -> str:
+    """``3x + 5``, ``-x - 2``, ``x``, ``7`` (a side of a linear equation)."""
+    if coef == 0:
+        return str(const)
+    head = var if coef == 1 else f"-{var}" if coef == -1 else f"{coef}{var}"
+    if const == 0:
+        return head
+    return f"{head} {'+' if const > 0 else '-'} {abs(const)}"
+
+
+def _level3(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    var = rng.choice("xxyn")
+    form = rng.choice(["simple", "simple", "both", "paren"])
+    if form == "simple":  # a x + b = d, integer solution
+        a, root, b = rng.choice([-3, -2, 2, 3, 4, 5, 6, 7, 8, 9]), rng.randint(-9, 12), rng.randint(-15, 15)
+        lhs, rhs = (a, b), (0, a * root + b)
+        text = f"{_linear_text(*lhs, var)} = {rhs[1]}"
+    elif form == "both":  # a x + b = c x + d, possibly a fraction
+        c = rng.randint(1, 5)
+        a = c + rng.randint(1, 5) * rng.choice([1, -1])
+        a = a if a != 0 else c + 1
+        lhs, rhs = (a, rng.randint(-12, 12)), (c, rng.randint(-12, 12))
+        text = f"{_linear_text(*lhs, var)} = {_linear_text(*rhs, var)}"
+    else:  # a (x + b) = d, stored expanded as a x + a b = d
+        a, b, d = rng.randint(2, 6), rng.randint(-6, 9), rng.randint(-20, 30)
+        lhs, rhs = (a, a * b), (0, d)
+        inner = f"{var} + {b}" if b >= 0 else f"{var} - {-b}"
+        text = f"{a}({inner}) = {d}"
+    symbol = sympy.Symbol(var)
+    equation = sympy.Eq(lhs[0] * symbol + lhs[1], rhs[0] * symbol + rhs[1])
+    (answer,) = sympy.solve(equation, symbol)
+    question = f"Solve for {var}: {text}."
+    meta = {"kind": "equation", "form": form, "var": var, "lhs": list(lhs), "rhs": list(rhs)}
+    return question, answer, meta
+
+
+# ------------------------------------------------------------ level 4: word problems
+
+
+def _apples(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    name = rng.choice(["Maya", "Tom", "Priya", "Lucas", "Aiko", "Omar"])
+    have, bags, per_bag = rng.randint(3, 20), rng.randint(2, 5), rng.randint(2, 8)
+    give = rng.randint(1, have + bags * per_bag - 1)
+    answer = sympy.Integer(have) + sympy.Integer(bags) * per_bag - give
+    question = (f"{name} has {have} apples. {name} buys {bags} bags with {per_bag} apples in each bag, "
+                f"then gives {give} apples to a friend. How many apples does {name} have now?")
+    return question, answer, {"have": have, "bags": bags, "per_bag": per_bag, "give": give}
+
+
+def _train(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    speed = rng.choice([40, 45, 50, 60, 75, 80, 90, 120])
+    if rng.random() < 0.5:
+        hours = rng.randint(2, 6)
+        answer = sympy.Integer(speed) * hours
+        question = f"A train travels at {speed} km/h for {hours} hours. How many kilometres does it travel?"
+        return question, answer, {"ask": "distance", "speed": speed, "hours": hours}
+    distance = rng.randint(3, 30) * 10
+    answer = sympy.Rational(distance, speed)
+    question = (f"A train travels {distance} km at a constant {speed} km/h. How many hours does the trip take? "
+                "Give the answer as an integer or a fraction.")
+    return question, answer, {"ask": "time", "speed": speed, "distance": distance}
+
+
+def _price(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    item = rng.choice(["jacket", "bicycle", "lamp", "backpack", "pair of shoes"])
+    price, percent = rng.randint(1, 10) * 20, rng.choice([10, 15, 20, 25, 30, 40, 50, 75])
+    direction = rng.choice(["off", "up"])
+    factor = sympy.Rational(100 - percent, 100) if direction == "off" else sympy.Rational(100 + percent, 100)
+    answer = sympy.Integer(price) * factor
+    if direction == "off":
+        question = f"A {item} costs ${price}. It is on sale for {percent}% off. What is the sale price in dollars?"
+    else:
+        question = f"A {item} costs ${price}. Its price goes up by {percent}%. What is the new price in dollars?"
+    return question, answer, {"price": price, "percent": percent, "direction": direction}
+
+
+def _share(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    people, cookies = rng.randint(2, 8), rng.randint(5, 40)
+    answer = sympy.Rational(cookies, people)
+    question = (f"{people} friends share {cookies} cookies equally. How many cookies does each friend get? "
+                "Give the answer as an integer or a fraction.")
+    return question, answer, {"people": people, "cookies": cookies}
+
+
+def _remainder(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    divisor = rng.randint(3, 12)
+    dividend = rng.randint(divisor + 1, 150)
+    answer = sympy.Mod(sympy.Integer(dividend), sympy.Integer(divisor))
+    question = f"What is the remainder when {dividend} is divided by {divisor}?"
+    return question, answer, {"dividend": dividend, "divisor": divisor}
+
+
+def _power(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    base, exponent, minus = rng.randint(2, 6), rng.randint(2, 4), rng.randint(0, 20)
+    answer = sympy.Pow(sympy.Integer(base), sympy.Integer(exponent)) - minus
+    tail = f" - {minus}" if minus else ""
+    question = f"What is {base}^{exponent}{tail}?"
+    return question, answer, {"base": base, "exponent": exponent, "minus": minus}
+
+
+WORD_PROBLEMS: dict[str, Callable[[random.Random], tuple[str, sympy.Rational, dict]]] = {
+    "apples": _apples, "train": _train, "price": _price, "share": _share,
+    "remainder": _remainder, "power": _power,
+}
+
+
+def _level4(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
+    kind = rng.choice(sorted(WORD_PROBLEMS))
+    question, answer, values = WORD_PROBLEMS[kind](rng)
+    return question, answer, {"kind": kind, "values": values}
+
+
+GENERATORS = {1: _level1, 2: _level2, 3: _level3, 4: _level4}
+
+
+def _draw(level: int, seed: int, index: int, seen: set[str]) -> tuple[str, sympy.Rational, dict]:
+    """Problem ``index`` of ``level``: redrawn (deterministically) on a repeat or a division by zero."""
+    for attempt in range(_MAX_ATTEMPTS):
+        rng = random.Random(f"ttcs-arith:{seed}:{index}:{attempt}")
+        try:
+            question, answer, meta = GENERATORS[level](rng)
+        except ZeroDivisionError:
+            continue
+        if question not in seen:
+            return question, answer, meta
+    raise RuntimeError(f"arith: could not draw a new level-{level} problem after {_MAX_ATTEMPTS} attempts")
+
+
+def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS) -> list[Problem]:
+    """Generate ``n`` arithmetic/algebra problems, levels taken in turn from ``levels``.
+
+    Args:
+        n: how many problems.
+        seed: the same seed gives the same problems.
+        levels: which difficulty levels (1-4) to use; problem ``i`` has level ``levels[i % len(levels)]``.
+
+    Returns:
+        Problems with ids like ``arith-L2-0007``, a gold ``answer`` computed with sympy,
+        ``source == "arith"`` and ``meta`` holding ``level`` plus the problem's structure.
+
+    Example:
+        >>> [p.id for p in generate_arith(n=2, levels=[1, 3])]
+        ['arith-L1-0000', 'arith-L3-0001']
+    """
+    levels = tuple(int(level) for level in levels)
+    if n < 0:
+        raise ValueError(f"arith: n must be >= 0, got {n}")
+    if not levels or any(level not in GENERATORS for level in levels):
+        raise ValueError(f"arith: levels must be a non-empty subset of {sorted(GENERATORS)}, got {list(levels)}")
+    problems, seen = [], set()
+    for index in range(n):
+        level = levels[index % len(levels)]
+        question, answer, meta = _draw(level, seed, index, seen)
+        seen.add(question)
+        problems.append(Problem(id=f"{SOURCE}-L{level}-{index:04d}", question=question,
+                                answer=format_rational(answer), source=SOURCE, meta={"level": level, **meta}))
+    return problems
+
+
+if __name__ == "__main__":
+    for problem in generate_arith(n=12):
+        print(f"{problem.id}  {problem.question}  ->  {problem.answer}")
