@@ -1,0 +1,169 @@
+"""`ttcs-table`: aggregate run directories into a paper-style table (Markdown and CSV).
+
+Rows are methods (with the model), columns are datasets plus their average; each cell is
+the method's own score (``score`` in results.json: avg@k for most methods, maj@k for
+self-consistency) at the run's last finished iteration, averaged over seeds. A
+provenance footer lists, for every run used, its directory, overrides, seed, package
+versions and git commit, so each number traces back to a run.
+
+Usage::
+
+    ttcs -m method=base,self_consistency data=arith,amc23      # writes outputs/sweep/*
+    ttcs-table outputs/sweep --csv table.csv --md table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+METRICS = ("score", "avg_at_k", "maj_at_k", "greedy")
+
+
+class TableError(ValueError):
+    """No usable runs, or a results.json that cannot be read."""
+
+
+@dataclass
+class RunRecord:
+    """The numbers and provenance of one run, as the table needs them."""
+
+    path: Path
+    method: str
+    model: str
+    data: str
+    seed: int
+    iteration: int
+    value: float | None
+    overrides: list[str]
+    versions: dict
+
+
+def find_result_files(paths: list[str]) -> list[Path]:
+    """results.json files under each path (a run directory, a sweep directory, or a results.json)."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file() and p.name == "results.json":
+            found.append(p)
+        elif p.is_dir():
+            found.extend(sorted(p.rglob("results.json")))
+        else:
+            raise TableError(f"{p}: not a run directory or results.json")
+    return sorted(set(found))
+
+
+def _overrides(run_dir: Path) -> list[str]:
+    f = run_dir / ".hydra" / "overrides.yaml"
+    if not f.exists():
+        return []
+    return [line[2:].strip() for line in f.read_text().splitlines() if line.startswith("- ")]
+
+
+def load_run(path: Path, metric: str = "score", iteration: str = "last") -> RunRecord | None:
+    """Read one results.json; None (with a note on stderr) when it has no finished evaluation."""
+    try:
+        res = json.loads(path.read_text())
+        its = res["iterations"]
+        method, model, data = res["method"], res["model"], res["data"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise TableError(f"{path}: unreadable results file ({type(err).__name__}: {err})") from err
+    if not its:
+        print(f"note: {path} has no finished evaluation; skipped", file=sys.stderr)
+        return None
+    it = its[0] if iteration == "first" else its[-1]
+    key = res.get("score", "avg_at_k") if metric == "score" else metric
+    return RunRecord(path=path.parent, method=method, model=model, data=data, seed=res.get("seed", 0),
+                     iteration=it["iteration"], value=it["eval"].get(key), overrides=_overrides(path.parent),
+                     versions=res.get("versions", {}))
+
+
+def build_table(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (strings): method · model, each dataset, AVG. Seeds are averaged (± std when > 1)."""
+    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    datasets: list[str] = []
+    for r in records:
+        if r.data not in datasets:
+            datasets.append(r.data)
+        if r.value is not None:
+            cells[(r.method, r.model)][r.data].append(r.value)
+    header = ["method", "model", *datasets, "AVG"]
+    rows = []
+    for (method, model), per_data in sorted(cells.items()):
+        row, means = [method, model], []
+        for d in datasets:
+            vals = per_data.get(d, [])
+            if not vals:
+                row.append("—")
+                continue
+            mean = statistics.fmean(vals)
+            means.append(mean)
+            row.append(f"{mean:.1f}" + (f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""))
+        complete = len(means) == len(datasets)
+        row.append(f"{statistics.fmean(means):.1f}" + ("" if complete else "*") if means else "—")
+        rows.append(row)
+    return header, rows
+
+
+def to_markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_csv(header: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def provenance_footer(records: list[RunRecord]) -> str:
+    """One line per run: where it is, how it was configured, what code and packages produced it."""
+    lines = ["Accuracy in %, at each run's last finished iteration; seeds averaged (± std). "
+             "`*` = AVG over the datasets present only.", "", "Runs:"]
+    for r in records:
+        v = r.versions
+        pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k != "git_commit")
+        lines.append(f"- `{r.path}`: {r.method}/{r.model}/{r.data}, seed {r.seed}, iteration {r.iteration}, "
+                     f"overrides [{' '.join(r.overrides)}], commit {v.get('git_commit')}, {pkgs}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ttcs-table", description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+", help="run directories, sweep directories or results.json files")
+    parser.add_argument("--metric", choices=METRICS, default="score", help="cell value (default: each method's score)")
+    parser.add_argument("--iteration", choices=("last", "first"), default="last",
+                        help="which iteration of each run (first = the base model)")
+    parser.add_argument("--md", type=Path, help="also write the Markdown table (with footer) here")
+    parser.add_argument("--csv", type=Path, help="also write the table as CSV here")
+    args = parser.parse_args(argv)
+    try:
+        records = [r for f in find_result_files(args.paths) if (r := load_run(f, args.metric, args.iteration))]
+    except TableError as err:
+        print(f"ttcs-table: {err}", file=sys.stderr)
+        return 2
+    if not records:
+        print(f"ttcs-table: no finished runs under {' '.join(args.paths)}", file=sys.stderr)
+        return 2
+    header, rows = build_table(records)
+    md = to_markdown(header, rows) + "\n\n" + provenance_footer(records) + "\n"
+    print(md)
+    if args.md:
+        args.md.write_text(md)
+    if args.csv:
+        args.csv.write_text(to_csv(header, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Shared fixtures: a tiny tokenizer and a tiny random Qwen2 model built here, never downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_CORPUS = [
+    "What is 3 + 4? Reason step by step and put the final answer in \\boxed{}.",
+    "The answer is \\boxed{7}. So 12 - 5 = 7 and 6 * 7 = 42, x = 5, \\frac{1}{2}.",
+    "Solve for x: 3x + 5 = 20. Subtract 5, divide by 3, x = 5. Final answer \\boxed{5}",
+    "<question>Tom has 3 apples and buys 4 more. How many apples?</question> \\boxed{7}",
+    "0 1 2 3 4 5 6 7 8 9 + - * / = ( ) { } [ ] ^ . , ? ! : ; ' \" a b c d e f g h i j k l m n o p q r s t u v w x y z",
+]
+
+
+def build_tiny_tokenizer(chat_template: str | None = CHATML):
+    """A byte-level BPE tokenizer trained on a few lines: small vocabulary, covers any text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   bos_token=None, padding_side="left")
+    if chat_template:
+        fast.chat_template = chat_template
+    return fast
+
+
+def build_tiny_model(tokenizer, seed: int = 0):
+    """A randomly initialised Qwen2 with hidden size 64 and 2 layers (~60k parameters)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=None, tie_word_embeddings=True)
+    return Qwen2ForCausalLM(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A local HF directory with the tiny model and tokenizer, as a user would pass with model.path=."""
+    out = tmp_path_factory.mktemp("tiny-qwen2")
+    tokenizer = build_tiny_tokenizer()
+    build_tiny_model(tokenizer).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture()
+def tiny_tokenizer():
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture()
+def tiny_model(tiny_tokenizer):
+    return build_tiny_model(tiny_tokenizer)

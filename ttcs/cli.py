@@ -1,0 +1,36 @@
+"""The `ttcs` command: run one method (Hydra main).
+
+Examples::
+
+    ttcs                                   # the default job on the embedded model and built-in set
+    ttcs method=base data=aime24 data.path=/data/aime24.parquet
+    ttcs -m method=base,self_consistency data=arith,amc23    # a sweep; then: ttcs-table outputs/sweep
+"""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from ttcs.loop import run
+from ttcs.report import format_results_table, write_report
+
+logger = logging.getLogger("ttcs")
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    run_dir = HydraConfig.get().runtime.output_dir
+    results = run(cfg, run_dir)
+    if cfg.report.enabled:
+        write_report(run_dir)
+    table = format_results_table(results)
+    logger.info("results:\n%s", table)
+    print(f"\n{table}\n\nrun directory: {run_dir}")
+
+
+if __name__ == "__main__":
+    main()

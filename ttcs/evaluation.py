@@ -1,0 +1,102 @@
+"""Evaluation of a Solver against gold answers: greedy accuracy, avg@k (± standard error), maj@k.
+
+Gold answers are used here and only here. `score_problem` and `summarize` are pure so
+the metrics can be checked by hand; `evaluate` runs the backend and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from ttcs.generation import GenerationBackend, Sampling
+from ttcs.voting import majority_vote
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ProblemResult:
+    """Everything evaluation saw for one problem; one line of ``eval/iter_XX.jsonl``."""
+
+    id: str
+    question: str
+    gold: str | None
+    completions: list[str]
+    answers: list[str | None]
+    correct: list[bool]
+    vote: str | None
+    vote_share: float
+    vote_correct: bool
+    greedy_completion: str | None = None
+    greedy_answer: str | None = None
+    greedy_correct: bool | None = None
+    meta: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def is_correct(answer: str | None, gold: str | None, verifier) -> bool:
+    """An answer counts only when it exists and is equivalent to the gold answer."""
+    if answer is None or gold is None:
+        return False
+    return bool(verifier.equivalent(answer, gold))
+
+
+def score_problem(problem, completions: Sequence[str], verifier, greedy_completion: str | None = None) -> ProblemResult:
+    """Extract, vote and score the k sampled completions (and the greedy one) of one problem."""
+    answers = [verifier.extract(c) for c in completions]
+    correct = [is_correct(a, problem.answer, verifier) for a in answers]
+    vote = majority_vote(answers, verifier)
+    result = ProblemResult(id=problem.id, question=problem.question, gold=problem.answer,
+                           completions=list(completions), answers=answers, correct=correct,
+                           vote=vote.label, vote_share=vote.share,
+                           vote_correct=is_correct(vote.label, problem.answer, verifier),
+                           meta=dict(getattr(problem, "meta", {}) or {}))
+    if greedy_completion is not None:
+        result.greedy_completion = greedy_completion
+        result.greedy_answer = verifier.extract(greedy_completion)
+        result.greedy_correct = is_correct(result.greedy_answer, problem.answer, verifier)
+    return result
+
+
+def summarize(results: Sequence[ProblemResult]) -> dict:
+    """Aggregate metrics in percent: avg_at_k with its standard error over problems, maj_at_k, greedy.
+
+    The standard error is that of the mean of per-problem accuracies (sample std / sqrt(n)),
+    the usual error bar of an avg@k number.
+    """
+    n = len(results)
+    if n == 0:
+        return {"avg_at_k": None, "avg_at_k_stderr": None, "maj_at_k": None, "greedy": None, "k": 0, "n": 0}
+    per_problem = [sum(r.correct) / len(r.correct) if r.correct else 0.0 for r in results]
+    mean = sum(per_problem) / n
+    var = sum((p - mean) ** 2 for p in per_problem) / (n - 1) if n > 1 else 0.0
+    greedy = [r.greedy_correct for r in results if r.greedy_correct is not None]
+    answered = [a is not None for r in results for a in r.answers]
+    return {
+        "avg_at_k": 100 * mean,
+        "avg_at_k_stderr": 100 * math.sqrt(var / n),
+        "maj_at_k": 100 * sum(r.vote_correct for r in results) / n,
+        "greedy": 100 * sum(greedy) / len(greedy) if greedy else None,
+        "answered": 100 * sum(answered) / len(answered) if answered else 0.0,
+        "k": max(len(r.completions) for r in results),
+        "n": n,
+    }
+
+
+def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier, *, k: int = 4,
+             temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 256, greedy: bool = True,
+             seed: int = 0) -> tuple[dict, list[ProblemResult]]:
+    """Sample k completions per problem (and one greedy), score them; return (summary, per-problem results)."""
+    if len(problems) != len(prompts):
+        raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
+    sampled = backend.generate(prompts, Sampling(n=k, temperature=temperature, top_p=top_p,
+                                                 max_new_tokens=max_new_tokens, seed=seed), desc=f"eval avg@{k}")
+    greedy_out = (backend.generate(prompts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
+                                   desc="eval greedy") if greedy else [[None]] * len(problems))
+    results = [score_problem(p, s, verifier, g[0]) for p, s, g in zip(problems, sampled, greedy_out, strict=True)]
+    return summarize(results), results

@@ -1,0 +1,164 @@
+"""Generation backends behind one small interface: prompts in, n samples per prompt out.
+
+`HFBackend` batches transformers `generate` (left padding, stops at EOS, runs on CPU);
+`VLLMBackend` uses vLLM when it is installed and a GPU is present. `make_backend`
+picks one from the Hydra `backend` node (``name: auto`` takes vLLM when it can).
+
+Example:
+    >>> backend = HFBackend(model, tokenizer)                     # doctest: +SKIP
+    >>> backend.generate(["2+2="], Sampling(n=4, temperature=1.0))  # doctest: +SKIP
+    [['4', ' 4.', ...]]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample: n completions per prompt; temperature 0 means greedy."""
+
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"bad sampling values: temperature={self.temperature}, top_p={self.top_p}")
+        if self.temperature == 0 and self.n > 1:
+            raise ValueError("greedy decoding (temperature 0) gives one distinct sample; use n=1")
+
+
+class GenerationBackend(ABC):
+    """Turns prompt strings into completions; subclasses own the model."""
+
+    name: str = "base"
+
+    @abstractmethod
+    def generate(self, prompts: list[str], sampling: Sampling, *, desc: str = "generating") -> list[list[str]]:
+        """Return, for each prompt, `sampling.n` completions (text after the prompt)."""
+
+
+class HFBackend(GenerationBackend):
+    """Batched transformers `generate`. Works with the very model object being trained.
+
+    Args:
+        model: a causal LM (its current weights are used on every call).
+        tokenizer: its tokenizer; left padding is forced for batched decoding.
+        batch_size: completions decoded together (prompts × n), bounding peak memory.
+        progress: show a tqdm bar over batches.
+    """
+
+    name = "hf"
+
+    def __init__(self, model, tokenizer, *, batch_size: int = 32, progress: bool = True):
+        self.model, self.tokenizer = model, tokenizer
+        self.batch_size = max(1, int(batch_size))
+        self.progress = progress
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], sampling: Sampling, *, desc: str = "generating") -> list[list[str]]:
+        per_batch = max(1, self.batch_size // sampling.n)
+        out: list[list[str]] = []
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.random.fork_rng(devices=[]), tqdm(total=len(prompts), desc=desc, unit="prompt",
+                                                          disable=not self.progress, leave=False) as bar:
+                for start in range(0, len(prompts), per_batch):
+                    torch.manual_seed(sampling.seed + start)  # the same prompts+seed give the same samples
+                    out.extend(self._generate_batch(prompts[start:start + per_batch], sampling))
+                    bar.update(min(per_batch, len(prompts) - start))
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def _generate_batch(self, prompts: list[str], sampling: Sampling) -> list[list[str]]:
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=tok.pad_token_id,
+                      eos_token_id=tok.eos_token_id, num_return_sequences=sampling.n)
+        if sampling.temperature > 0:
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        ids = self.model.generate(**enc, **kwargs)
+        texts = tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [texts[i * sampling.n:(i + 1) * sampling.n] for i in range(len(prompts))]
+
+
+class VLLMBackend(GenerationBackend):
+    """vLLM offline engine over a model directory (a checkpoint path or hub id).
+
+    The engine holds its own copy of the weights: call `reload(path)` after a phase has
+    saved a new checkpoint.
+    """
+
+    name = "vllm"
+
+    def __init__(self, model_path: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.5,
+                 tensor_parallel_size: int = 1, max_model_len: int | None = None, enforce_eager: bool = False):
+        from vllm import LLM  # import-guarded: CPU installs never need vLLM
+
+        self._kwargs = dict(dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                            tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
+                            enforce_eager=enforce_eager)
+        self.model_path = model_path
+        self.llm = LLM(model=model_path, **self._kwargs)
+
+    def reload(self, model_path: str) -> None:
+        """Point the engine at new weights (frees the old engine first)."""
+        from vllm import LLM
+
+        del self.llm
+        torch.cuda.empty_cache()
+        self.model_path = model_path
+        self.llm = LLM(model=model_path, **self._kwargs)
+
+    def generate(self, prompts: list[str], sampling: Sampling, *, desc: str = "generating") -> list[list[str]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+                                max_tokens=sampling.max_new_tokens, seed=sampling.seed)
+        results = self.llm.generate(prompts, params, use_tqdm=True)
+        return [[o.text for o in r.outputs] for r in results]
+
+
+def vllm_available() -> bool:
+    """vLLM is importable and a CUDA GPU is visible."""
+    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+
+
+def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None) -> GenerationBackend:
+    """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`)."""
+    name = cfg.get("name", "auto")
+    if name == "auto":
+        name = "vllm" if vllm_available() and model_path else "hf"
+    if name == "hf":
+        if model is None or tokenizer is None:
+            raise ValueError("the hf backend needs the model and tokenizer objects")
+        return HFBackend(model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True))
+    if name == "vllm":
+        if not vllm_available():
+            raise RuntimeError("backend=vllm needs `pip install ttcs[gpu]` and a CUDA GPU; use backend=hf on CPU")
+        return VLLMBackend(model_path, dtype=cfg.get("dtype", "auto"),
+                           gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.5),
+                           tensor_parallel_size=cfg.get("tensor_parallel_size", 1),
+                           max_model_len=cfg.get("max_model_len"), enforce_eager=cfg.get("enforce_eager", False))
+    raise ValueError(f"unknown backend {name!r}; choose hf, vllm or auto")

@@ -1,0 +1,174 @@
+"""The co-evolution loop: iteration 0 evaluates the base model, then T iterations of phases.
+
+Each iteration runs the phases the method names (``synthesizer``, ``curriculum``,
+``solver``, in that order) and then evaluates the Solver. Every phase ends with a
+checkpoint and a line in ``state.json``; rerunning the same command skips what is
+finished and says so. Baselines are the same loop with phases switched off:
+``base``/``self_consistency`` (iteration 0 only), ``ttrl`` (Solver only), ``r_zero`` and
+``ttcs`` (all phases).
+
+Run it through the CLI (``ttcs method=ttrl``) or call `run(cfg, run_dir)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from transformers import set_seed
+
+from ttcs.data import load_data_config
+from ttcs.evaluation import evaluate
+from ttcs.generation import make_backend
+from ttcs.models import load_model, load_tokenizer
+from ttcs.prompts import solver_prompt
+from ttcs.provenance import provenance
+from ttcs.rundir import RunDir, write_json_atomic
+from ttcs.verify import get_verifier
+
+logger = logging.getLogger(__name__)
+
+KNOWN_PHASES = ("synthesizer", "curriculum", "solver")
+# Config keys that may change between a run and its resumption without invalidating it.
+RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report")
+
+
+@dataclass
+class RunContext:
+    """What every phase needs: the config, the run directory, the test problems and the verifier."""
+
+    cfg: DictConfig
+    rundir: RunDir
+    problems: list
+    verifier: object
+    tokenizer: object = None
+    _models: dict = field(default_factory=dict)
+
+    def model_path(self, role: str, iteration: int) -> str:
+        """Where the `role` model of the end of `iteration` lives (the base model before any training)."""
+        for t in range(iteration, 0, -1):
+            ckpt = self.rundir.checkpoint_dir(role, t)
+            if self.rundir.is_done(f"iter_{t:02d}/{role}") and ckpt.is_dir():
+                return str(ckpt)
+        return self.cfg.model.path
+
+    def model(self, role: str, iteration: int):
+        """The `role` model as of `iteration`, loaded once and kept while it stays current."""
+        path = self.model_path(role, iteration)
+        cached = self._models.get(role)
+        if cached is None or cached[0] != path:
+            self._models[role] = (path, load_model(path, dtype=self.cfg.model.dtype, device=self.cfg.get("device")))
+        return self._models[role][1]
+
+    def set_model(self, role: str, path: str, model) -> None:
+        self._models[role] = (path, model)
+
+    def prompts(self, problems) -> list[str]:
+        m = self.cfg.model
+        return [solver_prompt(self.tokenizer, p, kind=self.cfg.data.prompt, chat_template=m.chat_template,
+                              system_prompt=m.get("system_prompt")) for p in problems]
+
+    def backend(self, role: str, iteration: int):
+        return make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
+                            model_path=self.model_path(role, iteration))
+
+
+def config_fingerprint(cfg: DictConfig) -> dict:
+    """The part of the config that must not change when a run is resumed, flattened to key paths."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    flat: dict = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}.{k}" if prefix else str(k))
+        else:
+            flat[prefix] = node
+
+    walk({k: v for k, v in plain.items() if k not in RESUME_SAFE_KEYS}, "")
+    return flat
+
+
+def eval_phase(ctx: RunContext, iteration: int) -> dict:
+    """Evaluate the Solver of `iteration` on the test problems; write eval/iter_XX.jsonl."""
+    e = ctx.cfg.eval
+    t0 = time.time()
+    summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
+                                ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
+                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed)
+    path = ctx.rundir.eval_path(iteration)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r.as_dict()) + "\n" for r in results))
+    tmp.replace(path)
+    summary["seconds"] = round(time.time() - t0, 1)
+    ctx.rundir.log_metrics("eval", iteration=iteration, **summary)
+    logger.info("iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)", iteration, summary["k"],
+                summary["avg_at_k"], summary["avg_at_k_stderr"], summary["k"], summary["maj_at_k"],
+                "n/a" if summary["greedy"] is None else f"{summary['greedy']:.1f}", summary["seconds"])
+    return summary
+
+
+def _phase_runner(name: str):
+    if name == "solver":
+        from ttcs.solver import solver_phase
+        return solver_phase
+    if name == "synthesizer":
+        from ttcs.synthesizer import synthesizer_phase
+        return synthesizer_phase
+    if name == "curriculum":
+        from ttcs.synthesizer import curriculum_phase
+        return curriculum_phase
+    raise ValueError(f"unknown phase {name!r}; known phases: {', '.join(KNOWN_PHASES)}")
+
+
+def build_results(ctx: RunContext) -> dict:
+    """results.json, rebuilt from state.json so it always matches what finished."""
+    cfg = ctx.cfg
+    iterations = []
+    for t in range(0, cfg.method.iterations + 1):
+        info = ctx.rundir.phase_info(f"iter_{t:02d}/eval")
+        if not info:
+            break
+        entry = {"iteration": t, "eval": info["eval"]}
+        solver = ctx.rundir.phase_info(f"iter_{t:02d}/solver")
+        if "pseudo_label_accuracy" in solver:
+            entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
+        iterations.append(entry)
+    return {"method": cfg.method.name, "score": cfg.method.score, "model": cfg.model.name, "data": cfg.data.name,
+            "seed": cfg.seed, "run_name": cfg.get("run_name"), "versions": provenance(),
+            "iterations": iterations}
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> dict:
+    """Run (or resume) the method of `cfg` in `run_dir`; returns the results dict (also written to results.json)."""
+    rundir = RunDir(run_dir)
+    rundir.check_config(config_fingerprint(cfg))
+    set_seed(cfg.seed)
+    phases = list(cfg.method.phases)
+    unknown = [p for p in phases if p not in KNOWN_PHASES]
+    if unknown:
+        raise ValueError(f"method.phases has unknown phases {unknown}; known: {', '.join(KNOWN_PHASES)}")
+    problems = load_data_config(cfg.data)
+    logger.info("%d test problems from %s; method %s; run directory %s", len(problems), cfg.data.name,
+                cfg.method.name, rundir.root)
+    ctx = RunContext(cfg, rundir, problems, get_verifier(cfg.data.verifier))
+    ctx.tokenizer = load_tokenizer(cfg.model.path)
+    for t in range(0, cfg.method.iterations + 1):
+        for name in (phases if t > 0 else []) + ["eval"]:
+            key = f"iter_{t:02d}/{name}"
+            if rundir.is_done(key):
+                logger.info("resume: %s already finished, skipping it", key)
+                continue
+            logger.info("== %s ==", key)
+            t0 = time.time()
+            info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})
+            rundir.mark_done(key, seconds=round(time.time() - t0, 1), **info)
+            write_json_atomic(rundir.results_path, build_results(ctx))
+    results = build_results(ctx)
+    write_json_atomic(rundir.results_path, results)
+    return results

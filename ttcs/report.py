@@ -1,0 +1,126 @@
+"""The run report: a before/after table for the terminal and ``report.md`` with plots.
+
+``report.md`` shows, without opening any JSON: accuracy per iteration (a plot and a
+table), the reward curves of the Solver and Synthesizer phases, and a sample of
+synthesized variants next to their references with their rewards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ttcs.rundir import read_jsonl
+
+logger = logging.getLogger(__name__)
+METRICS = (("avg_at_k", "avg@k"), ("maj_at_k", "maj@k"), ("greedy", "greedy"))
+
+
+def _fmt(value, stderr=None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1f} ± {stderr:.1f}" if stderr is not None else f"{value:.1f}"
+
+
+def format_results_table(results: dict) -> str:
+    """A Markdown table of evaluation metrics per iteration (iteration 0 = the base model)."""
+    its = results.get("iterations", [])
+    k = its[0]["eval"].get("k", "k") if its else "k"
+    head = f"| iteration | avg@{k} | maj@{k} | greedy | pseudo-label acc. |\n|---|---|---|---|---|"
+    rows = []
+    for it in its:
+        e = it["eval"]
+        pla = it.get("pseudo_label_accuracy")
+        rows.append(f"| {it['iteration']} | {_fmt(e.get('avg_at_k'), e.get('avg_at_k_stderr'))} | "
+                    f"{_fmt(e.get('maj_at_k'))} | {_fmt(e.get('greedy'))} | {_fmt(None if pla is None else 100 * pla)} |")
+    title = (f"{results.get('method')} · {results.get('model')} · {results.get('data')} · seed {results.get('seed')} "
+             f"(n = {its[0]['eval'].get('n') if its else 0} problems, accuracy in %)")
+    return "\n".join([title, "", head, *rows])
+
+
+def _plot_accuracy(results: dict, out: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    its = results.get("iterations", [])
+    if not its:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    xs = [it["iteration"] for it in its]
+    for key, label in METRICS:
+        ys = [it["eval"].get(key) for it in its]
+        if any(y is not None for y in ys):
+            ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=label)
+    ax.set_xlabel("iteration (0 = base model)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xticks(xs)
+    ax.set_title(f"{results.get('method')} on {results.get('data')}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def _plot_rewards(metrics: list[dict], out: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {}
+    for phase in ("solver", "synthesizer"):
+        rows = [m for m in metrics if m.get("phase") == phase and m.get("reward_mean") is not None]
+        if rows:
+            series[phase] = [m["reward_mean"] for m in rows]
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for phase, ys in series.items():
+        ax.plot(range(1, len(ys) + 1), ys, marker=".", label=f"{phase} reward")
+    ax.set_xlabel("GRPO step (all iterations, in order)")
+    ax.set_ylabel("mean reward")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def _variant_samples(run_dir: Path, limit: int = 5) -> list[str]:
+    lines = []
+    for path in sorted((run_dir / "curriculum").glob("iter_??.jsonl")):
+        records = [r for r in read_jsonl(path) if r.get("question")]
+        records.sort(key=lambda r: -(r.get("rewards", {}).get("total") or 0))
+        for r in records[:limit]:
+            rw = r.get("rewards", {})
+            lines += [f"**{path.stem}**, reference `{r.get('reference_id')}`: {r.get('reference', '')}",
+                      "", f"> variant: {r['question']}", ">", f"> claimed answer: `{r.get('answer')}`; "
+                      f"Solver consistency {_fmt(r.get('consistency'))}; reward {json.dumps(rw)}", ""]
+    return lines
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``report.md`` (and its PNG plots) from results.json, metrics.jsonl and curriculum files."""
+    run_dir = Path(run_dir)
+    results = json.loads((run_dir / "results.json").read_text())
+    parts = [f"# Run report: {results.get('run_name') or run_dir.name}", "", format_results_table(results), ""]
+    if _plot_accuracy(results, run_dir / "accuracy.png"):
+        parts += ["![accuracy per iteration](accuracy.png)", ""]
+    if _plot_rewards(read_jsonl(run_dir / "metrics.jsonl"), run_dir / "rewards.png"):
+        parts += ["## Reward curves", "", "![rewards](rewards.png)", ""]
+    samples = _variant_samples(run_dir)
+    if samples:
+        parts += ["## Sample variants (highest reward first)", "", *samples]
+    v = results.get("versions", {})
+    parts += ["## Provenance", "", "Config: `.hydra/config.yaml`, overrides: `.hydra/overrides.yaml`.",
+              "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
+    out = run_dir / "report.md"
+    out.write_text("\n".join(parts))
+    logger.info("report written to %s", out)
+    return out
