@@ -1,0 +1,69 @@
+"""`ttcs-table` aggregation from fixture run directories."""
+
+import json
+
+import pytest
+from ttcs_eval.table import main
+
+VERSIONS = {"ttcs": "0.1.0", "torch": "2.13.0", "git_commit": "abc123"}
+
+
+def make_run(root, name, method, data, score_key, iterations, seed=0, overrides=()):
+    d = root / name
+    (d / ".hydra").mkdir(parents=True)
+    (d / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    its = [{"iteration": i, "eval": {"avg_at_k": a, "maj_at_k": m, "greedy": g, "k": 4, "n": 10}}
+           for i, (a, m, g) in enumerate(iterations)]
+    (d / "results.json").write_text(json.dumps({"method": method, "score": score_key, "model": "tiny", "data": data,
+                                                "seed": seed, "versions": VERSIONS, "iterations": its}))
+    return d
+
+
+@pytest.fixture()
+def sweep(tmp_path):
+    make_run(tmp_path, "b1", "base", "aime24", "avg_at_k", [(10.0, 20.0, 5.0)], overrides=["data=aime24"])
+    make_run(tmp_path, "b2", "base", "amc23", "avg_at_k", [(30.0, 40.0, 25.0)])
+    make_run(tmp_path, "s1", "self_consistency", "aime24", "maj_at_k", [(10.0, 20.0, 5.0)])
+    make_run(tmp_path, "s2", "self_consistency", "amc23", "maj_at_k", [(30.0, 40.0, 25.0)])
+    make_run(tmp_path, "t1", "ttrl", "aime24", "avg_at_k", [(10.0, 20.0, 5.0), (16.0, 22.0, 9.0)], seed=0)
+    make_run(tmp_path, "t2", "ttrl", "aime24", "avg_at_k", [(10.0, 20.0, 5.0), (20.0, 26.0, 9.0)], seed=1)
+    return tmp_path
+
+
+def read_rows(md):
+    return [line for line in md.splitlines() if line.startswith("| ")]
+
+
+def test_paper_layout_and_values(sweep, tmp_path, capsys):
+    csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
+    assert main([str(sweep), "--csv", str(csv_path), "--md", str(md_path)]) == 0
+    rows = read_rows(capsys.readouterr().out)
+    assert rows[0] == "| method | model | aime24 | amc23 | AVG |"
+    assert "| base | tiny | 10.0 | 30.0 | 20.0 |" in rows
+    assert "| self_consistency | tiny | 20.0 | 40.0 | 30.0 |" in rows  # maj@k is its score
+    assert "| ttrl | tiny | 18.0 ± 2.8 | — | 18.0* |" in rows  # last iteration, 2 seeds averaged
+    assert csv_path.read_text().splitlines()[0] == "method,model,aime24,amc23,AVG"
+    footer = md_path.read_text()
+    assert "overrides [data=aime24]" in footer and "commit abc123" in footer and "seed 1" in footer
+
+
+def test_first_iteration_and_metric_choice(sweep, capsys):
+    assert main([str(sweep), "--iteration", "first", "--metric", "greedy"]) == 0
+    rows = read_rows(capsys.readouterr().out)
+    assert "| ttrl | tiny | 5.0 ± 0.0 | — | 5.0* |" in rows
+
+
+def test_no_runs_and_broken_file(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 2
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "results.json").write_text("{not json")
+    assert main([str(tmp_path)]) == 2
+    assert "unreadable results file" in capsys.readouterr().err
+
+
+def test_unfinished_run_is_skipped(tmp_path, capsys):
+    make_run(tmp_path, "ok", "base", "arith", "avg_at_k", [(50.0, 60.0, 40.0)])
+    make_run(tmp_path, "empty", "base", "aime24", "avg_at_k", [])
+    assert main([str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "no finished evaluation" in captured.err and "| base | tiny | 50.0 | 50.0 |" in captured.out
