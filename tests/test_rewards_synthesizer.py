@@ -1,0 +1,310 @@
+"""The Synthesizer's reward terms, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ttcs.rewards.synthesizer import (
+    MAX_QUESTION_CHARS,
+    apply_copy_penalty,
+    bleu_distance_matrix,
+    capability_reward,
+    char_similarity,
+    copy_similarity,
+    copy_threshold,
+    format_reward,
+    math_skeleton,
+    parse_variant,
+    repetition_clusters,
+    repetition_penalty,
+    synthesizer_rewards,
+    word_overlap,
+)
+
+REFERENCE = "Tom has 3 apples and buys 4 more apples at the market. How many apples does Tom have now?"
+NUMBERS_CHANGED = "Tom has 8 apples and buys 9 more apples at the market. How many apples does Tom have now?"
+DIFFERENT = "A train travels at 60 km per hour for 2.5 hours. What distance does it cover, in kilometres?"
+
+
+def variant(question: str, answer: str = "7") -> str:
+    return f"Here is my problem.\n<question>{question}</question>\nSolution sketch... \\boxed{{{answer}}}"
+
+
+# ---------------------------------------------------------------------------- format
+
+PARSE_CASES = [
+    ("plain", "<question>What is 2 + 3?</question> so \\boxed{5}", "What is 2 + 3?", "5"),
+    ("strips", "<question>\n  What is 2 + 3?  \n</question>\\boxed{ 5 }", "What is 2 + 3?", "5"),
+    ("nested braces", "<question>Q?</question> \\boxed{\\frac{1}{\\sqrt{2}}}", "Q?", "\\frac{1}{\\sqrt{2}}"),
+    ("escaped braces", "<question>Q?</question> \\boxed{\\{1, 2\\}}", "Q?", "\\{1, 2\\}"),
+    ("last of two blocks", "<question>A?</question> <question>B?</question> \\boxed{2}", "B?", "2"),
+    ("last boxed", "<question>Q?</question> \\boxed{1} then \\boxed{2}", "Q?", "2"),
+    (
+        "boxed in question ignored",
+        "<question>Is \\boxed{3} odd?</question> \\boxed{yes}",
+        "Is \\boxed{3} odd?",
+        "yes",
+    ),
+    ("second block unclosed", "<question>A?</question> <question>B? \\boxed{2}", "A?", "2"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "question", "answer"), PARSE_CASES, ids=[c[0] for c in PARSE_CASES])
+def test_parse_variant_accepts(name, text, question, answer):
+    parsed = parse_variant(text)
+    assert parsed.ok and parsed.reason is None
+    assert (parsed.question, parsed.answer) == (question, answer)
+    assert format_reward(text) == 1.0
+
+
+MALFORMED_CASES = [
+    ("empty output", "", "no complete"),
+    ("missing block", "What is 2 + 3? \\boxed{5}", "no complete"),
+    ("unclosed tag", "<question>What is 2 + 3? \\boxed{5}", "no complete"),
+    ("close before open", "</question>What is 2 + 3?<question> \\boxed{5}", "no complete"),
+    ("empty block", "<question>   </question> \\boxed{5}", "empty question"),
+    ("missing boxed", "<question>What is 2 + 3?</question> The answer is 5.", "no \\boxed"),
+    ("boxed inside question only", "<question>What is \\boxed{2 + 3}?</question>", "no \\boxed"),
+    ("boxed before question only", "\\boxed{5} <question>What is 2 + 3?</question>", "no \\boxed"),
+    ("empty boxed", "<question>What is 2 + 3?</question> \\boxed{  }", "empty \\boxed"),
+    ("unbalanced boxed", "<question>What is 2 + 3?</question> \\boxed{\\frac{1}{2}", "unbalanced"),
+    (
+        "huge question",
+        "<question>" + "x" * (MAX_QUESTION_CHARS + 1) + "</question> \\boxed{1}",
+        "longer than",
+    ),
+    ("huge answer", "<question>Q?</question> \\boxed{" + "1" * 201 + "}", "answer longer than"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "reason"), MALFORMED_CASES, ids=[c[0] for c in MALFORMED_CASES])
+def test_parse_variant_rejects_with_reason(name, text, reason):
+    parsed = parse_variant(text)
+    assert not parsed.ok
+    assert parsed.question is None and parsed.answer is None
+    assert reason in parsed.reason
+    assert format_reward(text) == 0.0
+
+
+def test_parse_variant_huge_noisy_input_is_fast_and_correct():
+    noise = "<question>" * 50_000 + "{" * 50_000 + "\\boxed{" * 10_000
+    text = noise + "<question>What is 6 * 7?</question> so \\boxed{42}"
+    assert parse_variant(text).answer == "42"
+
+
+# ---------------------------------------------------------------------------- capability
+
+
+# (4 s (1 - s))^1.2 by hand: s = 1/8 -> 0.4375^1.2 = exp(1.2 ln 0.4375) = exp(-0.992014) = 0.370829;
+# s = 3/4 -> 0.75^1.2 = exp(1.2 ln 0.75) = exp(-0.345219) = 0.708066.
+@pytest.mark.parametrize(
+    ("s", "expected"), [(0.0, 0.0), (0.125, 0.370829), (0.5, 1.0), (0.75, 0.708066), (1.0, 0.0)]
+)
+def test_capability_reward_hand_values(s, expected):
+    assert capability_reward(s, gamma=1.2) == pytest.approx(expected, abs=1e-6)
+
+
+def test_capability_reward_gamma_one_is_the_parabola_and_symmetric():
+    assert capability_reward(0.25, gamma=1.0) == pytest.approx(0.75)
+    assert capability_reward(0.3) == pytest.approx(capability_reward(0.7))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.1, math.nan])
+def test_capability_reward_rejects_out_of_range(bad):
+    with pytest.raises(ValueError):
+        capability_reward(bad)
+
+
+# ---------------------------------------------------------------------------- copy penalty
+
+
+def test_char_similarity_ignores_case_and_whitespace():
+    assert char_similarity("Find  X.", "find x.") == 1.0
+    assert char_similarity("", "") == 1.0
+    assert char_similarity("abcd", "abxy") == pytest.approx(0.5)  # 2 * 2 / 8
+
+
+def test_copy_threshold_is_higher_for_short_references_and_monotone():
+    assert copy_threshold(10) == 0.9 and copy_threshold(64) == 0.9
+    assert copy_threshold(512) == pytest.approx(0.7) and copy_threshold(5000) == 0.7
+    # log-interpolation: 181 = 64 * 8^(1/2) is halfway between 64 and 512 = 64 * 8 in log scale.
+    assert copy_threshold(181) == pytest.approx(0.8, abs=2e-3)
+    values = [copy_threshold(n) for n in range(0, 700, 25)]
+    assert values == sorted(values, reverse=True)
+
+
+def test_math_skeleton_replaces_numbers_variables_and_latex_noise():
+    assert math_skeleton("Solve $3x + 5 = 20$ for  x.") == "solve#@+#=#for@."
+    assert math_skeleton("Let \\left(y\\right) = 1,000.5") == math_skeleton("let ( z ) = 7")
+    assert math_skeleton("\\pi r^2") == "\\pi@^#"
+    assert math_skeleton("2x+1") == math_skeleton("3 y + 4")
+
+
+def test_word_overlap_is_jaccard_over_content_words():
+    # content words {apples, cost, money} vs {apples, pears, cost}: 2 shared / 4 in all.
+    assert word_overlap("The apples cost money", "apples and pears cost") == 0.5
+    assert word_overlap("What is 2 + 3?", "What is 7 + 9?") == 1.0  # no content words at all
+    assert word_overlap("apples", "What is 7?") == 0.0
+
+
+def test_exact_copy_is_penalised_to_zero():
+    assert copy_similarity(REFERENCE, REFERENCE) == (True, 1.0)
+    assert apply_copy_penalty(0.8, REFERENCE, REFERENCE) == 0.0
+
+
+def test_numbers_changed_copy_is_penalised():
+    is_copy, similarity = copy_similarity(NUMBERS_CHANGED, REFERENCE)
+    assert is_copy and similarity > 0.9
+    assert apply_copy_penalty(1.0, NUMBERS_CHANGED, REFERENCE) == pytest.approx(1.0 - similarity)
+
+
+def test_skeleton_match_catches_a_copy_below_the_character_threshold():
+    reference = "What is 2 + 3?"
+    copy = "What is 45 + 67?"
+    assert char_similarity(copy, reference) <= copy_threshold(len(reference))
+    assert copy_similarity(copy, reference)[0]
+
+
+def test_genuinely_different_problem_is_not_penalised():
+    is_copy, similarity = copy_similarity(DIFFERENT, REFERENCE)
+    assert not is_copy and similarity < 0.6
+    assert apply_copy_penalty(0.7, DIFFERENT, REFERENCE) == 0.7
+
+
+# ---------------------------------------------------------------------------- repetition penalty
+
+
+def test_bleu_distance_hand_value():
+    # "a b c d e" vs "a b c d f": n-gram precisions 4/5, 3/4, 2/3, 1/2 both ways, no brevity
+    # penalty -> BLEU = (0.8 * 0.75 * 2/3 * 0.5)^(1/4) = 0.2^0.25.
+    dist = bleu_distance_matrix(["a b c d e", "a b c d f"])
+    assert dist[0, 1] == dist[1, 0] == pytest.approx(1 - 0.2**0.25)
+    assert np.all(np.diag(dist) == 0.0)
+
+
+def test_bleu_distance_identical_short_texts_are_zero():
+    assert bleu_distance_matrix(["x = 2", "X = 2", "7"]).round(6).tolist() == [
+        [0, 0, 1],
+        [0, 0, 1],
+        [1, 1, 0],
+    ]
+
+
+def test_repetition_two_identical_one_different():
+    texts = [REFERENCE, REFERENCE, DIFFERENT]
+    assert repetition_clusters(texts) == [0, 0, 1]
+    assert repetition_penalty(texts) == pytest.approx([2 / 3, 2 / 3, 1 / 3])
+
+
+def test_repetition_threshold_decides_the_merge():
+    texts = ["a b c d e", "a b c d f"]  # distance 1 - 0.2^0.25 = 0.331
+    assert repetition_clusters(texts, threshold=0.5) == [0, 0]
+    assert repetition_clusters(texts, threshold=0.3) == [0, 1]
+    assert repetition_penalty(texts, threshold=0.3) == [0.5, 0.5]
+
+
+def test_repetition_all_distinct_pays_one_over_batch_size():
+    texts = [REFERENCE, DIFFERENT, "Compute the remainder when 2^100 is divided by 7."]
+    assert repetition_penalty(texts) == pytest.approx([1 / 3] * 3)
+    assert repetition_penalty(texts, batch_size=6) == pytest.approx([1 / 6] * 3)
+
+
+@pytest.mark.parametrize(("texts", "labels", "shares"), [([], [], []), (["only one"], [0], [1.0])])
+def test_repetition_empty_and_single(texts, labels, shares):
+    assert repetition_clusters(texts) == labels
+    assert repetition_penalty(texts) == shares
+
+
+def test_repetition_penalty_rejects_too_small_batch_size():
+    with pytest.raises(ValueError):
+        repetition_penalty(["a", "b"], batch_size=1)
+
+
+# ---------------------------------------------------------------------------- combined
+
+
+def test_synthesizer_rewards_combines_terms():
+    texts = [variant(DIFFERENT), variant(DIFFERENT), "no tags at all \\boxed{3}", variant(REFERENCE)]
+    out = synthesizer_rewards(texts, [REFERENCE] * 4, [0.5, 0.75, None, 0.5])
+    first, second, bad, copy = out
+    # 0.5 -> capability 1; the two equal questions share a cluster: 2 of a batch of 4.
+    assert (first.format, first.capability, first.is_copy, first.repetition) == (1.0, 1.0, False, 0.5)
+    assert first.total == pytest.approx(0.5)
+    assert second.total == pytest.approx(0.708066 - 0.5, abs=1e-6)
+    assert bad.as_dict() == {
+        "format": 0.0,
+        "consistency": None,
+        "capability": 0.0,
+        "copy_similarity": None,
+        "is_copy": None,
+        "repetition": None,
+        "total": 0.0,
+    }
+    # exact copy: 1 * (1 - 1) - 1/4 -> clipped at 0.
+    assert copy.is_copy and copy.copy_similarity == 1.0 and copy.repetition == 0.25 and copy.total == 0.0
+
+
+def test_synthesizer_rewards_clips_at_zero():
+    texts = [variant(DIFFERENT)] * 2
+    out = synthesizer_rewards(texts, [REFERENCE] * 2, [0.125, 0.125])
+    assert [r.total for r in out] == [0.0, 0.0]  # 0.3708 - 2/2 < 0
+
+
+def test_synthesizer_rewards_ablation_flags():
+    texts = [variant(REFERENCE), variant(REFERENCE)]
+    both_off = synthesizer_rewards(
+        texts, [REFERENCE] * 2, [0.5, 0.5], copy_penalty=False, repetition_penalty=False
+    )
+    assert [r.total for r in both_off] == [1.0, 1.0]
+    assert both_off[0].copy_similarity is None and both_off[0].repetition is None
+    no_copy = synthesizer_rewards(texts, [REFERENCE] * 2, [0.5, 0.5], copy_penalty=False)
+    assert [r.total for r in no_copy] == [0.0, 0.0]  # 1 - 2/2
+    no_repetition = synthesizer_rewards(texts, [REFERENCE] * 2, [0.5, 0.5], repetition_penalty=False)
+    assert [r.total for r in no_repetition] == [0.0, 0.0]  # exact copies
+
+
+def test_synthesizer_rewards_without_reference_skips_copy_penalty():
+    (out,) = synthesizer_rewards([variant(REFERENCE)], [None], [0.5], repetition_penalty=False)
+    assert out.is_copy is None and out.total == 1.0
+
+
+def test_synthesizer_rewards_json_serialisable():
+    out = synthesizer_rewards([variant(DIFFERENT), "junk"], [REFERENCE] * 2, [0.5, None])
+    json.dumps([r.as_dict() for r in out])
+
+
+def test_synthesizer_rewards_input_errors():
+    with pytest.raises(ValueError, match="same length"):
+        synthesizer_rewards(["a"], [], [])
+    with pytest.raises(ValueError, match="consistency"):
+        synthesizer_rewards([variant(DIFFERENT)], [REFERENCE], [None])
+
+
+def test_consistency_from_majority_vote_integration():
+    voting = pytest.importorskip("ttcs.voting")
+
+    class ExactMatch:
+        def extract(self, completion):
+            return completion
+
+        def equivalent(self, a, b):
+            return a == b
+
+        def canonical(self, a):
+            return a
+
+    vote = voting.majority_vote(["7", "7", "7", "7", "8", "9", "8", "7"], ExactMatch())
+    assert vote.share == pytest.approx(5 / 8)
+    (out,) = synthesizer_rewards([variant(DIFFERENT)], [REFERENCE], [vote.share], repetition_penalty=False)
+    assert out.total == pytest.approx((4 * 5 / 8 * 3 / 8) ** 1.2)
+
+
+def test_docstring_examples_run():
+    import ttcs.rewards.synthesizer as module
+
+    assert doctest.testmod(module).failed == 0

@@ -1,0 +1,320 @@
+"""The curriculum: filter the Synthesizer's variants and mix them with the test questions.
+
+DESIGN.md, "The algorithm", step 2: sample many variants per test question, keep the
+parseable ones, drop exact and near duplicates (and copies of test questions), and mix
+them with the test questions at a configurable ratio. Every variant is written to disk,
+one JSON line per variant, as built by `variant_record`.
+
+A variant record is a mapping (or any object with the same attributes) holding at least
+``question``, ``claimed_answer`` (or ``answer``) and ``reference_id``.
+
+Example:
+    >>> recs = [{"question": "What is 2 + 5?", "claimed_answer": "7", "reference_id": "q1"},
+    ...         {"question": "what is  2 + 5?", "claimed_answer": "7", "reference_id": "q1"}]
+    >>> kept, stats = dedupe_variants(recs, ["What is 10 / 2?"])
+    >>> len(kept), stats["exact_duplicate"]
+    (1, 1)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttcs.data import Problem
+from ttcs.rewards.synthesizer import (
+    SKELETON_WORD_OVERLAP,
+    ParsedVariant,
+    RewardBreakdown,
+    char_similarity,
+    copy_threshold,
+    math_skeleton,
+    normalise_text,
+    parse_variant,
+    word_overlap,
+)
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_SOURCE = "synthetic"
+DROP_REASONS = ("unparseable", "test_copy", "exact_duplicate", "near_duplicate")
+
+
+def _field(item: Any, *names: str) -> Any:
+    """The first of ``names`` that ``item`` (a mapping or an object) holds with a non-None value."""
+    for name in names:
+        value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _question(item: Any) -> str | None:
+    question = _field(item, "question")
+    return question if isinstance(question, str) and question.strip() else None
+
+
+def _answer(item: Any) -> str | None:
+    answer = _field(item, "claimed_answer", "answer")
+    return answer if isinstance(answer, str) and answer.strip() else None
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A question prepared for many comparisons: its normalised form, characters and skeleton."""
+
+    raw: str
+    norm: str
+    chars: Counter
+    skeleton: str
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        norm = normalise_text(text)
+        return cls(text, norm, Counter(norm), math_skeleton(text))
+
+
+def _similar(a: _Text, b: _Text, threshold: float, *, strict: bool) -> bool:
+    """char_similarity(a, b) >= threshold (> when strict), skipping difflib when a cheap bound fails.
+
+    Both bounds are difflib's own: real_quick_ratio (lengths) and quick_ratio (shared
+    characters) are upper bounds of ratio, so the answer is exact.
+    """
+    total = len(a.norm) + len(b.norm)
+    if total == 0:
+        return True
+    for bound in (2 * min(len(a.norm), len(b.norm)) / total, 2 * (a.chars & b.chars).total() / total):
+        if bound < threshold or (strict and bound == threshold):
+            return False
+    similarity = char_similarity(a.norm, b.norm)
+    return similarity > threshold if strict else similarity >= threshold
+
+
+def _same_problem(a: _Text, b: _Text) -> bool:
+    """Same math skeleton and real word overlap: the same problem with other numbers."""
+    return a.skeleton == b.skeleton and word_overlap(a.raw, b.raw) > SKELETON_WORD_OVERLAP
+
+
+def _is_test_copy(text: _Text, tests: Sequence[_Text]) -> bool:
+    """The copy test of the Synthesizer's copy penalty, against every test question."""
+    return any(
+        _similar(text, t, copy_threshold(len(t.norm)), strict=True) or _same_problem(text, t) for t in tests
+    )
+
+
+def _is_near_duplicate(text: _Text, kept: Sequence[_Text], threshold: float) -> bool:
+    return any(_similar(text, k, threshold, strict=False) or _same_problem(text, k) for k in kept)
+
+
+def dedupe_variants(
+    variants: Sequence[Any], test_questions: Sequence[str], *, near_threshold: float = 0.9
+) -> tuple[list[Any], dict[str, int]]:
+    """Keep the parseable, distinct variants that are not copies of a test question.
+
+    Each variant is checked in order and dropped for the first reason that applies:
+
+    - ``unparseable``: no non-empty question or claimed answer;
+    - ``test_copy``: a near copy of any test question, by the same rule as the copy
+      penalty (`ttcs.rewards.synthesizer.copy_similarity`);
+    - ``exact_duplicate``: equal to a kept variant after case and whitespace normalisation;
+    - ``near_duplicate``: character similarity >= ``near_threshold`` with a kept variant,
+      or the same math skeleton with word overlap above 0.5.
+
+    Deterministic; the first occurrence is kept and the input order preserved.
+
+    Args:
+        variants: variant records (mappings or objects with ``question`` and
+            ``claimed_answer`` or ``answer``).
+        test_questions: the test questions' texts.
+        near_threshold: character similarity at which two variants are near duplicates.
+
+    Returns:
+        ``(kept, stats)``: the kept records (the input objects themselves) and counts
+        ``{"input", "kept", "unparseable", "test_copy", "exact_duplicate", "near_duplicate"}``.
+
+    Example:
+        >>> kept, stats = dedupe_variants([{"question": "What is 2 + 2?", "answer": "4"}],
+        ...                               ["What is 2 + 2?"])
+        >>> kept, stats["test_copy"]
+        ([], 1)
+    """
+    tests = [_Text.of(q) for q in test_questions]
+    test_norms = {t.norm for t in tests}
+    stats = dict.fromkeys(DROP_REASONS, 0)
+    kept: list[Any] = []
+    kept_texts: list[_Text] = []
+    for variant in variants:
+        question = _question(variant)
+        if question is None or _answer(variant) is None:
+            stats["unparseable"] += 1
+            continue
+        text = _Text.of(question)
+        if text.norm in test_norms or _is_test_copy(text, tests):
+            stats["test_copy"] += 1
+        elif any(text.norm == k.norm for k in kept_texts):
+            stats["exact_duplicate"] += 1
+        elif _is_near_duplicate(text, kept_texts, near_threshold):
+            stats["near_duplicate"] += 1
+        else:
+            kept.append(variant)
+            kept_texts.append(text)
+    stats = {"input": len(variants), "kept": len(kept), **stats}
+    logger.info("dedupe_variants: %s", stats)
+    return kept, stats
+
+
+def _variant_problems(variants: Sequence[Any]) -> list[Any]:
+    """Variant records as Problems: id ``<reference_id>-v<k>``, no answer, source "synthetic".
+
+    k counts the variants of one reference in input order, from 0, so ids do not depend on
+    the seed. The claimed answer travels in ``meta`` for analysis only: training never
+    uses an answer (the Solver's reward is its own majority vote).
+    """
+    counts: Counter = Counter()
+    problems = []
+    for variant in variants:
+        reference_id = _field(variant, "reference_id")
+        k = counts[reference_id]
+        counts[reference_id] += 1
+        meta = {"reference_id": reference_id, "claimed_answer": _answer(variant)}
+        prefix = reference_id if reference_id is not None else SYNTHETIC_SOURCE
+        problems.append(
+            Problem(
+                id=f"{prefix}-v{k}",
+                question=_question(variant) or "",
+                answer=None,
+                source=SYNTHETIC_SOURCE,
+                meta=meta,
+            )
+        )
+    return problems
+
+
+def _split_sizes(n_test: int, n_variant: int, ratio: float, max_size: int | None) -> tuple[int, int]:
+    """How many test questions and variants a mix holds (see `mix_curriculum`)."""
+    if ratio <= 0:
+        total = n_test
+    elif ratio >= 1:
+        total = n_variant
+    else:  # the largest set with the requested share that both pools can fill
+        total = math.floor(min(n_test / (1 - ratio), n_variant / ratio) + 1e-9)
+    if max_size is not None:
+        total = min(total, max_size)
+    n_synthetic = min(round(total * ratio), n_variant)
+    return min(total - n_synthetic, n_test), n_synthetic
+
+
+def mix_curriculum(
+    test_problems: Sequence[Any],
+    variants: Sequence[Any],
+    *,
+    ratio: float,
+    seed: int,
+    max_size: int | None = None,
+) -> list[Any]:
+    """The Solver's training set: test problems and variant problems, shuffled under ``seed``.
+
+    ``ratio`` is the share of synthetic items in the result. The result is the largest set
+    with that share that the two pools can fill without repeating an item:
+
+        total = len(test_problems)                                     if ratio == 0
+              = len(variants)                                          if ratio == 1
+              = floor(min(len(test) / (1 - ratio), len(variants) / ratio))   otherwise
+
+    then ``total = min(total, max_size)``; ``round(total * ratio)`` items are variants and
+    the rest test problems. Each pool is subsampled without replacement under ``seed``
+    when it holds more than needed, so with few variants some test problems are left out
+    to keep the share (a warning is logged). Test problems pass through unchanged (their
+    gold answers are for evaluation only); variants become Problems with
+    ``answer=None``, ``source="synthetic"``, id ``<reference_id>-v<k>`` and
+    ``meta={"reference_id", "claimed_answer"}``.
+
+    Args:
+        test_problems: the test set's Problems.
+        variants: deduplicated variant records (see `dedupe_variants`).
+        ratio: share of synthetic items, in [0, 1]; 0 = test problems only (ttrl),
+            1 = variants only (r_zero).
+        seed: seeds the subsampling and the shuffle; same inputs + seed = same list.
+        max_size: cap on the size of the result; None = no cap.
+
+    Returns:
+        The mixed list of Problems, shuffled.
+    """
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"ratio must lie in [0, 1], got {ratio!r}")
+    if max_size is not None and max_size < 0:
+        raise ValueError(f"max_size must be >= 0, got {max_size!r}")
+    n_test, n_synthetic = _split_sizes(len(test_problems), len(variants), ratio, max_size)
+    if 0 < ratio < 1 and len(variants) * (1 - ratio) < len(test_problems) * ratio:
+        logger.warning(
+            "only %d variants for ratio %.2f: %d of %d test problems kept to hold the share",
+            len(variants),
+            ratio,
+            n_test,
+            len(test_problems),
+        )
+    rng = random.Random(seed)
+    chosen_tests = rng.sample(list(test_problems), n_test)
+    chosen_variants = rng.sample(_variant_problems(variants), n_synthetic) if n_synthetic else []
+    mixed = chosen_tests + chosen_variants
+    rng.shuffle(mixed)
+    logger.info("curriculum: %d test problems + %d variants (ratio %.2f)", n_test, n_synthetic, ratio)
+    return mixed
+
+
+def variant_record(
+    *,
+    reference_id: str | None,
+    reference_question: str | None,
+    output: str,
+    parsed: ParsedVariant | None = None,
+    solver_answers: Sequence[str | None] = (),
+    consistency: float | None = None,
+    reward: RewardBreakdown | Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One variant's line of ``curriculum/iter_XX.jsonl``: a JSON-serialisable dict.
+
+    Args:
+        reference_id: id of the test question the variant was written from (None for r_zero).
+        reference_question: that question's text.
+        output: the raw Synthesizer output.
+        parsed: ``parse_variant(output)`` if already computed; parsed here otherwise.
+        solver_answers: the Solver's extracted answers on the variant (None = no answer).
+        consistency: the Solver's self-consistency on it.
+        reward: the variant's reward terms.
+        **extra: more JSON-serialisable fields (e.g. ``iteration``, ``sample``).
+
+    Returns:
+        ``{"reference_id", "reference_question", "question", "claimed_answer",
+        "parse_error", "solver_answers", "consistency", "reward", "output", **extra}``.
+
+    Example:
+        >>> rec = variant_record(reference_id="q1", reference_question="What is 2 + 2?",
+        ...                      output="<question>What is 3 + 3?</question> \\\\boxed{6}")
+        >>> rec["question"], rec["claimed_answer"], rec["parse_error"]
+        ('What is 3 + 3?', '6', None)
+    """
+    parsed = parse_variant(output) if parsed is None else parsed
+    if isinstance(reward, RewardBreakdown):
+        reward = reward.as_dict()
+    record = {
+        "reference_id": reference_id,
+        "reference_question": reference_question,
+        "question": parsed.question,
+        "claimed_answer": parsed.answer,
+        "parse_error": parsed.reason,
+        "solver_answers": list(solver_answers),
+        "consistency": None if consistency is None else float(consistency),
+        "reward": None if reward is None else dict(reward),
+        "output": output,
+    }
+    clashes = record.keys() & extra.keys()
+    if clashes:
+        raise ValueError(f"extra fields clash with the record's own: {sorted(clashes)}")
+    return {**record, **extra}
