@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -19,16 +20,17 @@ from ttcs.loop import run
 from ttcs.report import format_results_table, write_report
 
 logger = logging.getLogger("ttcs")
+# conf/ sits beside the package in the source tree (installed with `pip install -e .`).
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     run_dir = HydraConfig.get().runtime.output_dir
     results = run(cfg, run_dir)
     if cfg.report.enabled:
         write_report(run_dir)
     table = format_results_table(results)
-    logger.info("results:\n%s", table)
     print(f"\n{table}\n\nrun directory: {run_dir}")
 
 

@@ -96,11 +96,11 @@ def _variant_samples(run_dir: Path, limit: int = 5) -> list[str]:
     lines = []
     for path in sorted((run_dir / "curriculum").glob("iter_??.jsonl")):
         records = [r for r in read_jsonl(path) if r.get("question")]
-        records.sort(key=lambda r: -(r.get("rewards", {}).get("total") or 0))
+        records.sort(key=lambda r: -((r.get("reward") or {}).get("total") or 0))
         for r in records[:limit]:
-            rw = r.get("rewards", {})
-            lines += [f"**{path.stem}**, reference `{r.get('reference_id')}`: {r.get('reference', '')}",
-                      "", f"> variant: {r['question']}", ">", f"> claimed answer: `{r.get('answer')}`; "
+            rw = {k: v for k, v in (r.get("reward") or {}).items() if v is not None}
+            lines += [f"**{path.stem}**, reference `{r.get('reference_id')}`: {r.get('reference_question') or '(none)'}",
+                      "", f"> variant: {r['question']}", ">", f"> claimed answer: `{r.get('claimed_answer')}`; "
                       f"Solver consistency {_fmt(r.get('consistency'))}; reward {json.dumps(rw)}", ""]
     return lines
 
