@@ -1,0 +1,113 @@
+"""`ttcs.voting.majority_vote`: clusters, ties, None, determinism, and how few symbolic
+comparisons it makes."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from ttcs.verify import get_verifier
+from ttcs.voting import Vote, majority_vote, vote_groups
+
+
+@pytest.fixture(scope="module")
+def math_verifier():
+    return get_verifier("math")
+
+
+class CountingVerifier:
+    """Exact-match verifier (case-insensitive) that counts its calls."""
+
+    name = "counting"
+
+    def __init__(self, with_keys: bool = True) -> None:
+        self.with_keys = with_keys
+        self.pairs: list[tuple[str, str]] = []
+
+    def extract(self, completion: str) -> str | None:
+        return completion
+
+    def equivalent(self, a: str, b: str) -> bool:
+        self.pairs.append((a, b))
+        return a.casefold() == b.casefold()
+
+    def canonical(self, answer: str):
+        return answer.casefold() if self.with_keys else None
+
+
+def test_equivalent_surface_forms_form_one_cluster(math_verifier):
+    answers = [r"\frac{1}{2}", "0.5", "1/2", "2", r"\dfrac12", None, "033", "33"]
+    vote = majority_vote(answers, math_verifier)
+    assert vote == Vote(label=r"\frac{1}{2}", count=4, share=0.5, clusters=[[0, 1, 2, 4], [6, 7], [3]])
+
+
+def test_radicals_cluster_symbolically(math_verifier):
+    vote = majority_vote([r"\sqrt{8}", "3", r"2\sqrt{2}", r"2 \sqrt 2", "3.0"], math_verifier)
+    assert vote.clusters == [[0, 2, 3], [1, 4]]
+    assert vote.label == r"\sqrt{8}"
+
+
+def test_tie_goes_to_the_cluster_that_appears_first(math_verifier):
+    assert majority_vote(["7", "5", "5", "7"], math_verifier).label == "7"
+    assert majority_vote(["5", "7", "7", "5"], math_verifier).label == "5"
+    vote = majority_vote([None, "1", "2", "3"], math_verifier)
+    assert (vote.label, vote.count, vote.share) == ("1", 1, 0.25)
+    assert vote.clusters == [[1], [2], [3]]
+
+
+@pytest.mark.parametrize("answers", [[], [None], [None, None, None], ["", "  "]])
+def test_no_answers(math_verifier, answers):
+    vote = majority_vote(answers, math_verifier)
+    assert vote == Vote(label=None, count=0, share=0.0, clusters=[])
+
+
+def test_none_counts_in_the_share_but_forms_no_cluster(math_verifier):
+    vote = majority_vote(["4", None, None, None], math_verifier)
+    assert (vote.label, vote.count, vote.share, vote.clusters) == ("4", 1, 0.25, [[0]])
+
+
+def test_vote_is_frozen(math_verifier):
+    vote = majority_vote(["1"], math_verifier)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vote.label = "2"  # type: ignore[misc]
+
+
+def test_deterministic_and_independent_of_cache_state(math_verifier):
+    rng = random.Random(0)
+    pool = [r"\frac{1}{2}", "0.5", "1/2", "3", "003", r"\sqrt{2}", r"\frac{\sqrt{2}}{2}", None, "junk"]
+    answers = [rng.choice(pool) for _ in range(16)]
+    first = majority_vote(answers, math_verifier)
+    assert majority_vote(answers, math_verifier) == first
+    assert majority_vote(answers, get_verifier("math")) == first  # a fresh verifier, cold caches
+
+
+def test_identical_strings_and_keys_need_no_comparison():
+    verifier = CountingVerifier()
+    majority_vote(["a", "A", "a", "b", "B", "b"] * 3, verifier)
+    assert verifier.pairs == [("a", "b")]  # only the two keys' representatives were ever compared
+
+
+def test_only_representatives_are_compared():
+    verifier = CountingVerifier(with_keys=False)
+    answers = ["a", "A", "b", "B", "c", "a", "C"]
+    vote = majority_vote(answers, verifier)
+    assert vote.clusters == [[0, 1, 5], [2, 3], [4, 6]]
+    # each distinct string meets at most one representative per existing cluster
+    assert len(verifier.pairs) <= sum(range(len(set(answers))))
+    assert all(rep in {"a", "b", "c"} for rep, _ in verifier.pairs)
+
+
+def test_a_failing_canonical_falls_back_to_equivalent():
+    class Broken(CountingVerifier):
+        def canonical(self, answer):
+            raise RuntimeError("plugin bug")
+
+    assert majority_vote(["x", "X", "y"], Broken()).clusters == [[0, 1], [2]]
+
+
+def test_vote_groups(math_verifier):
+    votes = vote_groups([["1", "1", "2"], [None], ["0.5", r"\frac12"]], math_verifier)
+    assert [v.label for v in votes] == ["1", None, "0.5"]
+    assert [v.count for v in votes] == [2, 0, 2]
