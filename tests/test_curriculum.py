@@ -125,7 +125,8 @@ def test_mix_ratio_one_is_variants_only(problem_cls):
     ("n_tests", "n_variants", "ratio", "max_size", "expected"),
     [
         (4, 10, 0.5, None, (4, 4)),  # all tests, as many variants
-        (4, 2, 0.5, None, (2, 2)),  # few variants: tests subsampled to hold the share
+        (4, 2, 0.5, None, (4, 2)),  # few variants: every test kept, share falls short
+        (4, 0, 0.5, None, (4, 0)),  # no usable variant: test questions only
         (4, 100, 0.75, None, (4, 12)),
         (4, 10, 0.5, 6, (3, 3)),  # max_size caps the total, share kept
         (4, 10, 0.0, 3, (3, 0)),

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -197,16 +196,14 @@ def _variant_problems(variants: Sequence[Any]) -> list[Any]:
 
 def _split_sizes(n_test: int, n_variant: int, ratio: float, max_size: int | None) -> tuple[int, int]:
     """How many test questions and variants a mix holds (see `mix_curriculum`)."""
-    if ratio <= 0:
-        total = n_test
-    elif ratio >= 1:
-        total = n_variant
-    else:  # the largest set with the requested share that both pools can fill
-        total = math.floor(min(n_test / (1 - ratio), n_variant / ratio) + 1e-9)
-    if max_size is not None:
-        total = min(total, max_size)
-    n_synthetic = min(round(total * ratio), n_variant)
-    return min(total - n_synthetic, n_test), n_synthetic
+    if ratio >= 1:
+        n_t, n_s = 0, n_variant
+    else:  # every test question, plus variants up to the requested share
+        n_t, n_s = n_test, min(n_variant, round(n_test * ratio / (1 - ratio)))
+    if max_size is not None and n_t + n_s > max_size:
+        n_s = min(n_s, round(max_size * n_s / (n_t + n_s)))
+        n_t = min(n_t, max_size - n_s)
+    return n_t, n_s
 
 
 def mix_curriculum(
@@ -219,17 +216,11 @@ def mix_curriculum(
 ) -> list[Any]:
     """The Solver's training set: test problems and variant problems, shuffled under ``seed``.
 
-    ``ratio`` is the share of synthetic items in the result. The result is the largest set
-    with that share that the two pools can fill without repeating an item:
-
-        total = len(test_problems)                                     if ratio == 0
-              = len(variants)                                          if ratio == 1
-              = floor(min(len(test) / (1 - ratio), len(variants) / ratio))   otherwise
-
-    then ``total = min(total, max_size)``; ``round(total * ratio)`` items are variants and
-    the rest test problems. Each pool is subsampled without replacement under ``seed``
-    when it holds more than needed, so with few variants some test problems are left out
-    to keep the share (a warning is logged). Test problems pass through unchanged (their
+    ``ratio`` is the target share of synthetic items. Every test question is kept and
+    ``round(len(test) * ratio / (1 - ratio))`` variants join them, or all the variants
+    there are when fewer (the share then falls short; a warning is logged). ``ratio == 1``
+    keeps variants only. A ``max_size`` cap shrinks both parts in proportion. Each pool
+    is subsampled without replacement under ``seed``. Test problems pass through unchanged (their
     gold answers are for evaluation only); variants become Problems with
     ``answer=None``, ``source="synthetic"``, id ``<reference_id>-v<k>`` and
     ``meta={"reference_id", "claimed_answer"}``.
@@ -250,14 +241,9 @@ def mix_curriculum(
     if max_size is not None and max_size < 0:
         raise ValueError(f"max_size must be >= 0, got {max_size!r}")
     n_test, n_synthetic = _split_sizes(len(test_problems), len(variants), ratio, max_size)
-    if 0 < ratio < 1 and len(variants) * (1 - ratio) < len(test_problems) * ratio:
-        logger.warning(
-            "only %d variants for ratio %.2f: %d of %d test problems kept to hold the share",
-            len(variants),
-            ratio,
-            n_test,
-            len(test_problems),
-        )
+    if 0 < ratio < 1 and n_synthetic < round(len(test_problems) * ratio / (1 - ratio)) and max_size is None:
+        logger.warning("only %d usable variants for ratio %.2f: the training set is %d test questions + %d variants",
+                       len(variants), ratio, n_test, n_synthetic)
     rng = random.Random(seed)
     chosen_tests = rng.sample(list(test_problems), n_test)
     chosen_variants = rng.sample(_variant_problems(variants), n_synthetic) if n_synthetic else []

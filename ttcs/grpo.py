@@ -1,0 +1,102 @@
+"""GRPO plumbing shared by the Solver and the Synthesizer phases: TRL config, LoRA, checkpoints.
+
+TRL's `GRPOConfig` is built here, at the boundary, from a plain dict of a Hydra
+``train.solver`` or ``train.synthesizer`` node (it cannot be a Hydra structured config:
+some of its fields are union-typed). Keys that are ttcs's own (`OWN_KEYS`) are
+interpreted here; every other key is passed to `GRPOConfig` under the same name, and
+``grpo: {...}`` passes extra fields through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+# Keys of a train.<role> node that ttcs interprets itself; the others are GRPOConfig fields.
+OWN_KEYS = ("steps", "batch_questions", "group_size", "micro_batch", "band", "lr_scheduler", "lora", "grpo", "bf16",
+            "solver_samples", "solver_max_new_tokens")
+
+
+def world_size(cuda: bool) -> int:
+    """Number of processes `accelerate launch` started (1 for a plain run)."""
+    from accelerate import PartialState
+
+    # cpu=True matters: without it a CPU process launched by `accelerate launch` sees no distributed setup.
+    return PartialState(cpu=not cuda).num_processes
+
+
+def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train_size: int,
+                      cuda: bool | None = None, processes: int | None = None):
+    """The `GRPOConfig` for one phase, from the plain dict of ``train.<role>``.
+
+    ``batch_questions`` prompts × ``group_size`` samples are generated once per optimizer
+    step and cut into micro-batches of ``micro_batch`` completions per process (the rest is
+    gradient accumulation), so every step is on-policy. A set smaller than
+    ``batch_questions`` trains on all of it each step.
+    """
+    from trl import GRPOConfig
+
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    processes = processes or world_size(cuda)
+    g = int(node["group_size"])
+    questions = min(int(node["batch_questions"]), train_size)
+    completions = questions * g
+    micro = min(int(node["micro_batch"]), completions // processes)
+    if micro < 1 or completions % (micro * processes):
+        raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step do not split "
+                         f"into micro-batches of {node['micro_batch']} on {processes} process(es); "
+                         "change micro_batch or batch_questions")
+    fields = {k: v for k, v in node.items() if k not in OWN_KEYS}
+    use_vllm = bool(fields.pop("use_vllm", False))
+    if use_vllm and not cuda:
+        logger.warning("use_vllm needs a GPU; generating with transformers instead")
+        use_vllm = False
+    fields.update(
+        output_dir=str(output_dir), seed=seed, max_steps=int(node["steps"]), num_generations=g,
+        per_device_train_batch_size=micro, gradient_accumulation_steps=completions // (micro * processes),
+        generation_batch_size=completions, lr_scheduler_type=node.get("lr_scheduler", "constant"),
+        bf16=bool(node.get("bf16", False)) and cuda, use_vllm=use_vllm, logging_steps=1,
+        save_strategy=node.get("save_strategy", "no"), log_completions=False, use_cpu=not cuda)
+    fields.update(node.get("grpo") or {})
+    return GRPOConfig(**fields)
+
+
+def build_lora_config(lora: Mapping | None):
+    """A peft `LoraConfig` when ``lora.enabled``, else None (full fine-tuning)."""
+    if not lora or not lora.get("enabled"):
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=int(lora["r"]), lora_alpha=int(lora["alpha"]), lora_dropout=float(lora.get("dropout", 0.0)),
+                      target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
+
+
+def trained_model(trainer):
+    """The trained model, unwrapped, LoRA merged in, ready for generation and saving."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    if getattr(model, "is_gradient_checkpointing", False):
+        model.gradient_checkpointing_disable()
+    model.config.use_cache = True
+    return model
+
+
+def save_checkpoint(model, tokenizer, path: Path) -> Path:
+    """Save a plain HF directory atomically: a kill mid-save leaves no half checkpoint at `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if path.exists():  # written by a run that was killed before it recorded the phase as finished
+        shutil.rmtree(path)
+    tmp.rename(path)
+    return path

@@ -1,0 +1,250 @@
+"""The Synthesizer: writes variants of the test questions at the Solver's capability frontier.
+
+Two phases of the loop live here (DESIGN.md, "The algorithm", steps 1 and 2):
+
+* `synthesizer_phase` — a few GRPO steps on the Synthesizer. Each reference question is
+  put in the Synthesizer prompt (``conf/prompts/synthesizer.txt``), G variants are
+  sampled, and each variant is rewarded by `ttcs.rewards.synthesizer.synthesizer_rewards`
+  from the current Solver's self-consistency on it: the Solver samples for the whole
+  batch of variants go through the generation backend in one call. Every variant, with
+  every reward term and the Solver's answers, is appended to ``curriculum/iter_XX.jsonl``
+  as soon as it is scored.
+* `curriculum_phase` — sample variants from the updated Synthesizer, score them the same
+  way, drop unparseable ones, duplicates and copies of test questions, mix them with the
+  test questions, and write the Solver's training set to ``curriculum/iter_XX_train.jsonl``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from transformers import TrainerCallback
+
+from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
+from ttcs.data import Problem
+from ttcs.generation import Sampling, make_backend
+from ttcs.grpo import build_grpo_config, build_lora_config, save_checkpoint, trained_model
+from ttcs.prompts import render
+from ttcs.rewards.synthesizer import parse_variant, synthesizer_rewards
+from ttcs.rundir import append_jsonl, read_jsonl
+from ttcs.voting import majority_vote
+
+logger = logging.getLogger(__name__)
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "conf" / "prompts"
+
+
+def load_template(name_or_path: str) -> str:
+    """A Synthesizer prompt template: a name under ``conf/prompts/`` or a path to a text file."""
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        path = PROMPTS_DIR / f"{name_or_path}.txt"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
+        raise FileNotFoundError(f"no Synthesizer template {name_or_path!r}; built-in templates: {known}")
+    return path.read_text()
+
+
+def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_template="auto") -> str:
+    """The rendered Synthesizer prompt for one reference question (None for the reference-free template)."""
+    text = template.format(reference=reference.strip()) if reference is not None else template
+    return render(tokenizer, text.strip(), chat_template=chat_template)
+
+
+def solver_consistency(ctx, backend, questions: Sequence[str], *, n: int, max_new_tokens: int,
+                       seed: int) -> list[tuple[list[str | None], float]]:
+    """The Solver's answers and self-consistency (largest cluster / n) on each question, in ONE backend call."""
+    if not questions:
+        return []
+    problems = [Problem(id=f"variant-{i}", question=q, answer=None, source="synthetic") for i, q in enumerate(questions)]
+    outputs = backend.generate(ctx.prompts(problems), Sampling(n=n, temperature=1.0, max_new_tokens=max_new_tokens,
+                                                               seed=seed), desc="Solver on variants")
+    scored = []
+    for completions in outputs:
+        answers = [ctx.verifier.extract(c) for c in completions]
+        scored.append((answers, majority_vote(answers, ctx.verifier).share))
+    return scored
+
+
+def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str | None], *, seed: int) -> list[dict]:
+    """Parse, Solver-score and reward a batch of Synthesizer outputs; one record per output."""
+    m, s = ctx.cfg.method, ctx.cfg.train.synthesizer
+    parsed = [parse_variant(t) for t in texts]
+    ok = [i for i, p in enumerate(parsed) if p.ok]
+    scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], n=s.solver_samples,
+                                             max_new_tokens=s.solver_max_new_tokens, seed=seed), strict=True))
+    consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
+    rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
+                                  copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
+                                  threshold=m.repetition_threshold)
+    return [dict(parsed=parsed[i], solver_answers=scored.get(i, ([], None))[0], consistency=consistencies[i],
+                 reward=rewards[i]) for i in range(len(texts))]
+
+
+def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
+    """TRL reward function for the Synthesizer: scores the batch and appends every variant to disk."""
+    path = ctx.rundir.curriculum_path(iteration)
+    calls = {"n": 0}
+
+    def synthesizer_reward(prompts, completions, reference_id, reference, **_) -> list[float]:
+        calls["n"] += 1
+        refs = [r or None for r in reference]
+        t0 = time.time()
+        scored = score_variants(ctx, backend, completions, refs, seed=ctx.cfg.seed + 1000 * calls["n"])
+        for rid, ref, text, sc in zip(reference_id, refs, completions, scored, strict=True):
+            append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, output=text, **sc,
+                                              phase="synthesizer", step=calls["n"]))
+        totals = [sc["reward"].total for sc in scored]
+        caps = [sc["reward"].capability for sc in scored if sc["parsed"].ok]
+        stats.append({"step": calls["n"], "reward_mean": sum(totals) / len(totals),
+                      "parsed_share": sum(sc["parsed"].ok for sc in scored) / len(scored),
+                      "capability_mean": sum(caps) / len(caps) if caps else 0.0,
+                      "reward_seconds": round(time.time() - t0, 1)})
+        return totals
+
+    return synthesizer_reward
+
+
+def _reference_rows(ctx, count: int, seed: int, reference_free: bool) -> list[dict]:
+    """`count` reference questions drawn without replacement (cycling when the test set is smaller)."""
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    while len(rows) < count:
+        order = list(ctx.problems)
+        rng.shuffle(order)
+        rows += [{"reference_id": "none" if reference_free else p.id, "reference": "" if reference_free else p.question}
+                 for p in order]
+    return rows[:count]
+
+
+def synthesizer_phase(ctx, iteration: int) -> dict:
+    """GRPO on the Synthesizer against the current Solver; saves checkpoints/synthesizer/iter_XX."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    cfg = ctx.cfg
+    if cfg.method.frozen_synthesizer:
+        logger.info("frozen Synthesizer (ablation): no Synthesizer training")
+        return {"frozen": True}
+    node = OmegaConf.to_container(cfg.train.synthesizer, resolve=True)
+    template = load_template(cfg.method.synthesizer_template)
+    reference_free = "{reference}" not in template
+    rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], cfg.seed + iteration, reference_free)
+    for row in rows:
+        row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
+                                           chat_template=cfg.model.chat_template)
+    stats: list[dict] = []
+    reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats)
+    args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
+                             seed=cfg.seed + iteration, train_size=len(rows))
+    trainer = GRPOTrainer(model=ctx.model("synthesizer", iteration - 1), reward_funcs=reward_fn, args=args,
+                          train_dataset=Dataset.from_list(rows), processing_class=ctx.tokenizer,
+                          callbacks=[SynthesizerMetricsCallback(ctx.rundir, iteration, stats)],
+                          peft_config=build_lora_config(node.get("lora")))
+    logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
+                args.max_steps, node["batch_questions"], node["group_size"], node["solver_samples"])
+    t0 = time.time()
+    trainer.train()
+    seconds = time.time() - t0
+    model = trained_model(trainer)
+    path = ctx.rundir.checkpoint_dir("synthesizer", iteration)
+    if trainer.accelerator.is_main_process:
+        save_checkpoint(model, ctx.tokenizer, path)
+    trainer.accelerator.wait_for_everyone()
+    steps = trainer.state.global_step
+    del trainer
+    gc.collect()
+    ctx.set_model("synthesizer", str(path), model)
+    n = max(1, len(stats))
+    return {"steps": steps, "train_seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 1),
+            "reward_mean": sum(x["reward_mean"] for x in stats) / n,
+            "parsed_share": sum(x["parsed_share"] for x in stats) / n,
+            "capability_mean": sum(x["capability_mean"] for x in stats) / n, "checkpoint": str(path)}
+
+
+class SynthesizerMetricsCallback(TrainerCallback):
+    """One ``metrics.jsonl`` line per Synthesizer GRPO step: reward terms from the reward fn, loss from TRL."""
+
+    def __init__(self, rundir, iteration: int, stats: list[dict]):
+        self.rundir, self.iteration, self.stats = rundir, iteration, stats
+        self._last = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "loss" not in logs or not state.is_world_process_zero:
+            return
+        now = time.time()
+        seconds, self._last = now - self._last, now
+        latest = self.stats[-1] if self.stats else {}
+        self.rundir.log_metrics("synthesizer", iteration=self.iteration, step=state.global_step,
+                                loss=logs.get("loss"), kl=logs.get("kl"),
+                                completion_length=logs.get("completions/mean_length"),
+                                **{k: v for k, v in latest.items() if k != "step"},
+                                seconds=round(seconds, 2))
+
+
+def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool) -> tuple[list[str], list[dict]]:
+    c = ctx.cfg.train.curriculum
+    synth = ctx.model("synthesizer", iteration)
+    backend = make_backend(ctx.cfg.backend, model=synth, tokenizer=ctx.tokenizer,
+                           model_path=ctx.model_path("synthesizer", iteration))
+    if reference_free:
+        refs = [{"reference_id": "none", "reference": None}]
+        n = c.total or c.variants_per_question * len(ctx.problems)
+    else:
+        refs = [{"reference_id": p.id, "reference": p.question} for p in ctx.problems]
+        n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
+    prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template)
+               for r in refs]
+    outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=1.0,
+                                              max_new_tokens=ctx.cfg.train.synthesizer.max_completion_length,
+                                              seed=ctx.cfg.seed + 7 * iteration), desc="sampling curriculum")
+    texts, meta = [], []
+    for r, group in zip(refs, outs, strict=True):
+        texts += group
+        meta += [r] * len(group)
+    return texts, meta
+
+
+def curriculum_phase(ctx, iteration: int) -> dict:
+    """Sample variants from the updated Synthesizer, filter and mix them; write the Solver's training set."""
+    cfg, c = ctx.cfg, ctx.cfg.train.curriculum
+    template = load_template(cfg.method.synthesizer_template)
+    reference_free = "{reference}" not in template
+    texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
+    scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
+                            seed=cfg.seed + 13 * iteration)
+    records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], output=t, **sc,
+                              phase="curriculum") for t, m, sc in zip(texts, meta, scored, strict=True)]
+    for rec in records:
+        append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
+    kept, stats = dedupe_variants([r for r in records if r.get("question")], [p.question for p in ctx.problems],
+                                  near_threshold=c.near_threshold)
+    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
+                           max_size=c.max_size)
+    out = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps({"id": p.id, "question": p.question, "answer": None, "source": p.source,
+                                       "meta": dict(p.meta)}) + "\n" for p in mixed))
+    tmp.replace(out)
+    caps = [r["reward"]["capability"] for r in records if r.get("question")]
+    info = {"variants": len(records), "parsed_share": sum(bool(r.get("question")) for r in records) / max(1, len(records)),
+            "kept": len(kept), "dropped": {k: v for k, v in stats.items() if k not in ("input", "kept")},
+            "capability_mean": sum(caps) / len(caps) if caps else 0.0, "train_size": len(mixed),
+            "synthetic_in_train": sum(p.source == "synthetic" for p in mixed)}
+    ctx.rundir.log_metrics("curriculum", iteration=iteration, **info)
+    logger.info("curriculum: %d variants, %.0f%% parsed, %d kept after filtering; training set %d (%d synthetic)",
+                info["variants"], 100 * info["parsed_share"], info["kept"], info["train_size"],
+                info["synthetic_in_train"])
+    return info
+
+
+def read_curriculum(ctx, iteration: int) -> list[dict]:
+    """Every variant record of an iteration (both phases), in the order written."""
+    return read_jsonl(ctx.rundir.curriculum_path(iteration))
