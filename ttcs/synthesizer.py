@@ -224,7 +224,7 @@ def curriculum_phase(ctx, iteration: int) -> dict:
                               phase="curriculum") for t, m, sc in zip(texts, meta, scored, strict=True)]
     for rec in records:
         append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
-    kept, stats = dedupe_variants([r for r in records if r.get("question")], [p.question for p in ctx.problems],
+    kept, stats = dedupe_variants(records, [p.question for p in ctx.problems],
                                   near_threshold=c.near_threshold)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
                            max_size=c.max_size)

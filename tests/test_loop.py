@@ -1,0 +1,126 @@
+"""The co-evolution loop on a tiny random model: every phase of one ttcs iteration, resume from
+each phase boundary, and a SIGKILL in the middle of a run followed by a rerun of the same command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+from hydra import compose, initialize_config_dir
+
+from ttcs.loop import run
+from ttcs.rundir import ConfigMismatchError, RunDir, read_jsonl
+
+PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def overrides(model_dir, method="ttcs"):
+    return [f"method={method}", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data.options.n=3",
+            "eval.k=2", "eval.max_new_tokens=6", "backend=hf", "backend.progress=false"]
+
+
+def compose_cfg(*items):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(items))
+
+
+def mtimes(run_dir):
+    return {p: p.stat().st_mtime_ns for p in (run_dir / "checkpoints").rglob("config.json")}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model_dir):
+    torch.set_num_threads(1)
+    run_dir = tmp_path_factory.mktemp("ttcs-run")
+    results = run(compose_cfg(*overrides(tiny_model_dir)), run_dir)
+    return run_dir, results
+
+
+def test_one_iteration_exercises_every_phase(finished_run):
+    run_dir, results = finished_run
+    state = RunDir(run_dir).state["phases"]
+    assert list(state) == PHASES
+    assert [it["iteration"] for it in results["iterations"]] == [0, 1]
+    assert "pseudo_label_accuracy" in results["iterations"][1]
+    for role in ("synthesizer", "solver"):
+        assert (run_dir / "checkpoints" / role / "iter_01" / "config.json").is_file()
+    records = read_jsonl(run_dir / "curriculum" / "iter_01.jsonl")
+    assert {r["phase"] for r in records} == {"synthesizer", "curriculum"}
+    assert all("reward" in r and "output" in r for r in records)
+    assert (run_dir / "curriculum" / "iter_01_train.jsonl").is_file()
+    phases = {m["phase"] for m in RunDir(run_dir).metrics()}
+    assert {"eval", "synthesizer", "curriculum", "solver"} <= phases
+    assert json.loads((run_dir / "results.json").read_text()) == results
+
+
+@pytest.mark.parametrize("boundary", range(1, len(PHASES)))
+def test_resume_from_each_phase_boundary(finished_run, tmp_path, tiny_model_dir, boundary, caplog):
+    """Cut the finished run back to `boundary` finished phases: the rerun redoes only what follows."""
+    import shutil
+
+    src, results = finished_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(src, run_dir)
+    rd = RunDir(run_dir)
+    for key in PHASES[boundary:]:
+        del rd.state["phases"][key]
+    rd._save_state()
+    kept = {p: t for p, t in mtimes(run_dir).items() if any(f"{k.split('/')[1]}/{k.split('/')[0]}" in str(p)
+                                                            for k in PHASES[:boundary])}
+    lines_before = len(read_jsonl(run_dir / "curriculum" / "iter_01.jsonl"))
+    caplog.set_level("INFO")
+    again = run(compose_cfg(*overrides(tiny_model_dir)), run_dir)
+    assert list(RunDir(run_dir).state["phases"]) == PHASES
+    for key in PHASES[:boundary]:
+        assert f"resume: {key} already finished" in caplog.text
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # finished phases' checkpoints untouched
+    assert len(read_jsonl(run_dir / "curriculum" / "iter_01.jsonl")) >= lines_before  # nothing lost
+    assert [it["iteration"] for it in again["iterations"]] == [0, 1]
+
+
+def test_changed_config_is_refused(finished_run, tiny_model_dir):
+    run_dir, _ = finished_run
+    with pytest.raises(ConfigMismatchError, match="eval.k"):
+        run(compose_cfg(*overrides(tiny_model_dir), "eval.k=3"), run_dir)
+
+
+def test_sigkill_mid_run_then_rerun_finishes_without_redoing(tmp_path, tiny_model_dir):
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "ttcs.cli", *overrides(tiny_model_dir), f"hydra.run.dir={run_dir}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    state = run_dir / "state.json"
+    while time.time() < deadline:  # kill as soon as the Synthesizer phase is recorded as finished
+        if state.exists() and "iter_01/synthesizer" in state.read_text():
+            break
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = set(json.loads(state.read_text())["phases"])
+    assert "iter_01/synthesizer" in done_before and "iter_01/eval" not in done_before
+    synth_ckpt = run_dir / "checkpoints" / "synthesizer" / "iter_01" / "config.json"
+    stamp = synth_ckpt.stat().st_mtime_ns
+    lines = read_jsonl(run_dir / "curriculum" / "iter_01.jsonl")
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resume: iter_01/synthesizer already finished" in (run_dir / "run.log").read_text()
+    assert synth_ckpt.stat().st_mtime_ns == stamp
+    assert read_jsonl(run_dir / "curriculum" / "iter_01.jsonl")[: len(lines)] == lines
+    assert list(json.loads(state.read_text())["phases"]) == PHASES

@@ -1,0 +1,138 @@
+"""The Synthesizer side: templates, prompts, batched Solver scoring, the reward fn and its disk records,
+and the curriculum phase, with stub backends so the variants parse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import REPO_ROOT, build_tiny_tokenizer
+from hydra import compose, initialize_config_dir
+
+from ttcs import synthesizer
+from ttcs.data import Problem
+from ttcs.loop import RunContext
+from ttcs.rewards.synthesizer import synthesizer_rewards
+from ttcs.rundir import RunDir, read_jsonl
+from ttcs.synthesizer import (
+    curriculum_phase,
+    get_synthesizer_reward,
+    load_template,
+    solver_consistency,
+    synthesizer_prompt,
+)
+
+PROBLEMS = [Problem(id="q1", question="Tom has 3 apples and buys 4 more. How many apples does he have?",
+                    answer="7", source="t"),
+            Problem(id="q2", question="Solve for x: 2x + 3 = 11.", answer="4", source="t")]
+GOOD = ("<question>A baker bakes 5 loaves in the morning and 6 in the afternoon. How many loaves in all?"
+        "</question> 5 + 6 = 11, so \\boxed{11}")
+GOOD2 = "<question>A ship sails 12 km north and then 9 km south. How far is it from the port?</question> \\boxed{3}"
+BAD = "I could not think of a problem."
+
+
+class StubSolver:
+    """Answers every question with a fixed cycle of answers; counts backend calls."""
+
+    name = "stub"
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def generate(self, prompts, sampling, desc=""):
+        self.calls.append((len(prompts), sampling.n))
+        return [[f"so \\boxed{{{self.answers[j % len(self.answers)]}}}" for j in range(sampling.n)] for _ in prompts]
+
+
+class StubWriter:
+    """A Synthesizer backend that writes canned variants."""
+
+    name = "stub"
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def generate(self, prompts, sampling, desc=""):
+        return [[self.outputs[(i * sampling.n + j) % len(self.outputs)] for j in range(sampling.n)]
+                for i in range(len(prompts))]
+
+
+def make_ctx(tmp_path, *overrides):
+    from ttcs.verify import get_verifier
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["method=ttcs", "train=debug", "model.path=unused",
+                                                       *overrides])
+    ctx = RunContext(cfg, RunDir(tmp_path), list(PROBLEMS), get_verifier("math"))
+    ctx.tokenizer = build_tiny_tokenizer()
+    return ctx
+
+
+def test_templates():
+    assert "{reference}" in load_template("synthesizer")
+    assert "{reference}" not in load_template("synthesizer_r_zero")
+    with pytest.raises(FileNotFoundError, match="synthesizer_r_zero"):
+        load_template("no-such-template")
+
+
+def test_prompt_carries_the_reference_and_the_format(tmp_path):
+    tok = build_tiny_tokenizer()
+    text = synthesizer_prompt(tok, load_template("synthesizer"), PROBLEMS[0].question)
+    assert PROBLEMS[0].question in text and "<question>" in text and "\\boxed{answer}" in text
+    assert text.startswith("<|im_start|>user") and text.endswith("<|im_start|>assistant\n")
+    free = synthesizer_prompt(tok, load_template("synthesizer_r_zero"), None)
+    assert "<reference>" not in free
+
+
+def test_solver_consistency_is_one_batched_call(tmp_path):
+    ctx = make_ctx(tmp_path)
+    solver = StubSolver(["3", "3", "4", "3"])
+    scored = solver_consistency(ctx, solver, ["q a", "q b", "q c"], n=4, max_new_tokens=8, seed=0)
+    assert solver.calls == [(3, 4)]
+    assert [s for _, s in scored] == [0.75, 0.75, 0.75]
+    assert scored[0][0] == ["3", "3", "4", "3"]
+
+
+def test_reward_fn_scores_the_batch_and_appends_every_variant(tmp_path):
+    ctx = make_ctx(tmp_path, "train.synthesizer.solver_samples=4")
+    solver = StubSolver(["11", "11", "12", "13"])  # consistency 0.5 -> capability 1.0
+    stats: list = []
+    reward = get_synthesizer_reward(ctx, 1, solver, stats)
+    texts = [GOOD, BAD, GOOD2, GOOD]
+    refs = [PROBLEMS[0].question, PROBLEMS[0].question, PROBLEMS[1].question, PROBLEMS[1].question]
+    got = reward(prompts=["p"] * 4, completions=texts, reference_id=["q1", "q1", "q2", "q2"], reference=refs)
+    assert len(solver.calls) == 1 and solver.calls[0][0] == 3  # one call for the 3 parseable variants
+    expected = synthesizer_rewards(texts, refs, [0.5, None, 0.5, 0.5], gamma=1.2)
+    assert got == pytest.approx([b.total for b in expected])
+    assert got[1] == 0.0 and got[0] > 0
+    records = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert len(records) == 4
+    assert records[1]["parse_error"] and records[1]["reward"]["total"] == 0.0
+    assert records[0]["consistency"] == 0.5 and records[0]["solver_answers"] == ["11", "11", "12", "13"]
+    assert records[0]["phase"] == "synthesizer" and records[0]["reference_id"] == "q1"
+    assert stats[0]["parsed_share"] == 0.75
+
+
+def test_curriculum_phase_filters_mixes_and_writes_the_training_set(tmp_path, monkeypatch):
+    ctx = make_ctx(tmp_path, "train.curriculum.variants_per_question=3")
+    copy = f"<question>{PROBLEMS[1].question}</question> \\boxed{{4}}"
+    monkeypatch.setattr(synthesizer, "make_backend", lambda *a, **k: StubWriter([GOOD, BAD, copy]))
+    monkeypatch.setattr(ctx, "model", lambda role, it: None)
+    monkeypatch.setattr(ctx, "model_path", lambda role, it: "unused")
+    solver = StubSolver(["1", "2"])
+    monkeypatch.setattr(ctx, "backend", lambda role, it: solver)
+    info = curriculum_phase(ctx, 1)
+    records = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert len(records) == info["variants"] == 6 and all(r["phase"] == "curriculum" for r in records)
+    assert info["parsed_share"] == pytest.approx(4 / 6)
+    assert info["kept"] == 1  # GOOD twice -> one exact duplicate; the copy of a test question dropped
+    assert info["dropped"]["unparseable"] == 2
+    train = [json.loads(line) for line in
+             (ctx.rundir.root / "curriculum" / "iter_01_train.jsonl").read_text().splitlines()]
+    assert {t["id"] for t in train} >= {"q1", "q2"} and all(t["answer"] is None for t in train)
+    assert sum(t["source"] == "synthetic" for t in train) == info["synthetic_in_train"] == 1
+
+
+def test_frozen_synthesizer_skips_training(tmp_path):
+    ctx = make_ctx(tmp_path, "method.frozen_synthesizer=true")
+    assert synthesizer.synthesizer_phase(ctx, 1) == {"frozen": True}
