@@ -339,7 +339,7 @@ def test_all_expected_configs_exist():
 def test_load_data_config_arith():
     cfg = OmegaConf.load(CONF_DATA / "arith.yaml")
     got = load_data_config(cfg)
-    assert len(got) == 32 and {p.meta["level"] for p in got} == {1, 2, 3, 4}
+    assert len(got) == cfg.options.n and {p.meta["level"] for p in got} == {1, 2, 3, 4}
     cfg.limit = 5
     assert len(load_data_config(cfg)) == 5
 
