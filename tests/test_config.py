@@ -1,10 +1,9 @@
 """Every config in conf/ composes, with every option of every group, and resolves."""
 
 import pytest
+from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-
-from conftest import REPO_ROOT
 
 CONF = REPO_ROOT / "conf"
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and any(p.glob("*.yaml")))

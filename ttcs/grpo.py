@@ -82,8 +82,8 @@ def trained_model(trainer):
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    if getattr(model, "is_gradient_checkpointing", False):
-        model.gradient_checkpointing_disable()
+    if getattr(model, "supports_gradient_checkpointing", False):
+        model.gradient_checkpointing_disable()  # the Trainer may have turned it on; generation wants the cache
     model.config.use_cache = True
     return model
 

@@ -1,0 +1,248 @@
+"""The Solver phase: GRPOConfig from Hydra, training questions, a 2-step GRPO smoke run, gradients, resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import REPO_ROOT, build_tiny_model, build_tiny_tokenizer
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from ttcs.data import Problem
+from ttcs.grpo import build_grpo_config
+from ttcs.loop import RunContext, run
+from ttcs.models import load_model, load_tokenizer
+from ttcs.rewards.solver import get_majority_reward
+from ttcs.rundir import RunDir
+from ttcs.solver import pseudo_label_accuracy, solver_phase, training_problems
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Two threads on two shared cores make tiny matmuls ~100x slower (spinning workers); one is plenty here.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class ParityVerifier:
+    """A stand-in verifier that gives a random model a split vote: the answer is the parity of the text."""
+
+    name = "parity"
+
+    def extract(self, text):
+        return str(sum(map(ord, text)) % 2) if text else None
+
+    def equivalent(self, a, b):
+        return a == b
+
+    def canonical(self, a):
+        return a
+
+
+def compose_cfg(*overrides):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def tiny_overrides(model_dir):
+    return ["method=ttrl", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data=arith",
+            "data.options.n=4", "eval.k=2", "eval.max_new_tokens=8", "backend=hf", "backend.progress=false"]
+
+
+def solver_dict(train="cpu", **changes):
+    solver = OmegaConf.to_container(compose_cfg(f"train={train}").train.solver, resolve=True)
+    solver.update(changes)
+    return solver
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_cpu_config_builds_an_on_policy_fp32_grpo_config(tmp_path):
+    args = build_grpo_config(solver_dict("cpu"), output_dir=tmp_path, seed=3, train_size=32, cuda=False)
+    assert (args.num_generations, args.per_device_train_batch_size, args.generation_batch_size) == (4, 16, 16)
+    assert args.gradient_accumulation_steps == args.steps_per_generation == 1
+    assert not args.bf16 and not args.use_vllm and args.beta == 0.0 and args.loss_type == "dapo"
+    assert args.max_steps == 5 and args.seed == 3 and args.save_strategy == "no"
+    assert args.lr_scheduler_type == "constant" and args.epsilon == 0.2
+
+
+def test_gpu_config_is_the_paper_setting_and_falls_back_on_cpu(tmp_path):
+    solver = solver_dict("gpu")
+    assert (solver["batch_questions"], solver["group_size"], solver["max_completion_length"]) == (64, 8, 3072)
+    assert solver["learning_rate"] == 1e-6 and solver["use_vllm"] and solver["bf16"]
+    args = build_grpo_config(solver, output_dir=tmp_path, seed=0, train_size=500, cuda=False)
+    assert not args.bf16 and not args.use_vllm
+    assert args.generation_batch_size == 512 and args.gradient_accumulation_steps == 32
+
+
+def test_micro_batches_and_small_sets(tmp_path):
+    args = build_grpo_config(solver_dict("cpu", micro_batch=4), output_dir=tmp_path, seed=0, train_size=32, cuda=False)
+    assert args.gradient_accumulation_steps == args.steps_per_generation == 4
+    small = build_grpo_config(solver_dict("cpu"), output_dir=tmp_path, seed=0, train_size=2, cuda=False)
+    assert small.generation_batch_size == 8
+    with pytest.raises(ValueError, match="micro-batches"):
+        build_grpo_config(solver_dict("cpu", micro_batch=3), output_dir=tmp_path, seed=0, train_size=32, cuda=False)
+
+
+def test_free_form_grpo_overrides_reach_the_config(tmp_path):
+    solver = solver_dict("cpu", grpo={"mask_truncated_completions": True, "top_k": 50})
+    args = build_grpo_config(solver, output_dir=tmp_path, seed=0, train_size=32, cuda=False)
+    assert args.mask_truncated_completions and args.top_k == 50
+
+
+# ----------------------------------------------------------------------------- inputs and diagnostics
+
+
+def test_ttrl_trains_on_the_test_questions(tmp_path):
+    problems = [Problem("a", "1+1?", "2", "arith")]
+    ctx = SimpleNamespace(cfg=OmegaConf.create({"method": {"phases": ["solver"]}}), problems=problems,
+                          rundir=RunDir(tmp_path))
+    assert training_problems(ctx, 1) == problems
+
+
+def test_curriculum_methods_read_the_mixed_set(tmp_path):
+    ctx = SimpleNamespace(cfg=OmegaConf.create({"method": {"phases": ["synthesizer", "curriculum", "solver"]}}),
+                          problems=[], rundir=RunDir(tmp_path))
+    with pytest.raises(FileNotFoundError, match="iter_02_train.jsonl"):
+        training_problems(ctx, 2)
+    rows = [{"id": "q1", "question": "2+3?", "answer": None, "source": "arith", "meta": {}},
+            {"id": "v1", "question": "4+4?", "answer": None, "source": "synthetic", "meta": {"reference_id": "q1"}}]
+    path = tmp_path / "curriculum" / "iter_02_train.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = training_problems(ctx, 2)
+    assert [(p.id, p.source, p.answer) for p in got] == [("q1", "arith", None), ("v1", "synthetic", None)]
+    assert got[1].meta == {"reference_id": "q1"}
+
+
+def test_pseudo_label_accuracy_counts_only_questions_with_gold():
+    from ttcs.rewards.solver import GroupVote
+
+    recs = [GroupVote("a", ("1",), "1", 1.0, 1.0, True), GroupVote("b", ("2",), "2", 1.0, 1.0, False),
+            GroupVote("c", (None,), None, 0.0, 0.0, False), GroupVote("syn", ("5",), "5", 1.0, 1.0, True)]
+    assert pseudo_label_accuracy(recs, {"a": "1", "b": "3", "c": "0"}, ParityVerifier()) == pytest.approx(1 / 3)
+    assert pseudo_label_accuracy(recs, {}, ParityVerifier()) is None
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def make_ctx(tmp_path, model_dir, *overrides):
+    cfg = compose_cfg(*tiny_overrides(model_dir), *overrides)
+    problems = [Problem(f"p{i}", f"What is {i} + 1?", str(i % 2), "arith") for i in range(4)]
+    return RunContext(cfg, RunDir(tmp_path / "run"), problems, ParityVerifier(), tokenizer=load_tokenizer(str(model_dir)))
+
+
+def test_two_grpo_steps_train_log_and_checkpoint(tmp_path, tiny_model_dir):
+    ctx = make_ctx(tmp_path, tiny_model_dir)
+    base = {n: p.detach().clone() for n, p in load_model(str(tiny_model_dir)).named_parameters()}
+    info = solver_phase(ctx, 1)
+
+    assert info["steps"] == 2 and info["train_size"] == 4 and info["kept_share"] == 1.0
+    assert 0.0 <= info["pseudo_label_accuracy"] <= 1.0 and info["seconds_per_step"] > 0
+    lines = [m for m in ctx.rundir.metrics() if m["phase"] == "solver"]
+    assert [m["step"] for m in lines] == [1, 2]
+    assert all(m["loss"] is not None and m["groups"] == 2 and m["iteration"] == 1 for m in lines)
+    assert all(m["completion_length"] > 0 and m["seconds"] > 0 for m in lines)
+
+    ckpt = ctx.rundir.checkpoint_dir("solver", 1)
+    assert (ckpt / "config.json").is_file() and (ckpt / "tokenizer_config.json").is_file()
+    assert not list(ckpt.parent.glob(".*partial"))
+    saved = dict(load_model(str(ckpt)).named_parameters())
+    assert all(not torch.equal(saved[n], p) for n, p in base.items()), "every parameter should have moved"
+    assert ctx._models["solver"][0] == str(ckpt)  # the trained object is cached under its checkpoint path
+    trained = ctx._models["solver"][1]
+    ctx.rundir.mark_done("iter_01/solver")  # what the loop does next; the eval then reuses the object
+    assert ctx.model("solver", 1) is trained
+    assert all(torch.equal(saved[n].detach(), p.detach()) for n, p in trained.named_parameters())
+
+
+def test_lora_is_merged_into_a_plain_checkpoint(tmp_path, tiny_model_dir):
+    ctx = make_ctx(tmp_path, tiny_model_dir, "train.solver.lora.enabled=true")
+    solver_phase(ctx, 1)
+    ckpt = ctx.rundir.checkpoint_dir("solver", 1)
+    assert not (ckpt / "adapter_config.json").exists()
+    merged = dict(load_model(str(ckpt)).named_parameters())
+    base = dict(load_model(str(tiny_model_dir)).named_parameters())
+    assert set(merged) == set(base)
+    assert any(not torch.equal(merged[n], base[n]) for n in base)
+
+
+def _first_batch_loss(tmp_path, reward):
+    """Generate one batch (2 questions x 8 samples) and return (inputs, trainer) after one backward."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    tok = build_tiny_tokenizer()
+    model = build_tiny_model(tok)
+    solver = solver_dict("debug", group_size=8, micro_batch=16, band=None)
+    args = build_grpo_config(solver, output_dir=tmp_path, seed=0, train_size=2, cuda=False)
+    data = Dataset.from_dict({"prompt": ["What is 1 + 1?", "What is 2 + 5?"], "problem_id": ["a", "b"]})
+    trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data, processing_class=tok)
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = args.gradient_accumulation_steps  # set by train() otherwise
+    inputs = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    trainer.compute_loss(trainer.model, inputs).backward()
+    return inputs, trainer
+
+
+def constant_reward(prompts, completions, **kwargs):
+    return [1.0] * len(completions)
+
+
+def test_constant_reward_gives_zero_policy_gradient(tmp_path):
+    inputs, trainer = _first_batch_loss(tmp_path, constant_reward)
+    assert torch.count_nonzero(inputs["advantages"]) == 0
+    grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
+    assert grads and all(torch.count_nonzero(g) == 0 for g in grads)
+
+
+def test_majority_reward_gives_a_gradient_and_dropped_groups_none(tmp_path):
+    inputs, trainer = _first_batch_loss(tmp_path, get_majority_reward(ParityVerifier(), group_size=8, band=None))
+    assert torch.count_nonzero(inputs["advantages"]) > 0
+    assert any(torch.count_nonzero(p.grad) > 0 for p in trainer.model.parameters() if p.grad is not None)
+
+    def drop_first_group(prompts, completions, **columns):  # the band's None for the first question
+        rewards = get_majority_reward(ParityVerifier(), group_size=8, band=None)(prompts, completions, **columns)
+        return [None] * 8 + rewards[8:]
+
+    inputs, trainer = _first_batch_loss(tmp_path, drop_first_group)
+    first = trainer.processing_class(text="What is 1 + 1?")["input_ids"]  # rows come back shuffled
+    is_first = torch.tensor([row[mask.bool()].tolist() == first
+                             for row, mask in zip(inputs["prompt_ids"], inputs["prompt_mask"], strict=True)])
+    assert is_first.sum() == 8
+    assert torch.count_nonzero(inputs["advantages"][is_first]) == 0
+    assert torch.count_nonzero(inputs["advantages"][~is_first]) > 0
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def test_method_ttrl_resumes_after_the_solver_phase(tmp_path, tiny_model_dir, caplog):
+    cfg = compose_cfg(*tiny_overrides(tiny_model_dir))
+    run_dir = tmp_path / "run"
+    first = run(cfg, run_dir)
+    assert [it["iteration"] for it in first["iterations"]] == [0, 1]
+    ckpt = run_dir / "checkpoints" / "solver" / "iter_01"
+    mtime = (ckpt / "config.json").stat().st_mtime_ns
+    n_solver_lines = sum(m["phase"] == "solver" for m in RunDir(run_dir).metrics())
+
+    state = json.loads((run_dir / "state.json").read_text())
+    del state["phases"]["iter_01/eval"]  # as if the run was killed after the solver phase
+    (run_dir / "state.json").write_text(json.dumps(state))
+    with caplog.at_level(logging.INFO, logger="ttcs.loop"):
+        again = run(cfg, run_dir)
+
+    assert "resume: iter_01/solver already finished" in caplog.text
+    assert (ckpt / "config.json").stat().st_mtime_ns == mtime
+    assert sum(m["phase"] == "solver" for m in RunDir(run_dir).metrics()) == n_solver_lines
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results == again and [it["iteration"] for it in results["iterations"]] == [0, 1]
+    assert results["method"] == "ttrl" and "pseudo_label_accuracy" in results["iterations"][1]

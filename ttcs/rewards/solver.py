@@ -1,0 +1,171 @@
+"""The Solver's reward: agreement with its own majority vote (the pseudo-label), TTRL-style.
+
+DESIGN.md, "The algorithm", step 3. For one question the Solver samples G answers; the
+pseudo-label is the answer of the largest equivalence cluster (`ttcs.voting.majority_vote`);
+answers in that cluster get reward 1, all others (and unparseable completions) 0. A group
+whose mean reward lies outside a band (default [0.25, 0.75]) carries no reliable signal
+and is dropped from the update: every member gets ``None``.
+
+What ``None`` does inside TRL 1.16 (``trl/trainer/grpo_trainer.py``): ``_calculate_rewards``
+turns it into NaN; rows whose every reward is NaN are "unscorable", left out of the
+group's ``nanmean``/``nanstd`` and their advantage is forced to 0 by ``nan_to_num``. With
+``beta = 0`` a zero advantage makes the token's loss exactly 0, so a dropped group moves
+no parameter. Its tokens still count in the ``dapo``/``bnpo`` normaliser (number of
+completion tokens in the batch), so the kept groups' gradient is scaled by roughly the
+kept share of tokens; Adam's per-parameter normalisation largely cancels that scale.
+
+`get_majority_reward` wraps all this in TRL's reward contract
+``fn(prompts, completions, **columns) -> list[float | None]``. TRL calls it on each
+process's slice of the batch, and a group's G completions may sit on different processes,
+so the function gathers (question id, answer) from every process, votes on whole groups,
+and returns this process's slice.
+
+Example:
+    >>> class Exact:
+    ...     def extract(self, text): return text.split("=")[-1].strip() or None
+    ...     def equivalent(self, a, b): return a == b
+    ...     def canonical(self, a): return a
+    >>> majority_rewards(["4", "4", "5", None], Exact())[0]
+    [1.0, 1.0, 0.0, 0.0]
+    >>> apply_band([1.0, 1.0, 1.0, 1.0], (0.25, 0.75))
+    [None, None, None, None]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ttcs.voting import Vote, majority_vote
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMN = "problem_id"
+
+
+@dataclass(frozen=True)
+class GroupVote:
+    """What the vote of one group saw and decided; one record per group per reward call."""
+
+    problem_id: str
+    answers: tuple[str | None, ...]
+    label: str | None
+    share: float
+    mean_reward: float
+    kept: bool
+
+
+def majority_rewards(answers: Sequence[str | None], verifier) -> tuple[list[float], Vote]:
+    """Reward 1.0 for answers in the largest equivalence cluster, 0.0 for the rest and for None.
+
+    Args:
+        answers: the extracted answers of one group (None where no answer was found).
+        verifier: a `ttcs.verify.Verifier`, used by the vote to cluster equivalent answers.
+
+    Returns:
+        (rewards, vote): one float per answer, and the `ttcs.voting.Vote` (label None when
+        every answer is None, and then every reward is 0).
+    """
+    answers = list(answers)
+    vote = majority_vote(answers, verifier)
+    if vote.label is None:
+        return [0.0] * len(answers), vote
+    winners = set(vote.clusters[0])  # largest first; ties go to the cluster that appears first
+    return [1.0 if i in winners else 0.0 for i in range(len(answers))], vote
+
+
+def apply_band(rewards: Sequence[float], band: Sequence[float] | None) -> list[float | None]:
+    """Drop a group (all None) whose mean reward lies outside the closed band [lo, hi]; None = no filter."""
+    rewards = list(rewards)
+    if band is None or not rewards:
+        return rewards
+    lo, hi = band
+    mean = sum(rewards) / len(rewards)
+    return rewards if lo <= mean <= hi else [None] * len(rewards)
+
+
+def _gather_groups(ids: list[str], answers: list[str | None]) -> tuple[list[str], list[str | None], int]:
+    """Every process's (ids, answers) in process order, and where this process's slice starts."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes == 1:
+        return ids, answers, 0
+    from accelerate.utils import gather_object
+
+    # One element per process (a list inside a list), so the slice boundaries survive the gather.
+    per_rank = gather_object([list(zip(ids, answers, strict=True))])
+    offset = sum(len(part) for part in per_rank[: state.process_index])
+    flat = [pair for part in per_rank for pair in part]
+    return [p for p, _ in flat], [a for _, a in flat], offset
+
+
+def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *, group_size: int,
+                band: Sequence[float] | None) -> tuple[list[float | None], list[GroupVote]]:
+    """Vote on consecutive blocks of `group_size` (TRL's group layout) and apply the band.
+
+    Raises:
+        ValueError: the answers do not split into whole groups, or a block mixes questions.
+    """
+    if len(answers) % group_size:
+        raise ValueError(f"{len(answers)} completions do not split into groups of {group_size}")
+    rewards: list[float | None] = []
+    records: list[GroupVote] = []
+    for start in range(0, len(answers), group_size):
+        block_ids = set(ids[start:start + group_size])
+        if len(block_ids) != 1:
+            raise ValueError(f"completions {start}..{start + group_size - 1} mix questions {sorted(block_ids)}; "
+                             "TRL should lay out the G samples of one question contiguously")
+        group = list(answers[start:start + group_size])
+        raw, vote = majority_rewards(group, verifier)
+        kept = apply_band(raw, band)
+        rewards.extend(kept)
+        records.append(GroupVote(problem_id=ids[start], answers=tuple(group), label=vote.label, share=vote.share,
+                                 mean_reward=sum(raw) / len(raw), kept=kept[0] is not None))
+    return rewards, records
+
+
+def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75), group_size: int,
+                        stats: list | None = None, id_column: str = ID_COLUMN) -> Callable[..., list[float | None]]:
+    """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
+
+    Args:
+        verifier: extracts answers from completions and clusters equivalent ones.
+        band: (lo, hi) bounds on a group's mean reward; groups outside get None (dropped).
+            None keeps every group (the no-filter ablation).
+        group_size: G, TRL's ``num_generations``.
+        stats: optional list that receives one `GroupVote` per group per call (for logging).
+        id_column: the dataset column naming each completion's question.
+
+    Returns:
+        ``reward_fn(prompts, completions, **columns) -> list[float | None]``, one per completion
+        of this process. All processes must call it together (TRL does: `_calculate_rewards`
+        runs on every rank for every generation batch).
+
+    Example:
+        >>> fn = get_majority_reward(verifier, group_size=4, band=None)   # doctest: +SKIP
+        >>> fn(prompts=["q"] * 4, completions=["\\\\boxed{2}"] * 3 + ["x"], problem_id=["a"] * 4)  # doctest: +SKIP
+        [1.0, 1.0, 1.0, 0.0]
+    """
+    if band is not None:
+        band = (float(band[0]), float(band[1]))
+        if not 0.0 <= band[0] <= band[1] <= 1.0:
+            raise ValueError(f"band must satisfy 0 <= lo <= hi <= 1, got {band}")
+
+    def majority_reward(prompts, completions, **columns) -> list[float | None]:
+        if id_column not in columns:
+            raise KeyError(f"the training dataset needs a {id_column!r} column to group completions")
+        texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+        answers = [verifier.extract(t) for t in texts]
+        ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
+        rewards, records = score_groups(ids, all_answers, verifier, group_size=group_size, band=band)
+        if stats is not None:
+            stats.extend(records)
+        log_metric = columns.get("log_metric")
+        if log_metric is not None and records:
+            log_metric("kept_share", sum(r.kept for r in records) / len(records))
+            log_metric("vote_share", sum(r.share for r in records) / len(records))
+        return rewards[offset:offset + len(completions)]
+
+    return majority_reward

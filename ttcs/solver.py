@@ -1,0 +1,178 @@
+"""The Solver phase: GRPO on the training questions, rewarded by agreement with its own majority vote.
+
+DESIGN.md, "The algorithm", step 3. `solver_phase(ctx, iteration)` is called by
+`ttcs.loop` for the phase ``solver``; it reads top to bottom: training questions →
+prompts (formatted exactly as in evaluation) → reward (`ttcs.rewards.solver`) → TRL's
+`GRPOTrainer` → train → save the checkpoint → a summary for ``state.json``.
+
+The training questions are the test questions (method ``ttrl``), or, when the method has a
+``curriculum`` phase, the mixed set it wrote to ``curriculum/iter_XX_train.jsonl``. Gold
+answers are never shown to the trainer: they only score the pseudo-labels in the logs.
+
+Hyper-parameters come from the Hydra node ``train.solver`` (``conf/train/*.yaml``); the
+`GRPOConfig` is built from it here, at the boundary, with ``train.solver.grpo`` as a
+free-form dict of extra `GRPOConfig` fields. Run it with ``ttcs method=ttrl``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+from omegaconf import OmegaConf
+from transformers import TrainerCallback
+
+from ttcs.data import Problem
+from ttcs.grpo import build_grpo_config, build_lora_config, save_checkpoint, trained_model
+from ttcs.rewards.solver import GroupVote, get_majority_reward
+from ttcs.rundir import RunDir, read_jsonl
+
+logger = logging.getLogger(__name__)
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def training_problems(ctx, iteration: int) -> list[Problem]:
+    """The questions the Solver trains on in `iteration`: the curriculum's mixed set, or the test set."""
+    if "curriculum" not in ctx.cfg.method.phases:
+        return list(ctx.problems)
+    path = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: the curriculum phase of iteration {iteration} writes it")
+    problems = [_problem(rec) for rec in read_jsonl(path)]
+    if not problems:
+        raise ValueError(f"{path} holds no questions")
+    return problems
+
+
+def _problem(rec: Mapping) -> Problem:
+    choices = rec.get("choices")
+    return Problem(id=str(rec["id"]), question=rec["question"], answer=rec.get("answer"),
+                   source=rec.get("source", "synthetic"), choices=tuple(choices) if choices else None,
+                   meta=rec.get("meta") or {})
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+def pseudo_label_accuracy(records: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> float | None:
+    """Share of votes whose label is equivalent to the gold answer, over questions that have one.
+
+    Gold answers are used for this log line only; they never reach the reward.
+    """
+    scored = [r for r in records if gold.get(r.problem_id) is not None]
+    if not scored:
+        return None
+    right = sum(r.label is not None and bool(verifier.equivalent(r.label, gold[r.problem_id])) for r in scored)
+    return right / len(scored)
+
+
+class SolverMetricsCallback(TrainerCallback):
+    """Writes one ``metrics.jsonl`` line per GRPO step: reward, kept share, pseudo-label accuracy, loss, time."""
+
+    def __init__(self, rundir: RunDir, iteration: int, records: list[GroupVote], gold: Mapping[str, str], verifier):
+        self.rundir, self.iteration, self.records = rundir, iteration, records
+        self.gold, self.verifier = gold, verifier
+        self._seen = 0
+        self._last = time.time()
+        self.step_seconds: list[float] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "loss" not in logs:
+            return  # the end-of-training summary, not a step
+        now = time.time()
+        self.step_seconds.append(now - self._last)
+        self._last = now
+        new, self._seen = self.records[self._seen:], len(self.records)
+        if not state.is_world_process_zero:
+            return
+        row = step_summary(new, self.gold, self.verifier)
+        self.rundir.log_metrics(
+            "solver", iteration=self.iteration, step=state.global_step, loss=logs.get("loss"), **row,
+            completion_length=logs.get("completions/mean_length"), entropy=logs.get("entropy"),
+            grad_norm=logs.get("grad_norm"), learning_rate=logs.get("learning_rate"),
+            seconds=round(self.step_seconds[-1], 2))
+
+
+def step_summary(records: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> dict:
+    """Reward mean (before the band), kept share and pseudo-label accuracy of some group votes."""
+    if not records:
+        return {"groups": 0, "reward_mean": None, "kept_share": None, "pseudo_label_accuracy": None}
+    return {"groups": len(records),
+            "reward_mean": sum(r.mean_reward for r in records) / len(records),
+            "kept_share": sum(r.kept for r in records) / len(records),
+            "pseudo_label_accuracy": pseudo_label_accuracy(records, gold, verifier)}
+
+
+# ----------------------------------------------------------------------------- the phase
+
+
+def _warn_if_special_tokens_added(tokenizer) -> None:
+    """TRL tokenizes string prompts with special tokens; evaluation does not (the template has them)."""
+    probe = "Question: 1 + 1"
+    if tokenizer(text=probe)["input_ids"] != tokenizer(probe, add_special_tokens=False)["input_ids"]:
+        logger.warning("this tokenizer adds special tokens (e.g. BOS) to plain text: TRL's training prompts get one "
+                       "more than the evaluation prompts, which already carry the chat template's")
+
+
+class _DroppedGroupsAreIntended(logging.Filter):
+    """TRL warns, with the whole row, whenever a completion's rewards are all None: for the band that is the point."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "All reward functions returned None" not in record.getMessage()
+
+
+def solver_phase(ctx, iteration: int) -> dict:
+    """Train the Solver of `iteration - 1` by GRPO on self-consistency pseudo-labels; save it as `iteration`.
+
+    Returns:
+        A summary for ``state.json``: pseudo_label_accuracy (None without gold answers),
+        steps, seconds_per_step, kept_share, reward_mean, train_size, checkpoint.
+    """
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    solver = OmegaConf.to_container(ctx.cfg.train.solver, resolve=True)
+    problems = training_problems(ctx, iteration)
+    _warn_if_special_tokens_added(ctx.tokenizer)
+    dataset = Dataset.from_dict({"prompt": ctx.prompts(problems), "problem_id": [p.id for p in problems]})
+    records: list[GroupVote] = []
+    reward = get_majority_reward(ctx.verifier, band=solver.get("band"), group_size=int(solver["group_size"]),
+                                 stats=records)
+    args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
+                             seed=int(ctx.cfg.seed) + iteration, train_size=len(problems))
+    gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
+    callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)
+    logger.info("solver iteration %d: %d questions, %d steps of %d questions x %d samples", iteration,
+                len(problems), args.max_steps, args.generation_batch_size // args.num_generations, args.num_generations)
+    trainer = GRPOTrainer(model=ctx.model("solver", iteration - 1), reward_funcs=reward, args=args,
+                          train_dataset=dataset, processing_class=ctx.tokenizer, callbacks=[callback],
+                          peft_config=build_lora_config(solver.get("lora")))
+    quiet = _DroppedGroupsAreIntended()
+    logging.getLogger("trl.trainer.grpo_trainer").addFilter(quiet)
+    t0 = time.time()
+    try:
+        trainer.train()
+    finally:
+        logging.getLogger("trl.trainer.grpo_trainer").removeFilter(quiet)
+    seconds = time.time() - t0
+    model = trained_model(trainer)
+    path = ctx.rundir.checkpoint_dir("solver", iteration)
+    if trainer.accelerator.is_main_process:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(model, ctx.tokenizer, path)
+    trainer.accelerator.wait_for_everyone()
+    steps = trainer.state.global_step
+    del trainer
+    gc.collect()
+    ctx.set_model("solver", str(path), model)
+    summary = step_summary(records, gold, ctx.verifier)
+    return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
+            "reward_mean": summary["reward_mean"], "steps": steps, "train_seconds": round(seconds, 1),
+            "seconds_per_step": round(seconds / max(steps, 1), 2), "train_size": len(problems),
+            "checkpoint": str(path)}
