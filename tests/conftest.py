@@ -56,6 +56,17 @@ def build_tiny_model(tokenizer, seed: int = 0):
     return Qwen2ForCausalLM(config)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Two torch threads on two shared cores make tiny matmuls ~100x slower (spinning workers); one is plenty."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A local HF directory with the tiny model and tokenizer, as a user would pass with model.path=."""

@@ -62,6 +62,7 @@ def make_ctx(tmp_path, *overrides):
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["method=ttcs", "train=debug", "model.path=unused",
+                                                       "train.synthesizer.prefill=", "train.synthesizer.lenient_format=false",
                                                        *overrides])
     ctx = RunContext(cfg, RunDir(tmp_path), list(PROBLEMS), get_verifier("math"))
     ctx.tokenizer = build_tiny_tokenizer()
@@ -116,11 +117,8 @@ def test_reward_fn_scores_the_batch_and_appends_every_variant(tmp_path):
 def test_curriculum_phase_filters_mixes_and_writes_the_training_set(tmp_path, monkeypatch):
     ctx = make_ctx(tmp_path, "train.curriculum.variants_per_question=3")
     copy = f"<question>{PROBLEMS[1].question}</question> \\boxed{{4}}"
-    monkeypatch.setattr(synthesizer, "make_backend", lambda *a, **k: StubWriter([GOOD, BAD, copy]))
-    monkeypatch.setattr(ctx, "model", lambda role, it: None)
-    monkeypatch.setattr(ctx, "model_path", lambda role, it: "unused")
-    solver = StubSolver(["1", "2"])
-    monkeypatch.setattr(ctx, "backend", lambda role, it: solver)
+    backends = {"synthesizer": StubWriter([GOOD, BAD, copy]), "solver": StubSolver(["1", "2"])}
+    monkeypatch.setattr(ctx, "backend", lambda role, it: backends[role])
     info = curriculum_phase(ctx, 1)
     records = read_jsonl(ctx.rundir.curriculum_path(1))
     assert len(records) == info["variants"] == 6 and all(r["phase"] == "curriculum" for r in records)
@@ -136,3 +134,19 @@ def test_curriculum_phase_filters_mixes_and_writes_the_training_set(tmp_path, mo
 def test_frozen_synthesizer_skips_training(tmp_path):
     ctx = make_ctx(tmp_path, "method.frozen_synthesizer=true")
     assert synthesizer.synthesizer_phase(ctx, 1) == {"frozen": True}
+
+
+def test_prefill_and_lenient_format_for_small_models(tmp_path):
+    ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "train.synthesizer.lenient_format=true",
+                   "train.synthesizer.solver_samples=2")
+    solver = StubSolver(["5", "6"])
+    stats: list = []
+    reward = get_synthesizer_reward(ctx, 1, solver, stats)
+    # what the model writes after the prefilled "<question>\n": an unclosed block, no boxed answer
+    texts = ["A farmer has 6 cows and buys 3 more. How many cows?\n\nThe farmer has 9 cows.", "\n\n"]
+    got = reward(prompts=["p"] * 2, completions=texts, reference_id=["q1", "q1"], reference=[PROBLEMS[0].question] * 2)
+    records = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert records[0]["question"] == "A farmer has 6 cows and buys 3 more. How many cows?"
+    assert records[0]["claimed_answer"] is None and records[0]["output"].startswith("<question>\n")
+    assert records[1]["question"] is None  # an empty question still fails the format
+    assert got[0] > 0 and got[1] == 0.0 and solver.calls == [(1, 2)]

@@ -145,11 +145,19 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
 
 
-def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None) -> GenerationBackend:
-    """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`)."""
+def backend_name(cfg) -> str:
+    """The backend a `backend` node asks for, with ``auto`` resolved: vLLM when it can run, else hf."""
     name = cfg.get("name", "auto")
     if name == "auto":
-        name = "vllm" if vllm_available() and model_path else "hf"
+        return "vllm" if vllm_available() else "hf"
+    return name
+
+
+def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None) -> GenerationBackend:
+    """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`)."""
+    name = backend_name(cfg)
+    if name == "vllm" and not model_path and cfg.get("name", "auto") == "auto":
+        name = "hf"
     if name == "hf":
         if model is None or tokenizer is None:
             raise ValueError("the hf backend needs the model and tokenizer objects")

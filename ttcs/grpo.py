@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 # Keys of a train.<role> node that ttcs interprets itself; the others are GRPOConfig fields.
 OWN_KEYS = ("steps", "batch_questions", "group_size", "micro_batch", "band", "lr_scheduler", "lora", "grpo", "bf16",
-            "solver_samples", "solver_max_new_tokens")
+            "solver_samples", "solver_max_new_tokens", "prefill", "lenient_format")
 
 
 def world_size(cuda: bool) -> int:

@@ -23,7 +23,7 @@ from transformers import set_seed
 
 from ttcs.data import load_data_config
 from ttcs.evaluation import evaluate
-from ttcs.generation import make_backend
+from ttcs.generation import VLLMBackend, backend_name, make_backend
 from ttcs.models import load_model, load_tokenizer
 from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
@@ -47,6 +47,7 @@ class RunContext:
     verifier: object
     tokenizer: object = None
     _models: dict = field(default_factory=dict)
+    _backends: dict = field(default_factory=dict)
 
     def model_path(self, role: str, iteration: int) -> str:
         """Where the `role` model of the end of `iteration` lives (the base model before any training)."""
@@ -73,8 +74,25 @@ class RunContext:
                               system_prompt=m.get("system_prompt")) for p in problems]
 
     def backend(self, role: str, iteration: int):
-        return make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
-                            model_path=self.model_path(role, iteration))
+        """The generation backend over the `role` model of `iteration`, kept while that model stays current.
+
+        A vLLM engine holds its own copy of the weights and much of the GPU: it is built once
+        per role and pointed at each new checkpoint with `reload`, never built twice.
+        """
+        path = self.model_path(role, iteration)
+        cached = self._backends.get(role)
+        if cached is not None and cached[0] == path:
+            return cached[1]
+        if cached is not None and isinstance(cached[1], VLLMBackend):
+            cached[1].reload(path)
+            backend = cached[1]
+        elif backend_name(self.cfg.backend) == "vllm":
+            backend = make_backend(self.cfg.backend, model_path=path)
+        else:
+            backend = make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
+                                   model_path=path)
+        self._backends[role] = (path, backend)
+        return backend
 
 
 def config_fingerprint(cfg: DictConfig) -> dict:

@@ -29,7 +29,7 @@ from transformers import TrainerCallback
 
 from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
 from ttcs.data import Problem
-from ttcs.generation import Sampling, make_backend
+from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, save_checkpoint, trained_model
 from ttcs.prompts import render
 from ttcs.rewards.synthesizer import parse_variant, synthesizer_rewards
@@ -52,10 +52,16 @@ def load_template(name_or_path: str) -> str:
     return path.read_text()
 
 
-def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_template="auto") -> str:
-    """The rendered Synthesizer prompt for one reference question (None for the reference-free template)."""
+def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_template="auto",
+                       prefill: str = "") -> str:
+    """The rendered Synthesizer prompt for one reference question (None for the reference-free template).
+
+    `prefill` starts the Synthesizer's answer for it (e.g. ``"<question>\\n"``): small models
+    then only have to write the problem; the prefill is put back in front of each output
+    before parsing.
+    """
     text = template.format(reference=reference.strip()) if reference is not None else template
-    return render(tokenizer, text.strip(), chat_template=chat_template)
+    return render(tokenizer, text.strip(), chat_template=chat_template) + prefill
 
 
 def solver_consistency(ctx, backend, questions: Sequence[str], *, n: int, max_new_tokens: int,
@@ -76,16 +82,17 @@ def solver_consistency(ctx, backend, questions: Sequence[str], *, n: int, max_ne
 def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str | None], *, seed: int) -> list[dict]:
     """Parse, Solver-score and reward a batch of Synthesizer outputs; one record per output."""
     m, s = ctx.cfg.method, ctx.cfg.train.synthesizer
-    parsed = [parse_variant(t) for t in texts]
+    texts = [s.prefill + t for t in texts]  # the prompt ended with the prefill: the output continues it
+    parsed = [parse_variant(t, lenient=s.lenient_format) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
     scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], n=s.solver_samples,
                                              max_new_tokens=s.solver_max_new_tokens, seed=seed), strict=True))
     consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
     rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
                                   copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
-                                  threshold=m.repetition_threshold)
+                                  threshold=m.repetition_threshold, lenient=s.lenient_format)
     return [dict(parsed=parsed[i], solver_answers=scored.get(i, ([], None))[0], consistency=consistencies[i],
-                 reward=rewards[i]) for i in range(len(texts))]
+                 reward=rewards[i], output=texts[i]) for i in range(len(texts))]
 
 
 def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
@@ -98,8 +105,8 @@ def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
         refs = [r or None for r in reference]
         t0 = time.time()
         scored = score_variants(ctx, backend, completions, refs, seed=ctx.cfg.seed + 1000 * calls["n"])
-        for rid, ref, text, sc in zip(reference_id, refs, completions, scored, strict=True):
-            append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, output=text, **sc,
+        for rid, ref, sc in zip(reference_id, refs, scored, strict=True):
+            append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
                                               phase="synthesizer", step=calls["n"]))
         totals = [sc["reward"].total for sc in scored]
         caps = [sc["reward"].capability for sc in scored if sc["parsed"].ok]
@@ -139,7 +146,7 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
     rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], cfg.seed + iteration, reference_free)
     for row in rows:
         row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
-                                           chat_template=cfg.model.chat_template)
+                                           chat_template=cfg.model.chat_template, prefill=node["prefill"])
     stats: list[dict] = []
     reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats)
     args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
@@ -191,17 +198,15 @@ class SynthesizerMetricsCallback(TrainerCallback):
 
 def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool) -> tuple[list[str], list[dict]]:
     c = ctx.cfg.train.curriculum
-    synth = ctx.model("synthesizer", iteration)
-    backend = make_backend(ctx.cfg.backend, model=synth, tokenizer=ctx.tokenizer,
-                           model_path=ctx.model_path("synthesizer", iteration))
+    backend = ctx.backend("synthesizer", iteration)
     if reference_free:
         refs = [{"reference_id": "none", "reference": None}]
         n = c.total or c.variants_per_question * len(ctx.problems)
     else:
         refs = [{"reference_id": p.id, "reference": p.question} for p in ctx.problems]
         n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
-    prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template)
-               for r in refs]
+    prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
+                                  prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
     outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=1.0,
                                               max_new_tokens=ctx.cfg.train.synthesizer.max_completion_length,
                                               seed=ctx.cfg.seed + 7 * iteration), desc="sampling curriculum")
@@ -220,8 +225,8 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
     scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
                             seed=cfg.seed + 13 * iteration)
-    records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], output=t, **sc,
-                              phase="curriculum") for t, m, sc in zip(texts, meta, scored, strict=True)]
+    records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
+                              phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
         append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
     kept, stats = dedupe_variants(records, [p.question for p in ctx.problems],

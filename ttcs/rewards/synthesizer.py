@@ -107,7 +107,11 @@ def _braced(text: str, start: int) -> str | None:
 
 
 def parse_variant(
-    text: str, *, max_question_chars: int = MAX_QUESTION_CHARS, max_answer_chars: int = MAX_ANSWER_CHARS
+    text: str,
+    *,
+    max_question_chars: int = MAX_QUESTION_CHARS,
+    max_answer_chars: int = MAX_ANSWER_CHARS,
+    lenient: bool = False,
 ) -> ParsedVariant:
     """Split a Synthesizer output into the variant question and its claimed answer.
 
@@ -120,6 +124,9 @@ def parse_variant(
         text: the raw Synthesizer completion.
         max_question_chars: longest question accepted.
         max_answer_chars: longest answer accepted.
+        lenient: for models too small to keep the format (the embedded 135M default): an
+            unclosed last ``<question>`` block ends at its first blank line, and the boxed
+            answer may be missing (``answer`` None). The question must still be non-empty.
 
     Returns:
         A `ParsedVariant`; ``.ok`` is False and ``.reason`` says why when parsing failed.
@@ -132,6 +139,12 @@ def parse_variant(
     """
     end = text.rfind(QUESTION_CLOSE)
     start = text.rfind(QUESTION_OPEN, 0, end) if end >= 0 else -1
+    if lenient and text.rfind(QUESTION_OPEN) > start:  # an unclosed block: it ends at its first blank line
+        start = text.rfind(QUESTION_OPEN)
+        blank = text.find("\n\n", start + len(QUESTION_OPEN))
+        while blank >= 0 and not text[start + len(QUESTION_OPEN) : blank].strip():
+            blank = text.find("\n\n", blank + 2)
+        end = blank if blank >= 0 else len(text)
     if start < 0:
         return ParsedVariant(None, None, "no complete <question>...</question> block")
     question = text[start + len(QUESTION_OPEN) : end].strip()
@@ -140,6 +153,8 @@ def parse_variant(
     if len(question) > max_question_chars:
         return ParsedVariant(None, None, f"question longer than {max_question_chars} characters")
     boxes = list(_BOXED.finditer(text, end + len(QUESTION_CLOSE)))
+    if not boxes and lenient:
+        return ParsedVariant(question, None)
     if not boxes:
         return ParsedVariant(None, None, "no \\boxed{...} answer after the question block")
     answer = _braced(text, boxes[-1].end())
@@ -415,6 +430,7 @@ def synthesizer_rewards(
     copy_penalty: bool = True,
     repetition_penalty: bool = True,
     threshold: float = 0.5,
+    lenient: bool = False,
 ) -> list[RewardBreakdown]:
     """The reward of every variant of one batch, with each term.
 
@@ -432,6 +448,7 @@ def synthesizer_rewards(
         copy_penalty: apply the copy penalty (False = ablation; the term is then None).
         repetition_penalty: apply the repetition penalty (False = ablation; term None).
         threshold: BLEU-distance threshold of `repetition_clusters`.
+        lenient: parse with `parse_variant(..., lenient=True)`.
 
     Returns:
         One `RewardBreakdown` per text, in order.
@@ -444,7 +461,7 @@ def synthesizer_rewards(
     """
     if not len(texts) == len(references) == len(consistencies):
         raise ValueError("texts, references and consistencies must have the same length")
-    parsed = [parse_variant(t) for t in texts]
+    parsed = [parse_variant(t, lenient=lenient) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
     shares: dict[int, float] = {}
     if repetition_penalty and ok:
