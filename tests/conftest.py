@@ -24,6 +24,21 @@ _CORPUS = [
 ]
 
 
+class ParityVerifier:
+    """A stand-in verifier that gives a random model a split vote: the answer is the parity of the text."""
+
+    name = "parity"
+
+    def extract(self, text):
+        return str(sum(map(ord, text)) % 2) if text else None
+
+    def equivalent(self, a, b):
+        return a == b
+
+    def canonical(self, a):
+        return a
+
+
 def build_tiny_tokenizer(chat_template: str | None = CHATML):
     """A byte-level BPE tokenizer trained on a few lines: small vocabulary, covers any text."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -24,22 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import build_tiny_model, build_tiny_tokenizer  # noqa: E402
-
-
-class ParityVerifier:
-    """The answer is the parity of the completion text: a random model then splits its votes."""
-
-    name = "parity"
-
-    def extract(self, text):
-        return str(sum(map(ord, text)) % 2) if text else None
-
-    def equivalent(self, a, b):
-        return a == b
-
-    def canonical(self, a):
-        return a
+from conftest import ParityVerifier, build_tiny_model, build_tiny_tokenizer  # noqa: E402
 
 
 def main(out_dir: str) -> None:

@@ -194,3 +194,10 @@ def test_docstring_examples_run():
     import ttcs.curriculum as module
 
     assert doctest.testmod(module).failed == 0
+
+
+def test_dedupe_without_required_answer_keeps_questions_with_no_claimed_answer():
+    recs = [{"question": "A farmer has 6 cows and buys 3 more. How many cows?", "claimed_answer": None}]
+    assert dedupe_variants(recs, [])[1]["unparseable"] == 1
+    kept, stats = dedupe_variants(recs, [], require_answer=False)
+    assert kept == recs and stats["kept"] == 1

@@ -21,14 +21,6 @@ from ttcs.rundir import ConfigMismatchError, RunDir, read_jsonl
 PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def overrides(model_dir, method="ttcs"):
     return [f"method={method}", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data.options.n=3",
             "eval.k=2", "eval.max_new_tokens=6", "backend=hf", "backend.progress=false"]

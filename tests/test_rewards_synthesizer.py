@@ -308,3 +308,24 @@ def test_docstring_examples_run():
     import ttcs.rewards.synthesizer as module
 
     assert doctest.testmod(module).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "answer"),
+    [
+        ("<question>\nHow many legs do 3 cats have?\n\nEach cat has 4 legs.", "How many legs do 3 cats have?", None),
+        ("<question>\n\nWhat is 7 + 8?", "What is 7 + 8?", None),  # leading blank lines are skipped
+        ("<question>What is 2 + 2?</question> so \\boxed{4}", "What is 2 + 2?", "4"),  # strict form still works
+        ("<question>\nWhat is 6 * 7?\n\n6 * 7 = 42, \\boxed{42}", "What is 6 * 7?", "42"),
+    ],
+)
+def test_lenient_parse_for_small_models(text, question, answer):
+    parsed = parse_variant(text, lenient=True)
+    assert parsed.ok and (parsed.question, parsed.answer) == (question, answer)
+    if answer is None:
+        assert not parse_variant(text).ok  # the strict (paper) format rejects it
+
+
+@pytest.mark.parametrize("text", ["no tags at all", "<question>\n   \n\n", ""])
+def test_lenient_parse_still_needs_a_question(text):
+    assert not parse_variant(text, lenient=True).ok

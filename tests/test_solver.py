@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import REPO_ROOT, build_tiny_model, build_tiny_tokenizer
+from conftest import REPO_ROOT, ParityVerifier, build_tiny_model, build_tiny_tokenizer
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -19,30 +19,6 @@ from ttcs.models import load_model, load_tokenizer
 from ttcs.rewards.solver import get_majority_reward
 from ttcs.rundir import RunDir
 from ttcs.solver import pseudo_label_accuracy, solver_phase, training_problems
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two threads on two shared cores make tiny matmuls ~100x slower (spinning workers); one is plenty here.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class ParityVerifier:
-    """A stand-in verifier that gives a random model a split vote: the answer is the parity of the text."""
-
-    name = "parity"
-
-    def extract(self, text):
-        return str(sum(map(ord, text)) % 2) if text else None
-
-    def equivalent(self, a, b):
-        return a == b
-
-    def canonical(self, a):
-        return a
 
 
 def compose_cfg(*overrides):

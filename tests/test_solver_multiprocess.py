@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, ParityVerifier
 
 from ttcs.rewards.solver import majority_rewards
 
@@ -17,17 +17,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class ParityVerifier:
-    def extract(self, text):
-        return str(sum(map(ord, text)) % 2) if text else None
-
-    def equivalent(self, a, b):
-        return a == b
-
-    def canonical(self, a):
-        return a
 
 
 def test_vote_sees_the_whole_group_across_two_processes(tmp_path):

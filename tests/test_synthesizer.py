@@ -150,3 +150,12 @@ def test_prefill_and_lenient_format_for_small_models(tmp_path):
     assert records[0]["claimed_answer"] is None and records[0]["output"].startswith("<question>\n")
     assert records[1]["question"] is None  # an empty question still fails the format
     assert got[0] > 0 and got[1] == 0.0 and solver.calls == [(1, 2)]
+
+
+def test_curriculum_total_below_the_number_of_questions_samples_a_subset(tmp_path, monkeypatch):
+    ctx = make_ctx(tmp_path, "train.curriculum.total=1")
+    backends = {"synthesizer": StubWriter([GOOD]), "solver": StubSolver(["1", "2"])}
+    monkeypatch.setattr(ctx, "backend", lambda role, it: backends[role])
+    info = curriculum_phase(ctx, 1)
+    records = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert info["variants"] == len(records) == 1 and records[0]["reference_id"] in {"q1", "q2"}

@@ -111,13 +111,13 @@ def _is_near_duplicate(text: _Text, kept: Sequence[_Text], threshold: float) -> 
 
 
 def dedupe_variants(
-    variants: Sequence[Any], test_questions: Sequence[str], *, near_threshold: float = 0.9
+    variants: Sequence[Any], test_questions: Sequence[str], *, near_threshold: float = 0.9, require_answer: bool = True
 ) -> tuple[list[Any], dict[str, int]]:
     """Keep the parseable, distinct variants that are not copies of a test question.
 
     Each variant is checked in order and dropped for the first reason that applies:
 
-    - ``unparseable``: no non-empty question or claimed answer;
+    - ``unparseable``: no non-empty question, or no claimed answer when ``require_answer``;
     - ``test_copy``: a near copy of any test question, by the same rule as the copy
       penalty (`ttcs.rewards.synthesizer.copy_similarity`);
     - ``exact_duplicate``: equal to a kept variant after case and whitespace normalisation;
@@ -131,6 +131,8 @@ def dedupe_variants(
             ``claimed_answer`` or ``answer``).
         test_questions: the test questions' texts.
         near_threshold: character similarity at which two variants are near duplicates.
+        require_answer: a variant needs a claimed answer (False with the lenient format of
+            `ttcs.rewards.synthesizer.parse_variant`, where the answer may be missing).
 
     Returns:
         ``(kept, stats)``: the kept records (the input objects themselves) and counts
@@ -149,7 +151,7 @@ def dedupe_variants(
     kept_texts: list[_Text] = []
     for variant in variants:
         question = _question(variant)
-        if question is None or _answer(variant) is None:
+        if question is None or (require_answer and _answer(variant) is None):
             stats["unparseable"] += 1
             continue
         text = _Text.of(question)

@@ -9,6 +9,7 @@ interpreted here; every other key is passed to `GRPOConfig` under the same name,
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 from collections.abc import Mapping
@@ -86,6 +87,25 @@ def trained_model(trainer):
         model.gradient_checkpointing_disable()  # the Trainer may have turned it on; generation wants the cache
     model.config.use_cache = True
     return model
+
+
+def finish_training(trainer, ctx, role: str, iteration: int):
+    """After `trainer.train()`: unwrap the model, save it as the `role` checkpoint of `iteration` (main process),
+    make it the context's current `role` model, and free the trainer.
+
+    Returns:
+        (the trained model, its checkpoint path, the number of optimizer steps taken).
+    """
+    model = trained_model(trainer)
+    path = ctx.rundir.checkpoint_dir(role, iteration)
+    if trainer.accelerator.is_main_process:
+        save_checkpoint(model, ctx.tokenizer, path)
+    trainer.accelerator.wait_for_everyone()
+    steps = trainer.state.global_step
+    del trainer
+    gc.collect()
+    ctx.set_model(role, str(path), model)
+    return model, path, steps
 
 
 def save_checkpoint(model, tokenizer, path: Path) -> Path:

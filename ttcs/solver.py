@@ -16,7 +16,6 @@ free-form dict of extra `GRPOConfig` fields. Run it with ``ttcs method=ttrl``.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from omegaconf import OmegaConf
 from transformers import TrainerCallback
 
 from ttcs.data import Problem
-from ttcs.grpo import build_grpo_config, build_lora_config, save_checkpoint, trained_model
+from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
 from ttcs.rewards.solver import GroupVote, get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
 
@@ -161,16 +160,7 @@ def solver_phase(ctx, iteration: int) -> dict:
     finally:
         logging.getLogger("trl.trainer.grpo_trainer").removeFilter(quiet)
     seconds = time.time() - t0
-    model = trained_model(trainer)
-    path = ctx.rundir.checkpoint_dir("solver", iteration)
-    if trainer.accelerator.is_main_process:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(model, ctx.tokenizer, path)
-    trainer.accelerator.wait_for_everyone()
-    steps = trainer.state.global_step
-    del trainer
-    gc.collect()
-    ctx.set_model("solver", str(path), model)
+    _, path, steps = finish_training(trainer, ctx, "solver", iteration)
     summary = step_summary(records, gold, ctx.verifier)
     return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
             "reward_mean": summary["reward_mean"], "steps": steps, "train_seconds": round(seconds, 1),

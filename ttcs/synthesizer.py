@@ -16,7 +16,6 @@ Two phases of the loop live here (DESIGN.md, "The algorithm", steps 1 and 2):
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import random
@@ -30,7 +29,7 @@ from transformers import TrainerCallback
 from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
 from ttcs.data import Problem
 from ttcs.generation import Sampling
-from ttcs.grpo import build_grpo_config, build_lora_config, save_checkpoint, trained_model
+from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
 from ttcs.prompts import render
 from ttcs.rewards.synthesizer import parse_variant, synthesizer_rewards
 from ttcs.rundir import append_jsonl, read_jsonl
@@ -160,15 +159,7 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
     t0 = time.time()
     trainer.train()
     seconds = time.time() - t0
-    model = trained_model(trainer)
-    path = ctx.rundir.checkpoint_dir("synthesizer", iteration)
-    if trainer.accelerator.is_main_process:
-        save_checkpoint(model, ctx.tokenizer, path)
-    trainer.accelerator.wait_for_everyone()
-    steps = trainer.state.global_step
-    del trainer
-    gc.collect()
-    ctx.set_model("synthesizer", str(path), model)
+    _, path, steps = finish_training(trainer, ctx, "synthesizer", iteration)
     n = max(1, len(stats))
     return {"steps": steps, "train_seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 1),
             "reward_mean": sum(x["reward_mean"] for x in stats) / n,
@@ -205,6 +196,8 @@ def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool
     else:
         refs = [{"reference_id": p.id, "reference": p.question} for p in ctx.problems]
         n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
+        if c.total and c.total < len(refs):  # fewer variants than questions: a seeded subset of references
+            refs = random.Random(ctx.cfg.seed + iteration).sample(refs, c.total)
     prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
                                   prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
     outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=1.0,
@@ -229,8 +222,8 @@ def curriculum_phase(ctx, iteration: int) -> dict:
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
         append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
-    kept, stats = dedupe_variants(records, [p.question for p in ctx.problems],
-                                  near_threshold=c.near_threshold)
+    kept, stats = dedupe_variants(records, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
+                                  require_answer=not cfg.train.synthesizer.lenient_format)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
                            max_size=c.max_size)
     out = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
