@@ -45,7 +45,7 @@ def test_cpu_config_builds_an_on_policy_fp32_grpo_config(tmp_path):
     assert (args.num_generations, args.per_device_train_batch_size, args.generation_batch_size) == (4, 16, 16)
     assert args.gradient_accumulation_steps == args.steps_per_generation == 1
     assert not args.bf16 and not args.use_vllm and args.beta == 0.0 and args.loss_type == "dapo"
-    assert args.max_steps == 5 and args.seed == 3 and args.save_strategy == "no"
+    assert args.max_steps == 4 and args.seed == 3 and args.save_strategy == "no"
     assert args.lr_scheduler_type == "constant" and args.epsilon == 0.2
 
 
