@@ -39,56 +39,54 @@ def format_results_table(results: dict) -> str:
     return "\n".join([title, "", head, *rows])
 
 
-def _plot_accuracy(results: dict, out: Path) -> bool:
+def _plot(series: dict[str, tuple[list, list]], out: Path, *, xlabel: str, ylabel: str, marker: str,
+          title: str | None = None, xticks: list | None = None) -> None:
+    """One line plot of named (x, y) series, saved as a PNG (headless backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    its = results.get("iterations", [])
-    if not its:
-        return False
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    xs = [it["iteration"] for it in its]
-    for key, label in METRICS:
-        ys = [it["eval"].get(key) for it in its]
-        if any(y is not None for y in ys):
-            ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=label)
-    ax.set_xlabel("iteration (0 = base model)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_xticks(xs)
-    ax.set_title(f"{results.get('method')} on {results.get('data')}")
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker=marker, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xticks is not None:
+        ax.set_xticks(xticks)
+    if title:
+        ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def _plot_accuracy(results: dict, out: Path) -> bool:
+    its = results.get("iterations", [])
+    if not its:
+        return False
+    xs = [it["iteration"] for it in its]
+    series = {}
+    for key, label in METRICS:
+        ys = [it["eval"].get(key) for it in its]
+        if any(y is not None for y in ys):
+            series[label] = (xs, [float("nan") if y is None else y for y in ys])
+    _plot(series, out, xlabel="iteration (0 = base model)", ylabel="accuracy (%)", marker="o", xticks=xs,
+          title=f"{results.get('method')} on {results.get('data')}")
     return True
 
 
 def _plot_rewards(metrics: list[dict], out: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     series = {}
     for phase in ("solver", "synthesizer"):
-        rows = [m for m in metrics if m.get("phase") == phase and m.get("reward_mean") is not None]
-        if rows:
-            series[phase] = [m["reward_mean"] for m in rows]
+        ys = [m["reward_mean"] for m in metrics if m.get("phase") == phase and m.get("reward_mean") is not None]
+        if ys:
+            series[f"{phase} reward"] = (list(range(1, len(ys) + 1)), ys)
     if not series:
         return False
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for phase, ys in series.items():
-        ax.plot(range(1, len(ys) + 1), ys, marker=".", label=f"{phase} reward")
-    ax.set_xlabel("GRPO step (all iterations, in order)")
-    ax.set_ylabel("mean reward")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    _plot(series, out, xlabel="GRPO step (all iterations, in order)", ylabel="mean reward", marker=".")
     return True
 
 
