@@ -76,7 +76,7 @@ class HFBackend(GenerationBackend):
         per_batch = max(1, self.batch_size // sampling.n)
         out: list[list[str]] = []
         was_training = self.model.training
-        self.model.eval()
+        self.model.train(False)  # inference mode (dropout off); restored below
         try:
             with torch.random.fork_rng(devices=[]), tqdm(total=len(prompts), desc=desc, unit="prompt",
                                                           disable=not self.progress, leave=False) as bar:
