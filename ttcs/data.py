@@ -37,6 +37,8 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import getproxies
 
+from ttcs_verifiers._text import last_boxed as _last_boxed
+
 logger = logging.getLogger(__name__)
 
 FILE_SUFFIXES = (".parquet", ".jsonl", ".json")
@@ -427,26 +429,16 @@ def _choice_letter(row: Mapping, answer_key: str | None, choices: tuple[str, ...
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, nested braces included.
+    """Content of the last well-formed ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``; None when there is none.
+
+    The verifiers' extractor (linear in the text, ``\\{`` taken as a literal brace), with an
+    empty box read as no answer.
 
     Example:
         >>> last_boxed(r"so \\boxed{1} then \\boxed{\\frac{1}{2}}")
         '\\\\frac{1}{2}'
     """
-    start, command = max((text.rfind(command), command) for command in ("\\boxed", "\\fbox"))
-    if start < 0:
-        return None
-    rest = text[start + len(command):]
-    body = rest.lstrip()
-    if not body.startswith("{"):
-        bare = re.match(r"\s+([^\s$]+)", rest)  # the "\boxed 5" form
-        return bare.group(1) if bare else None
-    depth = 0
-    for position, char in enumerate(body):
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth == 0:
-            return body[1:position].strip() or None
-    return None  # unbalanced braces
+    return _last_boxed(text) or None
 
 
 def _answer_text(value: Any) -> str | None:

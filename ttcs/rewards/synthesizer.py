@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from ttcs_verifiers._text import matching_braces
 
 QUESTION_OPEN, QUESTION_CLOSE = "<question>", "</question>"
 MAX_QUESTION_CHARS = 4000  # ~1000 tokens: the Synthesizer's whole response budget.
@@ -91,21 +92,6 @@ class RewardBreakdown:
 # ---------------------------------------------------------------------------- format
 
 
-def _braced(text: str, start: int) -> str | None:
-    """The text from ``start`` up to the brace that closes an already open ``{``; None if unbalanced."""
-    depth, i = 1, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":  # \{ and \} are literal braces in LaTeX, not grouping.
-            i += 2
-            continue
-        depth += (char == "{") - (char == "}")
-        if depth == 0:
-            return text[start:i]
-        i += 1
-    return None
-
-
 def parse_variant(
     text: str,
     *,
@@ -157,7 +143,9 @@ def parse_variant(
         return ParsedVariant(question, None)
     if not boxes:
         return ParsedVariant(None, None, "no \\boxed{...} answer after the question block")
-    answer = _braced(text, boxes[-1].end())
+    opening = boxes[-1].end() - 1
+    closing = matching_braces(text).get(opening)
+    answer = None if closing is None else text[opening + 1 : closing]
     if answer is None:
         return ParsedVariant(None, None, "unbalanced braces in \\boxed{...}")
     answer = answer.strip()
