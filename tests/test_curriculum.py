@@ -60,9 +60,21 @@ def test_dedupe_drops_each_kind_and_keeps_first_in_order():
 
 
 def test_dedupe_near_threshold_is_configurable():
-    a, b = rec(LONG), rec(LONG.replace("at random", "at randon"))
-    assert len(dedupe_variants([a, b], [], near_threshold=0.999)[0]) == 2
-    assert len(dedupe_variants([a, b], [], near_threshold=0.9)[0]) == 1
+    # 0.55 similar by characters, but no copy rule fires (long texts need 0.6; different skeletons).
+    a = rec("How many ways can 5 books be arranged on a shelf if two of them must stay together?")
+    b = rec("How many ways can 6 people sit at a round table if two of them refuse to sit side by side?")
+    assert len(dedupe_variants([a, b], [], near_threshold=0.9)[0]) == 2
+    assert len(dedupe_variants([a, b], [], near_threshold=0.5)[0]) == 1
+
+
+def test_dedupe_exact_mode_drops_only_exact_repeats_as_the_paper_does():
+    variants = [rec(LONG), rec(LONG.upper()), rec(LONG.replace("at random", "at randon")), rec(TESTS[0]),
+                rec(TESTS[1].replace("60", "75"))]
+    kept, stats = dedupe_variants(variants, TESTS, mode="exact")
+    assert kept == [variants[0], variants[2], variants[4]]
+    assert (stats["exact_duplicate"], stats["test_copy"], stats["near_duplicate"]) == (1, 1, 0)
+    with pytest.raises(ValueError, match="dedupe mode"):
+        dedupe_variants(variants, TESTS, mode="fuzzy")
 
 
 def test_dedupe_accepts_objects_and_answer_field():
@@ -124,15 +136,15 @@ def test_mix_ratio_one_is_variants_only(problem_cls):
 @pytest.mark.parametrize(
     ("n_tests", "n_variants", "ratio", "max_size", "expected"),
     [
-        (4, 10, 0.5, None, (4, 4)),  # all tests, as many variants
-        (4, 2, 0.5, None, (4, 2)),  # few variants: every test kept, share falls short
+        (4, 10, 0.5, None, (10, 10)),  # every variant, as many test copies (1:1)
+        (4, 2, 0.5, None, (4, 2)),  # few variants: every test question still once
         (4, 0, 0.5, None, (4, 0)),  # no usable variant: test questions only
-        (4, 100, 0.75, None, (4, 12)),
+        (4, 100, 0.75, None, (33, 100)),  # 100 * 0.25 / 0.75 = 33 test copies
         (4, 10, 0.5, 6, (3, 3)),  # max_size caps the total, share kept
         (4, 10, 0.0, 3, (3, 0)),
         (4, 10, 1.0, 3, (0, 3)),
-        (0, 10, 0.5, None, (0, 0)),
-        (4, 0, 1.0, None, (0, 0)),
+        (0, 10, 0.5, None, (0, 10)),
+        (4, 0, 1.0, None, (0, 0)),  # variants only, and there are none
     ],
 )
 def test_mix_sizes(problem_cls, n_tests, n_variants, ratio, max_size, expected):
@@ -141,7 +153,10 @@ def test_mix_sizes(problem_cls, n_tests, n_variants, ratio, max_size, expected):
     )
     tests, synthetic = split(mixed)
     assert (len(tests), len(synthetic)) == expected
-    assert len({p.id for p in mixed}) == len(mixed)
+    assert len({p.id for p in synthetic}) == len(synthetic)
+    if tests and len(tests) >= n_tests:  # every test question about equally often
+        counts = [sum(p.id == f"t{i}" for p in tests) for i in range(n_tests)]
+        assert min(counts) >= 1 and max(counts) - min(counts) <= 1
 
 
 def test_mix_is_deterministic_under_seed(problem_cls):
@@ -151,7 +166,7 @@ def test_mix_is_deterministic_under_seed(problem_cls):
     other = [[p.id for p in mix_curriculum(tests, variants, ratio=0.5, seed=s)] for s in range(8, 12)]
     assert any(o != ids for o in other)
     tests_part, synthetic = split(mix_curriculum(tests, variants, ratio=0.5, seed=7))
-    assert len(tests_part) == 6 and len(synthetic) == 6 and len(ids) == 12
+    assert len(tests_part) == 20 and len(synthetic) == 20 and len(ids) == 40
 
 
 @pytest.mark.parametrize(("ratio", "max_size"), [(-0.1, None), (1.5, None), (0.5, -1)])

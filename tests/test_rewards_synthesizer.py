@@ -22,8 +22,10 @@ from ttcs.rewards.synthesizer import (
     parse_variant,
     repetition_clusters,
     repetition_penalty,
+    math_segments,
+    self_consistency,
     synthesizer_rewards,
-    word_overlap,
+    token_overlap,
 )
 
 REFERENCE = "Tom has 3 apples and buys 4 more apples at the market. How many apples does Tom have now?"
@@ -129,27 +131,29 @@ def test_char_similarity_ignores_case_and_whitespace():
     assert char_similarity("abcd", "abxy") == pytest.approx(0.5)  # 2 * 2 / 8
 
 
-def test_copy_threshold_is_higher_for_short_references_and_monotone():
-    assert copy_threshold(10) == 0.9 and copy_threshold(64) == 0.9
-    assert copy_threshold(512) == pytest.approx(0.7) and copy_threshold(5000) == 0.7
-    # log-interpolation: 181 = 64 * 8^(1/2) is halfway between 64 and 512 = 64 * 8 in log scale.
-    assert copy_threshold(181) == pytest.approx(0.8, abs=2e-3)
-    values = [copy_threshold(n) for n in range(0, 700, 25)]
-    assert values == sorted(values, reverse=True)
+def test_copy_threshold_follows_the_reference_tiers():
+    assert [copy_threshold(n) for n in (0, 99, 100, 199, 200, 399, 400, 5000)] == [
+        0.88, 0.88, 0.78, 0.78, 0.68, 0.68, 0.6, 0.6]
 
 
 def test_math_skeleton_replaces_numbers_variables_and_latex_noise():
     assert math_skeleton("Solve $3x + 5 = 20$ for  x.") == "solve#@+#=#for@."
     assert math_skeleton("Let \\left(y\\right) = 1,000.5") == math_skeleton("let ( z ) = 7")
-    assert math_skeleton("\\pi r^2") == "\\pi@^#"
+    assert math_skeleton("\\pi r^2") == "@@^#"  # a Greek letter is a variable too
     assert math_skeleton("2x+1") == math_skeleton("3 y + 4")
+    assert math_skeleton("\\dfrac{1}{2}") == math_skeleton("\\frac{3}{4}")
 
 
-def test_word_overlap_is_jaccard_over_content_words():
-    # content words {apples, cost, money} vs {apples, pears, cost}: 2 shared / 4 in all.
-    assert word_overlap("The apples cost money", "apples and pears cost") == 0.5
-    assert word_overlap("What is 2 + 3?", "What is 7 + 9?") == 1.0  # no content words at all
-    assert word_overlap("apples", "What is 7?") == 0.0
+def test_math_segments_collects_every_math_span():
+    assert math_segments("Let $x=2$ and \\(y\\) be \\[z\\], $$w$$.") == "x=2 y z w"
+    assert math_segments("no math here") == ""
+
+
+def test_token_overlap_is_jaccard_over_tokens_without_stop_words():
+    # {sum, 3, apples} vs {sum, 3, pears}: "find", "compute", "the", "of" are stop words; 2 shared / 4 in all.
+    assert token_overlap("Find the sum of 3 apples", "Compute the sum of 3 pears") == 0.5
+    assert token_overlap("the of", "the of") == 0.0  # no tokens at all: nothing overlaps
+    assert token_overlap("apples", "pears") == 0.0
 
 
 def test_exact_copy_is_penalised_to_zero():
@@ -157,23 +161,69 @@ def test_exact_copy_is_penalised_to_zero():
     assert apply_copy_penalty(0.8, REFERENCE, REFERENCE) == 0.0
 
 
-def test_numbers_changed_copy_is_penalised():
-    is_copy, similarity = copy_similarity(NUMBERS_CHANGED, REFERENCE)
-    assert is_copy and similarity > 0.9
-    assert apply_copy_penalty(1.0, NUMBERS_CHANGED, REFERENCE) == pytest.approx(1.0 - similarity)
+def test_numbers_changed_is_a_skeleton_copy():
+    # "what is 12 + 35?" vs "what is 47 + 18?": 12 matching characters ("what is ", " + ", "?") of 32 -> 0.75,
+    # below the 0.88 of short texts; the skeletons "whatis#+#?" are identical (1.0 > 0.9) and 0.75 > 0.45.
+    assert char_similarity("What is 12 + 35?", "What is 47 + 18?") == 0.75
+    assert copy_similarity("What is 12 + 35?", "What is 47 + 18?") == (True, 1.0)
+    assert apply_copy_penalty(0.9, "What is 12 + 35?", "What is 47 + 18?") == 0.0  # 0.9 * (1 - 1.0)
 
 
-def test_skeleton_match_catches_a_copy_below_the_character_threshold():
-    reference = "What is 2 + 3?"
-    copy = "What is 45 + 67?"
-    assert char_similarity(copy, reference) <= copy_threshold(len(reference))
-    assert copy_similarity(copy, reference)[0]
+def test_paraphrase_keeping_the_numbers_is_a_skeleton_copy():
+    reference = "Find the remainder when $7^{100}$ is divided by $5$."
+    paraphrase = "What remainder do you get if you divide $7^{100}$ by $5$?"
+    # Math spans "7^{100} 5" in both: skeleton "#^{#}#" twice (1.0). Tokens {remainder, when, 7, ^, {, 100, },
+    # divided, 5} vs {remainder, you, get, divide, 7, ^, {, 100, }, 5}: 7 shared of 12 = 0.583 > 0.40.
+    assert token_overlap(reference, paraphrase) == pytest.approx(7 / 12)
+    assert copy_similarity(paraphrase, reference) == (True, 1.0)
+
+
+def test_near_copy_by_text_pays_one_minus_its_similarity():
+    renamed = REFERENCE.replace("Tom", "Ann")  # 89 chars, 4 changed letters: similarity 166 / 178
+    is_copy, similarity = copy_similarity(renamed, REFERENCE)
+    assert is_copy and similarity == pytest.approx(166 / 178) and similarity > 0.88
+    assert apply_copy_penalty(1.0, renamed, REFERENCE) == pytest.approx(12 / 178)
+
+
+def test_word_problem_with_new_objects_is_not_a_copy():
+    new_objects = "A library lends 12 books on Monday and 30 books on Tuesday. How many books did it lend in all?"
+    is_copy, similarity = copy_similarity(new_objects, REFERENCE)
+    assert not is_copy and similarity < 0.45 and token_overlap(new_objects, REFERENCE) == 0.0
+    assert apply_copy_penalty(0.7, new_objects, REFERENCE) == 0.7
 
 
 def test_genuinely_different_problem_is_not_penalised():
     is_copy, similarity = copy_similarity(DIFFERENT, REFERENCE)
     assert not is_copy and similarity < 0.6
     assert apply_copy_penalty(0.7, DIFFERENT, REFERENCE) == 0.7
+
+
+def test_very_short_texts_are_never_copies():
+    assert copy_similarity("x=1", "x=1") == (False, 0.0)
+
+
+# ---------------------------------------------------------------------------- self-consistency
+
+
+class _Exact:
+    def canonical(self, a):
+        return a
+
+    def equivalent(self, a, b):
+        return a == b
+
+
+@pytest.mark.parametrize(("answers", "expected"), [
+    (["4", "4", "5", "6"], 0.5),              # largest cluster 2 of 4
+    (["4", None, None, None], 0.0),           # the unanswered cluster (3) is the largest
+    (["4", "4", None, None], 0.0),            # a tie with the unanswered cluster counts as unanswered
+    (["4", "4", "4", None, None, "5"], 0.5),  # 3 of 6: unanswered samples stay in the denominator
+    ([None] * 4, 0.0),
+    (["4"] * 4, 1.0),
+    ([], 0.0),
+])
+def test_self_consistency_counts_unanswered_samples_as_a_cluster(answers, expected):
+    assert self_consistency(answers, _Exact()) == expected
 
 
 # ---------------------------------------------------------------------------- repetition penalty
@@ -244,6 +294,7 @@ def test_synthesizer_rewards_combines_terms():
         "is_copy": None,
         "repetition": None,
         "total": 0.0,
+        "copy_rule": None,
     }
     # exact copy: 1 * (1 - 1) - 1/4 -> clipped at 0.
     assert copy.is_copy and copy.copy_similarity == 1.0 and copy.repetition == 0.25 and copy.total == 0.0
@@ -329,3 +380,24 @@ def test_lenient_parse_for_small_models(text, question, answer):
 @pytest.mark.parametrize("text", ["no tags at all", "<question>\n   \n\n", ""])
 def test_lenient_parse_still_needs_a_question(text):
     assert not parse_variant(text, lenient=True).ok
+
+
+def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
+    new_objects = "A library lends 12 books on Monday and 30 books on Tuesday. How many books did it lend in all?"
+    texts = [variant(new_objects), variant(DIFFERENT), variant(DIFFERENT), variant("(original problem)"),
+             variant("qwzx blorp frandle"), variant(REFERENCE)]
+    solver_answers = [["42", "42", "42", "17"],  # s = 3/4
+                      ["150", "150", None, "120"],  # s = 2/4: the one unanswered sample stays in n
+                      ["150", "150", None, "120"],
+                      ["7", None, None, None],  # unanswered is the largest cluster: s = 0
+                      [None, None, "3", None],  # gibberish the Solver does not answer: s = 0
+                      ["7", "7", "8", "9"]]  # an exact copy, s = 1/2
+    s = [self_consistency(a, _Exact()) for a in solver_answers]
+    assert s == [0.75, 0.5, 0.5, 0.0, 0.0, 0.5]
+    out = synthesizer_rewards(texts, [REFERENCE] * 6, s)
+    cap_75 = 0.75 ** 1.2  # (4 * 0.75 * 0.25)^1.2 = 0.708066
+    # Repetition: the two DIFFERENT variants share a cluster (2/6), every other variant is alone (1/6).
+    assert [r.repetition for r in out] == pytest.approx([1 / 6, 2 / 6, 2 / 6, 1 / 6, 1 / 6, 1 / 6])
+    assert [r.total for r in out] == pytest.approx([cap_75 - 1 / 6, 1 - 2 / 6, 1 - 2 / 6, 0.0, 0.0, 0.0])
+    assert out[5].is_copy and out[5].copy_rule == "text" and out[5].copy_similarity == 1.0
+    assert out[0].is_copy is False and out[0].copy_rule is None

@@ -55,7 +55,21 @@ def test_gpu_config_is_the_paper_setting_and_falls_back_on_cpu(tmp_path):
     assert solver["learning_rate"] == 1e-6 and solver["use_vllm"] and solver["bf16"]
     args = build_grpo_config(solver, output_dir=tmp_path, seed=0, train_size=500, cuda=False)
     assert not args.bf16 and not args.use_vllm
-    assert args.generation_batch_size == 512 and args.gradient_accumulation_steps == 32
+    # One step = one generation of 64 x 8 = 512 completions, cut into 2 optimizer updates of 256 (16 x 16).
+    assert args.generation_batch_size == 512 and args.gradient_accumulation_steps == 16
+    assert args.steps_per_generation == 32 and args.max_steps == 30 and args.num_iterations == 1
+    assert args.beta == 0.01 and args.top_p == 0.99 and args.epsilon == 0.2 and args.loss_type == "dapo"
+
+
+def test_updates_per_step_split_one_generation_into_optimizer_updates(tmp_path):
+    args = build_grpo_config(solver_dict("cpu", updates_per_step=2, micro_batch=4), output_dir=tmp_path, seed=0,
+                             train_size=32, cuda=False)
+    # 4 questions x 4 samples = 16 completions per generation; 2 updates of 8 = 2 micro-batches of 4 each.
+    assert args.generation_batch_size == 16 and args.gradient_accumulation_steps == 2
+    assert args.steps_per_generation == 4 and args.max_steps == 8  # 4 steps x 2 updates
+    with pytest.raises(ValueError, match="updates_per_step"):
+        build_grpo_config(solver_dict("cpu", updates_per_step=3), output_dir=tmp_path, seed=0, train_size=32,
+                          cuda=False)
 
 
 def test_micro_batches_and_small_sets(tmp_path):

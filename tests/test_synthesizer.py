@@ -37,10 +37,11 @@ class StubSolver:
     name = "stub"
 
     def __init__(self, answers):
-        self.answers, self.calls = answers, []
+        self.answers, self.calls, self.samplings = answers, [], []
 
     def generate(self, prompts, sampling, desc=""):
         self.calls.append((len(prompts), sampling.n))
+        self.samplings.append(sampling)
         return [[f"so \\boxed{{{self.answers[j % len(self.answers)]}}}" for j in range(sampling.n)] for _ in prompts]
 
 
@@ -78,20 +79,42 @@ def test_templates():
 
 def test_prompt_carries_the_reference_and_the_format(tmp_path):
     tok = build_tiny_tokenizer()
-    text = synthesizer_prompt(tok, load_template("synthesizer"), PROBLEMS[0].question)
+    text = synthesizer_prompt(tok, load_template("synthesizer_compact"), PROBLEMS[0].question)
     assert PROBLEMS[0].question in text and "<question>" in text and "\\boxed{answer}" in text
+    paper = synthesizer_prompt(tok, load_template("synthesizer"), PROBLEMS[0].question, prefill="[Design]\n")
+    assert PROBLEMS[0].question in paper and paper.endswith("[Design]\n")
+    for part in ("Key step", "<question>", "Final Answer: \\boxed{the single number}", "single number",
+                 "not be equivalent to the reference", "Worked examples"):
+        assert part in paper
     assert text.startswith("<|im_start|>user") and text.endswith("<|im_start|>assistant\n")
     free = synthesizer_prompt(tok, load_template("synthesizer_r_zero"), None)
     assert "<reference>" not in free
 
 
 def test_solver_consistency_is_one_batched_call(tmp_path):
-    ctx = make_ctx(tmp_path)
+    ctx = make_ctx(tmp_path, "train.synthesizer.solver_samples=4", "train.synthesizer.solver_top_k=40")
     solver = StubSolver(["3", "3", "4", "3"])
-    scored = solver_consistency(ctx, solver, ["q a", "q b", "q c"], n=4, max_new_tokens=8, seed=0)
+    scored = solver_consistency(ctx, solver, ["q a", "q b", "q c"], seed=0)
     assert solver.calls == [(3, 4)]
     assert [s for _, s in scored] == [0.75, 0.75, 0.75]
     assert scored[0][0] == ["3", "3", "4", "3"]
+    assert solver.samplings[0].top_k == 40 and solver.samplings[0].temperature == 1.0
+
+
+class StubRambler(StubSolver):
+    """Boxes only the first of every four samples; the others state an answer in words."""
+
+    def generate(self, prompts, sampling, desc=""):
+        self.calls.append((len(prompts), sampling.n))
+        return [["so \\boxed{5}" if j % 4 == 0 else "the answer is 5" for j in range(sampling.n)] for _ in prompts]
+
+
+@pytest.mark.parametrize(("policy", "answers", "s"), [("boxed", ["5", None, None, None], 0.0),
+                                                      ("any", ["5", "5", "5", "5"], 1.0)])
+def test_solver_consistency_reads_answers_under_the_answer_policy(tmp_path, policy, answers, s):
+    ctx = make_ctx(tmp_path, "train.synthesizer.solver_samples=4", f"train.answer_policy={policy}")
+    scored = solver_consistency(ctx, StubRambler([]), ["q"], seed=0)
+    assert scored == [(answers, s)]
 
 
 def test_reward_fn_scores_the_batch_and_appends_every_variant(tmp_path):

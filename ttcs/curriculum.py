@@ -27,21 +27,20 @@ from typing import Any
 
 from ttcs.data import Problem
 from ttcs.rewards.synthesizer import (
-    SKELETON_WORD_OVERLAP,
+    CopyProbe,
     ParsedVariant,
     RewardBreakdown,
     char_similarity,
-    copy_threshold,
-    math_skeleton,
-    normalise_text,
+    copy_check,
     parse_variant,
-    word_overlap,
+    ratio_upper_bound,
 )
 
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_SOURCE = "synthetic"
 DROP_REASONS = ("unparseable", "test_copy", "exact_duplicate", "near_duplicate")
+DEDUPE_MODES = ("exact", "near")
 
 
 def _field(item: Any, *names: str) -> Any:
@@ -65,65 +64,55 @@ def _answer(item: Any) -> str | None:
 
 @dataclass(frozen=True)
 class _Text:
-    """A question prepared for many comparisons: its normalised form, characters and skeleton."""
+    """A question prepared for many comparisons: its normalised form and its copy-check probe."""
 
-    raw: str
     norm: str
-    chars: Counter
-    skeleton: str
+    probe: CopyProbe
 
     @classmethod
     def of(cls, text: str) -> _Text:
-        norm = normalise_text(text)
-        return cls(text, norm, Counter(norm), math_skeleton(text))
+        probe = CopyProbe.of(text)
+        return cls(probe.norm, probe)
 
 
-def _similar(a: _Text, b: _Text, threshold: float, *, strict: bool) -> bool:
-    """char_similarity(a, b) >= threshold (> when strict), skipping difflib when a cheap bound fails.
-
-    Both bounds are difflib's own: real_quick_ratio (lengths) and quick_ratio (shared
-    characters) are upper bounds of ratio, so the answer is exact.
-    """
-    total = len(a.norm) + len(b.norm)
-    if total == 0:
-        return True
-    for bound in (2 * min(len(a.norm), len(b.norm)) / total, 2 * (a.chars & b.chars).total() / total):
-        if bound < threshold or (strict and bound == threshold):
-            return False
-    similarity = char_similarity(a.norm, b.norm)
-    return similarity > threshold if strict else similarity >= threshold
-
-
-def _same_problem(a: _Text, b: _Text) -> bool:
-    """Same math skeleton and real word overlap: the same problem with other numbers."""
-    return a.skeleton == b.skeleton and word_overlap(a.raw, b.raw) > SKELETON_WORD_OVERLAP
+def _near(a: _Text, b: _Text, threshold: float) -> bool:
+    """char_similarity(a, b) >= threshold, skipping difflib when difflib's cheap upper bound is below it."""
+    if ratio_upper_bound(a.norm, b.norm, a.probe.chars, b.probe.chars) < threshold:
+        return False
+    return char_similarity(a.norm, b.norm) >= threshold
 
 
 def _is_test_copy(text: _Text, tests: Sequence[_Text]) -> bool:
-    """The copy test of the Synthesizer's copy penalty, against every test question."""
-    return any(
-        _similar(text, t, copy_threshold(len(t.norm)), strict=True) or _same_problem(text, t) for t in tests
-    )
+    """The copy test of the Synthesizer's copy penalty (`copy_check`), against every test question."""
+    return any(copy_check(text.probe, t.probe, exact=False)[0] for t in tests)
 
 
 def _is_near_duplicate(text: _Text, kept: Sequence[_Text], threshold: float) -> bool:
-    return any(_similar(text, k, threshold, strict=False) or _same_problem(text, k) for k in kept)
+    return any(_near(text, k, threshold) or copy_check(text.probe, k.probe, exact=False)[0] for k in kept)
 
 
 def dedupe_variants(
-    variants: Sequence[Any], test_questions: Sequence[str], *, near_threshold: float = 0.9, require_answer: bool = True
+    variants: Sequence[Any],
+    test_questions: Sequence[str],
+    *,
+    near_threshold: float = 0.9,
+    require_answer: bool = True,
+    mode: str = "near",
 ) -> tuple[list[Any], dict[str, int]]:
     """Keep the parseable, distinct variants that are not copies of a test question.
 
     Each variant is checked in order and dropped for the first reason that applies:
 
     - ``unparseable``: no non-empty question, or no claimed answer when ``require_answer``;
-    - ``test_copy``: a near copy of any test question, by the same rule as the copy
-      penalty (`ttcs.rewards.synthesizer.copy_similarity`);
+    - ``test_copy``: equal to a test question after case and whitespace normalisation, or
+      (``mode="near"``) a near copy of one by the copy penalty's rules
+      (`ttcs.rewards.synthesizer.copy_check`);
     - ``exact_duplicate``: equal to a kept variant after case and whitespace normalisation;
-    - ``near_duplicate``: character similarity >= ``near_threshold`` with a kept variant,
-      or the same math skeleton with word overlap above 0.5.
+    - ``near_duplicate`` (``mode="near"`` only): character similarity >= ``near_threshold``
+      with a kept variant, or a near copy of one by the copy penalty's rules.
 
+    ``mode="exact"`` is the published method's filter (exact repeats only); ``"near"``
+    also drops paraphrases, which matters when few variants are sampled.
     Deterministic; the first occurrence is kept and the input order preserved.
 
     Args:
@@ -133,6 +122,7 @@ def dedupe_variants(
         near_threshold: character similarity at which two variants are near duplicates.
         require_answer: a variant needs a claimed answer (False with the lenient format of
             `ttcs.rewards.synthesizer.parse_variant`, where the answer may be missing).
+        mode: ``exact`` or ``near``.
 
     Returns:
         ``(kept, stats)``: the kept records (the input objects themselves) and counts
@@ -144,26 +134,31 @@ def dedupe_variants(
         >>> kept, stats["test_copy"]
         ([], 1)
     """
+    if mode not in DEDUPE_MODES:
+        raise ValueError(f"unknown dedupe mode {mode!r}; choose one of {DEDUPE_MODES}")
+    near = mode == "near"
     tests = [_Text.of(q) for q in test_questions]
     test_norms = {t.norm for t in tests}
     stats = dict.fromkeys(DROP_REASONS, 0)
     kept: list[Any] = []
     kept_texts: list[_Text] = []
+    kept_norms: set[str] = set()
     for variant in variants:
         question = _question(variant)
         if question is None or (require_answer and _answer(variant) is None):
             stats["unparseable"] += 1
             continue
         text = _Text.of(question)
-        if text.norm in test_norms or _is_test_copy(text, tests):
+        if text.norm in test_norms or (near and _is_test_copy(text, tests)):
             stats["test_copy"] += 1
-        elif any(text.norm == k.norm for k in kept_texts):
+        elif text.norm in kept_norms:
             stats["exact_duplicate"] += 1
-        elif _is_near_duplicate(text, kept_texts, near_threshold):
+        elif near and _is_near_duplicate(text, kept_texts, near_threshold):
             stats["near_duplicate"] += 1
         else:
             kept.append(variant)
             kept_texts.append(text)
+            kept_norms.add(text.norm)
     stats = {"input": len(variants), "kept": len(kept), **stats}
     logger.info("dedupe_variants: %s", stats)
     return kept, stats
@@ -197,15 +192,27 @@ def _variant_problems(variants: Sequence[Any]) -> list[Any]:
 
 
 def _split_sizes(n_test: int, n_variant: int, ratio: float, max_size: int | None) -> tuple[int, int]:
-    """How many test questions and variants a mix holds (see `mix_curriculum`)."""
+    """How many test-question copies and variants a mix holds (see `mix_curriculum`)."""
     if ratio >= 1:
         n_t, n_s = 0, n_variant
-    else:  # every test question, plus variants up to the requested share
-        n_t, n_s = n_test, min(n_variant, round(n_test * ratio / (1 - ratio)))
+    elif ratio <= 0 or not n_variant:
+        n_t, n_s = n_test, 0
+    else:  # every variant, and test copies up to the requested share (each test question at least once)
+        n_t, n_s = max(n_test, round(n_variant * (1 - ratio) / ratio)), n_variant
     if max_size is not None and n_t + n_s > max_size:
-        n_s = min(n_s, round(max_size * n_s / (n_t + n_s)))
-        n_t = min(n_t, max_size - n_s)
+        n_s = round(max_size * n_s / (n_t + n_s))
+        n_t = max_size - n_s
     return n_t, n_s
+
+
+def _test_copies(test_problems: Sequence[Any], count: int, rng: random.Random) -> list[Any]:
+    """``count`` test problems, every one used ``count // n`` or ``count // n + 1`` times (shuffled passes)."""
+    copies: list[Any] = []
+    while len(copies) < count:
+        order = list(test_problems)
+        rng.shuffle(order)
+        copies += order[: count - len(copies)]
+    return copies
 
 
 def mix_curriculum(
@@ -216,23 +223,24 @@ def mix_curriculum(
     seed: int,
     max_size: int | None = None,
 ) -> list[Any]:
-    """The Solver's training set: test problems and variant problems, shuffled under ``seed``.
+    """The Solver's training set: every variant plus copies of the test problems, shuffled under ``seed``.
 
-    ``ratio`` is the target share of synthetic items. Every test question is kept and
-    ``round(len(test) * ratio / (1 - ratio))`` variants join them, or all the variants
-    there are when fewer (the share then falls short; a warning is logged). ``ratio == 1``
-    keeps variants only. A ``max_size`` cap shrinks both parts in proportion. Each pool
-    is subsampled without replacement under ``seed``. Test problems pass through unchanged (their
-    gold answers are for evaluation only); variants become Problems with
-    ``answer=None``, ``source="synthetic"``, id ``<reference_id>-v<k>`` and
-    ``meta={"reference_id", "claimed_answer"}``.
+    ``ratio`` is the share of synthetic items. As in the published method, every kept
+    variant is used and the test problems are repeated beside them until the mix holds
+    ``round(len(variants) * (1 - ratio) / ratio)`` test copies (each test problem at least
+    once, all about equally often): ``ratio=0.5`` is the paper's 1:1 mix, so a 30-question
+    test set with 500 variants trains on 500 variants and ~17 copies of each question.
+    ``ratio == 0`` (or, for ``ratio < 1``, no variants at all, with a warning) keeps the
+    test problems only; ``ratio == 1`` keeps variants only. A ``max_size`` cap shrinks both parts in proportion.
+    Test problems pass through unchanged (their gold answers are for evaluation only);
+    variants become Problems with ``answer=None``, ``source="synthetic"``, id
+    ``<reference_id>-v<k>`` and ``meta={"reference_id", "claimed_answer"}``.
 
     Args:
         test_problems: the test set's Problems.
         variants: deduplicated variant records (see `dedupe_variants`).
-        ratio: share of synthetic items, in [0, 1]; 0 = test problems only (ttrl),
-            1 = variants only (r_zero).
-        seed: seeds the subsampling and the shuffle; same inputs + seed = same list.
+        ratio: share of synthetic items, in [0, 1].
+        seed: seeds the copies, the subsampling and the shuffle; same inputs + seed = same list.
         max_size: cap on the size of the result; None = no cap.
 
     Returns:
@@ -242,16 +250,15 @@ def mix_curriculum(
         raise ValueError(f"ratio must lie in [0, 1], got {ratio!r}")
     if max_size is not None and max_size < 0:
         raise ValueError(f"max_size must be >= 0, got {max_size!r}")
+    if 0 < ratio < 1 and not variants:
+        logger.warning("no usable variants: the Solver trains on the %d test questions only", len(test_problems))
     n_test, n_synthetic = _split_sizes(len(test_problems), len(variants), ratio, max_size)
-    if 0 < ratio < 1 and n_synthetic < round(len(test_problems) * ratio / (1 - ratio)) and max_size is None:
-        logger.warning("only %d usable variants for ratio %.2f: the training set is %d test questions + %d variants",
-                       len(variants), ratio, n_test, n_synthetic)
     rng = random.Random(seed)
-    chosen_tests = rng.sample(list(test_problems), n_test)
+    chosen_tests = _test_copies(test_problems, n_test, rng) if test_problems else []
     chosen_variants = rng.sample(_variant_problems(variants), n_synthetic) if n_synthetic else []
     mixed = chosen_tests + chosen_variants
     rng.shuffle(mixed)
-    logger.info("curriculum: %d test problems + %d variants (ratio %.2f)", n_test, n_synthetic, ratio)
+    logger.info("curriculum: %d test-question copies + %d variants (ratio %.2f)", len(chosen_tests), n_synthetic, ratio)
     return mixed
 
 

@@ -30,14 +30,16 @@ class Sampling:
     n: int = 1
     temperature: float = 1.0
     top_p: float = 1.0
+    top_k: int = 0  # 0 = off
     max_new_tokens: int = 256
     seed: int = 0
 
     def __post_init__(self):
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"bad sampling values: temperature={self.temperature}, top_p={self.top_p}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ValueError(f"bad sampling values: temperature={self.temperature}, top_p={self.top_p}, "
+                             f"top_k={self.top_k}")
         if self.temperature == 0 and self.n > 1:
             raise ValueError("greedy decoding (temperature 0) gives one distinct sample; use n=1")
 
@@ -95,7 +97,7 @@ class HFBackend(GenerationBackend):
         kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=tok.pad_token_id,
                       eos_token_id=tok.eos_token_id, num_return_sequences=sampling.n)
         if sampling.temperature > 0:
-            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         ids = self.model.generate(**enc, **kwargs)
@@ -135,6 +137,7 @@ class VLLMBackend(GenerationBackend):
         from vllm import SamplingParams
 
         params = SamplingParams(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+                                top_k=sampling.top_k if sampling.top_k > 0 else -1,  # vLLM: -1 = off
                                 max_tokens=sampling.max_new_tokens, seed=sampling.seed)
         results = self.llm.generate(prompts, params, use_tqdm=True)
         return [[o.text for o in r.outputs] for r in results]

@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 # Keys of a train.<role> node that ttcs interprets itself; the others are GRPOConfig fields.
 OWN_KEYS = ("steps", "batch_questions", "group_size", "micro_batch", "band", "lr_scheduler", "lora", "grpo", "bf16",
-            "solver_samples", "solver_max_new_tokens", "prefill", "lenient_format")
+            "updates_per_step", "dynamic_sampling", "template", "solver_samples", "solver_max_new_tokens",
+            "solver_temperature", "solver_top_p", "solver_top_k", "prefill", "lenient_format")
 
 
 def world_size(cuda: bool) -> int:
@@ -36,32 +37,41 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
                       cuda: bool | None = None, processes: int | None = None):
     """The `GRPOConfig` for one phase, from the plain dict of ``train.<role>``.
 
-    ``batch_questions`` prompts × ``group_size`` samples are generated once per optimizer
-    step and cut into micro-batches of ``micro_batch`` completions per process (the rest is
-    gradient accumulation), so every step is on-policy. A set smaller than
-    ``batch_questions`` trains on all of it each step.
+    One *step* is one generation: ``batch_questions`` prompts × ``group_size`` samples,
+    generated once and cut into ``updates_per_step`` mini-batches, one optimizer update
+    each (the paper's PPO mini-batches: 2 for the Solver, 4 for the Synthesizer). In TRL
+    terms ``max_steps = steps × updates_per_step`` optimizer steps and
+    ``steps_per_generation = updates_per_step × gradient_accumulation_steps``. Each
+    mini-batch is split into micro-batches of ``micro_batch`` completions per process
+    (gradient accumulation). A set smaller than ``batch_questions`` trains on all of it.
     """
     from trl import GRPOConfig
 
     cuda = torch.cuda.is_available() if cuda is None else cuda
     processes = processes or world_size(cuda)
     g = int(node["group_size"])
+    updates = int(node.get("updates_per_step", 1))
     questions = min(int(node["batch_questions"]), train_size)
     completions = questions * g
-    micro = min(int(node["micro_batch"]), completions // processes)
-    if micro < 1 or completions % (micro * processes):
-        raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step do not split "
-                         f"into micro-batches of {node['micro_batch']} on {processes} process(es); "
-                         "change micro_batch or batch_questions")
+    if updates < 1 or completions % updates:
+        raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step do not split into "
+                         f"updates_per_step={updates} equal mini-batches; change batch_questions or updates_per_step")
+    mini = completions // updates
+    micro = min(int(node["micro_batch"]), mini // processes)
+    if micro < 1 or mini % (micro * processes):
+        raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step "
+                         f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
+                         f"{node['micro_batch']} on {processes} process(es); change micro_batch or batch_questions")
+    accumulation = mini // (micro * processes)
     fields = {k: v for k, v in node.items() if k not in OWN_KEYS}
     use_vllm = bool(fields.pop("use_vllm", False))
     if use_vllm and not cuda:
         logger.warning("use_vllm needs a GPU; generating with transformers instead")
         use_vllm = False
     fields.update(
-        output_dir=str(output_dir), seed=seed, max_steps=int(node["steps"]), num_generations=g,
-        per_device_train_batch_size=micro, gradient_accumulation_steps=completions // (micro * processes),
-        generation_batch_size=completions, lr_scheduler_type=node.get("lr_scheduler", "constant"),
+        output_dir=str(output_dir), seed=seed, max_steps=int(node["steps"]) * updates, num_generations=g,
+        per_device_train_batch_size=micro, gradient_accumulation_steps=accumulation,
+        steps_per_generation=accumulation * updates, lr_scheduler_type=node.get("lr_scheduler", "constant"),
         bf16=bool(node.get("bf16", False)) and cuda, use_vllm=use_vllm, logging_steps=1,
         save_strategy=node.get("save_strategy", "no"), log_completions=False, use_cpu=not cuda)
     fields.update(node.get("grpo") or {})

@@ -142,7 +142,7 @@ def solver_phase(ctx, iteration: int) -> dict:
     dataset = Dataset.from_dict({"prompt": ctx.prompts(problems), "problem_id": [p.id for p in problems]})
     records: list[GroupVote] = []
     reward = get_majority_reward(ctx.verifier, band=solver.get("band"), group_size=int(solver["group_size"]),
-                                 stats=records)
+                                 stats=records, answer_policy=ctx.cfg.train.answer_policy)
     args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
                              seed=int(ctx.cfg.seed) + iteration, train_size=len(problems))
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}

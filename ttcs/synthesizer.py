@@ -31,9 +31,9 @@ from ttcs.data import Problem
 from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
 from ttcs.prompts import render
-from ttcs.rewards.synthesizer import parse_variant, synthesizer_rewards
+from ttcs.rewards.synthesizer import parse_variant, self_consistency, synthesizer_rewards
 from ttcs.rundir import append_jsonl, read_jsonl
-from ttcs.voting import majority_vote
+from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +63,24 @@ def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_
     return render(tokenizer, text.strip(), chat_template=chat_template) + prefill
 
 
-def solver_consistency(ctx, backend, questions: Sequence[str], *, n: int, max_new_tokens: int,
-                       seed: int) -> list[tuple[list[str | None], float]]:
-    """The Solver's answers and self-consistency (largest cluster / n) on each question, in ONE backend call."""
+def solver_consistency(ctx, backend, questions: Sequence[str], *, seed: int) -> list[tuple[list[str | None], float]]:
+    """The Solver's answers and self-consistency s on each question, in ONE backend call.
+
+    Sampling follows ``train.synthesizer.solver_*``; answers are read under
+    ``train.answer_policy`` (`ttcs.voting.vote_answer`) and s counts unanswered samples
+    as a cluster of their own (`ttcs.rewards.synthesizer.self_consistency`).
+    """
     if not questions:
         return []
+    s = ctx.cfg.train.synthesizer
     problems = [Problem(id=f"variant-{i}", question=q, answer=None, source="synthetic") for i, q in enumerate(questions)]
-    outputs = backend.generate(ctx.prompts(problems), Sampling(n=n, temperature=1.0, max_new_tokens=max_new_tokens,
-                                                               seed=seed), desc="Solver on variants")
+    sampling = Sampling(n=s.solver_samples, temperature=s.solver_temperature, top_p=s.solver_top_p,
+                        top_k=s.solver_top_k, max_new_tokens=s.solver_max_new_tokens, seed=seed)
+    outputs = backend.generate(ctx.prompts(problems), sampling, desc="Solver on variants")
     scored = []
     for completions in outputs:
-        answers = [ctx.verifier.extract(c) for c in completions]
-        scored.append((answers, majority_vote(answers, ctx.verifier).share))
+        answers = [vote_answer(c, ctx.verifier, ctx.cfg.train.answer_policy) for c in completions]
+        scored.append((answers, self_consistency(answers, ctx.verifier)))
     return scored
 
 
@@ -84,8 +90,7 @@ def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str 
     texts = [s.prefill + t for t in texts]  # the prompt ended with the prefill: the output continues it
     parsed = [parse_variant(t, lenient=s.lenient_format) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
-    scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], n=s.solver_samples,
-                                             max_new_tokens=s.solver_max_new_tokens, seed=seed), strict=True))
+    scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], seed=seed), strict=True))
     consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
     rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
                                   copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
@@ -200,9 +205,9 @@ def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool
             refs = random.Random(ctx.cfg.seed + iteration).sample(refs, c.total)
     prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
                                   prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
-    outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=1.0,
-                                              max_new_tokens=ctx.cfg.train.synthesizer.max_completion_length,
-                                              seed=ctx.cfg.seed + 7 * iteration), desc="sampling curriculum")
+    outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
+                                              max_new_tokens=c.max_new_tokens, seed=ctx.cfg.seed + 7 * iteration),
+                            desc="sampling curriculum")
     texts, meta = [], []
     for r, group in zip(refs, outs, strict=True):
         texts += group
@@ -223,7 +228,7 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     for rec in records:
         append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
     kept, stats = dedupe_variants(records, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
-                                  require_answer=not cfg.train.synthesizer.lenient_format)
+                                  require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
                            max_size=c.max_size)
     out = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"

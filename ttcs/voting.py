@@ -106,3 +106,32 @@ def _canonical(verifier: Verifier, answer: str) -> Hashable | None:
     except Exception:  # a third-party verifier's bug must not lose the whole vote
         logger.debug("canonical(%.80r) failed; comparing it symbolically", answer, exc_info=True)
         return None
+
+
+ANSWER_POLICIES = ("boxed", "any")
+
+
+def vote_answer(completion: str, verifier: Verifier, policy: str = "boxed") -> str | None:
+    """The answer a completion contributes to a vote, under an extraction policy.
+
+    ``boxed`` (the paper's setting, where the Solver is asked to box its answer): only the
+    last ``\\boxed{...}`` counts; a completion without one is an unanswered sample (None),
+    so rambling never becomes a vote. ``any``: the verifier's own `extract`, with every
+    fallback it has (e.g. "the answer is 5"), for models too small to keep the box format.
+
+    Example:
+        >>> from ttcs.verify import get_verifier
+        >>> v = get_verifier("math")
+        >>> vote_answer("so the answer is 5", v), vote_answer("so the answer is 5", v, "any")
+        (None, '5')
+        >>> vote_answer("thus \\\\boxed{ 7 }", v)
+        '7'
+    """
+    if policy == "any":
+        return verifier.extract(completion)
+    if policy != "boxed":
+        raise ValueError(f"unknown answer policy {policy!r}; choose one of {ANSWER_POLICIES}")
+    from ttcs_verifiers._text import last_boxed
+
+    box = last_boxed(completion)
+    return box if box else None

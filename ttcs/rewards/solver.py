@@ -37,7 +37,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ttcs.voting import Vote, majority_vote
+from ttcs.voting import ANSWER_POLICIES, Vote, majority_vote, vote_answer
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *,
 
 
 def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75), group_size: int,
-                        stats: list | None = None, id_column: str = ID_COLUMN) -> Callable[..., list[float | None]]:
+                        stats: list | None = None, id_column: str = ID_COLUMN,
+                        answer_policy: str = "any") -> Callable[..., list[float | None]]:
     """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
 
     Args:
@@ -137,6 +138,8 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         group_size: G, TRL's ``num_generations``.
         stats: optional list that receives one `GroupVote` per group per call (for logging).
         id_column: the dataset column naming each completion's question.
+        answer_policy: how a completion's answer is read (`ttcs.voting.vote_answer`): ``boxed``
+            (only a boxed answer counts; the paper's setting) or ``any`` (the verifier's fallbacks).
 
     Returns:
         ``reward_fn(prompts, completions, **columns) -> list[float | None]``, one per completion
@@ -148,6 +151,8 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         >>> fn(prompts=["q"] * 4, completions=["\\\\boxed{2}"] * 3 + ["x"], problem_id=["a"] * 4)  # doctest: +SKIP
         [1.0, 1.0, 1.0, 0.0]
     """
+    if answer_policy not in ANSWER_POLICIES:
+        raise ValueError(f"unknown answer policy {answer_policy!r}; choose one of {ANSWER_POLICIES}")
     if band is not None:
         band = (float(band[0]), float(band[1]))
         if not 0.0 <= band[0] <= band[1] <= 1.0:
@@ -157,7 +162,7 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         if id_column not in columns:
             raise KeyError(f"the training dataset needs a {id_column!r} column to group completions")
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-        answers = [verifier.extract(t) for t in texts]
+        answers = [vote_answer(t, verifier, answer_policy) for t in texts]
         ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
         rewards, records = score_groups(ids, all_answers, verifier, group_size=group_size, band=band)
         if stats is not None:

@@ -27,29 +27,43 @@ import difflib
 import math
 import re
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from ttcs_verifiers._text import matching_braces
 
+from ttcs.voting import majority_vote
+
 QUESTION_OPEN, QUESTION_CLOSE = "<question>", "</question>"
 MAX_QUESTION_CHARS = 4000  # ~1000 tokens: the Synthesizer's whole response budget.
 MAX_ANSWER_CHARS = 200  # a single scalar answer; anything longer is a derivation, not an answer.
-SKELETON_WORD_OVERLAP = 0.5  # same skeleton + word overlap above this = a copy with new numbers.
+# The copy penalty's thresholds (`copy_check`), as the published TTCS reference sets them.
+COPY_TEXT_TIERS = ((100, 0.88), (200, 0.78), (400, 0.68))  # (shorter text below this many chars, threshold)
+COPY_TEXT_FLOOR = 0.6  # the threshold for texts of 400 characters and more
+SKELETON_COPY = 0.9  # skeleton similarity above this ...
+SKELETON_TEXT_OVERLAP = 0.45  # ... with character similarity above this ...
+SKELETON_TOKEN_OVERLAP = 0.40  # ... or token overlap above this = a copy with new numbers or words.
+MIN_COPY_CHARS = 5  # shorter texts are never copies
 
 _BOXED = re.compile(r"\\boxed\s*\{")
 _WHITESPACE = re.compile(r"\s+")
 _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,;:!]|\\quad|\\qquad|\\displaystyle|\\[()\[\]]|\$|~")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SINGLE_LETTER = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
-_SPACED_SYMBOL = re.compile(r"\s*([^\w\s])\s*")
-_WORD = re.compile(r"[a-z]+")
+_FRAC_ALIAS = re.compile(r"\\[dt]frac(?![A-Za-z])")
+_GREEK = re.compile(r"\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu"
+                    r"|xi|pi|rho|sigma|tau|upsilon|phi|varphi|chi|psi|omega)(?![A-Za-z])")
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_COPY_TOKEN = re.compile(r"\\[a-z]+|[a-z]+|\d+|[-+*/=<>^|(){}\[\]_]")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_STOPWORDS = frozenset(
+_COPY_STOPWORDS = frozenset(
     "a an the of to in on at by for with from and or but if then than that this these those is are was "
-    "were be been being it its as into what which who whom whose how many much find let there their "
-    "each all any some such so do does did can will would should must may has have had not no".split()
+    "were be been being it its as into what which who whom whose how many much let there their each all "
+    "any some such so do does did can will would should must may has have had not no given consider "
+    "determine find compute evaluate show prove calculate solve express write state number numbers integer "
+    "integers value values solution solutions answer result following problem".split()
 )
 
 
@@ -74,7 +88,8 @@ class ParsedVariant:
 class RewardBreakdown:
     """Every term of one variant's reward; ``None`` = not computed (unparseable or switched off).
 
-    ``repetition`` is the share subtracted (cluster size / batch size); ``total`` is the reward.
+    ``repetition`` is the share subtracted (cluster size / batch size); ``total`` is the reward;
+    ``copy_rule`` names the copy rule that fired (``text`` or ``skeleton``, see `copy_check`).
     """
 
     format: float
@@ -84,6 +99,7 @@ class RewardBreakdown:
     is_copy: bool | None
     repetition: float | None
     total: float
+    copy_rule: str | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -192,6 +208,35 @@ def capability_reward(consistency: float, gamma: float = 1.2) -> float:
     return min(max((4.0 * s * (1.0 - s)) ** gamma, 0.0), 1.0)
 
 
+def self_consistency(answers: Sequence[str | None], verifier) -> float:
+    """s: the share of the Solver's samples in its largest answer cluster, unanswered samples included.
+
+    Unanswered samples (None) form a cluster of their own, as in the published TTCS
+    reference: when that cluster is the largest, the Solver has no answer and s = 0
+    (ties between it and an answer cluster also give 0, a deterministic choice where
+    the reference's outcome depends on sample order). Otherwise s = (size of the
+    largest answer cluster) / (number of samples, unanswered ones included).
+
+    Args:
+        answers: the Solver's extracted answers on one variant (None = no answer).
+        verifier: clusters equivalent answers (`ttcs.voting.majority_vote`).
+
+    Example:
+        >>> class Exact:
+        ...     def canonical(self, a): return a
+        ...     def equivalent(self, a, b): return a == b
+        >>> self_consistency(["3", None, None, None], Exact()), self_consistency(["3", "3", "4", None], Exact())
+        (0.0, 0.5)
+    """
+    if not answers:
+        return 0.0
+    vote = majority_vote(list(answers), verifier)
+    unanswered = sum(a is None for a in answers)
+    if vote.label is None or unanswered >= vote.count:
+        return 0.0
+    return vote.count / len(answers)
+
+
 # ---------------------------------------------------------------------------- copy penalty
 
 
@@ -221,33 +266,37 @@ def char_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
-def copy_threshold(
-    len_ref: int, *, short: int = 64, long: int = 512, high: float = 0.9, low: float = 0.7
-) -> float:
-    """Character similarity above which a variant counts as a near copy of a reference.
+def copy_threshold(length: int) -> float:
+    """Character similarity above which a variant counts as a near copy of its reference.
 
-    Short texts share a larger fraction of characters by chance (the same few function
-    words and symbols), so they need a higher threshold:
+    ``length`` is the shorter of the two normalised texts. Short texts share a larger
+    fraction of characters by chance (the same few function words and symbols), so they
+    need a higher threshold. The tiers are the published TTCS reference's:
 
-        threshold = high                                  if len_ref <= short
-                  = low                                   if len_ref >= long
-                  = high - (high - low) * log(len_ref / short) / log(long / short)   between
+        length < 100: 0.88    < 200: 0.78    < 400: 0.68    otherwise: 0.60
 
     Example:
-        >>> copy_threshold(30), copy_threshold(1000), round(copy_threshold(181), 2)
-        (0.9, 0.7, 0.8)
+        >>> copy_threshold(30), copy_threshold(150), copy_threshold(1000)
+        (0.88, 0.78, 0.6)
     """
-    if len_ref <= short:
-        return high
-    if len_ref >= long:
-        return low
-    return high - (high - low) * math.log(len_ref / short) / math.log(long / short)
+    for shorter_than, threshold in COPY_TEXT_TIERS:
+        if length < shorter_than:
+            return threshold
+    return COPY_TEXT_FLOOR
+
+
+def math_segments(text: str) -> str:
+    """The text's math spans (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) joined by spaces; "" if none.
+
+    Example:
+        >>> math_segments(r"Let $x = 2$. Find \\(x^2\\).")
+        'x = 2 x^2'
+    """
+    return " ".join(m.group(m.lastindex).strip() for m in _MATH_SPAN.finditer(text))
 
 
 def math_skeleton(text: str) -> str:
-    """The text with numbers -> ``#``, single-letter variables -> ``@``, LaTeX noise removed.
-
-    Whitespace is collapsed, and dropped around symbols, so spacing never matters.
+    """The text with numbers -> ``#``, single-letter and Greek variables -> ``@``, LaTeX noise and spaces removed.
 
     Two problems with equal skeletons differ only in their numbers and variable names.
 
@@ -255,50 +304,115 @@ def math_skeleton(text: str) -> str:
         >>> math_skeleton("Solve $3x + 5 = 20$ for  x.")
         'solve#@+#=#for@.'
     """
-    text = _LATEX_NOISE.sub(" ", text)
+    text = _FRAC_ALIAS.sub(r"\\frac", _LATEX_NOISE.sub(" ", text))
+    text = _GREEK.sub("@", text)
     text = _NUMBER.sub("#", text)
     text = _SINGLE_LETTER.sub("@", text)
-    return _SPACED_SYMBOL.sub(r"\1", normalise_text(text))
+    return _WHITESPACE.sub("", text.lower())
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOPWORDS}
+def _copy_tokens(text: str) -> frozenset[str]:
+    tokens = _COPY_TOKEN.findall(text.lower())
+    return frozenset(t for t in tokens if not (t.isalpha() and t in _COPY_STOPWORDS))
 
 
-def word_overlap(a: str, b: str) -> float:
-    """Jaccard overlap of the content words (lower-cased, no stop words, no single letters).
+def token_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of the texts' tokens: words, numbers, LaTeX commands and operators, minus stop words.
 
-    Two texts without any content word count as identical (1.0); one without any, 0.0.
+    Instruction words ("find", "compute", "integer", ...) are stop words too: every
+    problem uses them. A text without any token overlaps nothing (0.0).
 
     Example:
-        >>> word_overlap("The apples cost money", "apples and pears cost")
+        >>> token_overlap("Find the sum of 3 apples", "Compute the sum of 3 pears")
         0.5
     """
-    wa, wb = _content_words(a), _content_words(b)
-    if not wa and not wb:
+    return _jaccard(_copy_tokens(a), _copy_tokens(b))
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+@dataclass(frozen=True)
+class CopyProbe:
+    """A question prepared for many copy checks: normalised text, its characters, skeletons and tokens."""
+
+    norm: str
+    chars: Counter
+    skeleton: str
+    math_skeleton: str | None
+    tokens: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> CopyProbe:
+        norm = normalise_text(text)
+        segments = math_segments(text)
+        return cls(norm, Counter(norm), math_skeleton(text), math_skeleton(segments) if segments else None,
+                   _copy_tokens(text))
+
+
+def ratio_upper_bound(a: str, b: str, chars_a: Counter | None = None, chars_b: Counter | None = None) -> float:
+    """An upper bound of difflib's ratio from lengths and shared characters (difflib's own quick bounds)."""
+    total = len(a) + len(b)
+    if total == 0:
         return 1.0
-    return len(wa & wb) / len(wa | wb)
+    chars_a = Counter(a) if chars_a is None else chars_a
+    chars_b = Counter(b) if chars_b is None else chars_b
+    return min(2 * min(len(a), len(b)), 2 * (chars_a & chars_b).total()) / total
+
+
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def copy_check(variant: CopyProbe, reference: CopyProbe, *, exact: bool = True) -> tuple[bool, float, str | None]:
+    """Whether a variant is a near copy of a reference: ``(is_copy, similarity, rule)``.
+
+    The rules (decided by the published TTCS reference; thresholds are module constants):
+
+    1. ``text``: character similarity above `copy_threshold` of the shorter text;
+    2. ``skeleton``: the math skeletons (of the math spans when both texts have some, of
+       the whole texts otherwise) have similarity above 0.9, together with a character
+       similarity above 0.45 or a `token_overlap` above 0.40 — a paraphrase that keeps
+       the numbers' structure, or the same word problem with new numbers.
+
+    ``similarity`` is the score of the rule that fired (the text similarity when none
+    did); the copy penalty multiplies the reward by ``1 - similarity``. Texts under 5
+    characters are never copies. Cheap upper bounds skip difflib when no rule can fire;
+    with ``exact=False`` a non-copy's similarity may then be that upper bound (for the
+    many-pair checks of the curriculum filter, which only need the verdict).
+    """
+    if len(variant.norm) < MIN_COPY_CHARS or len(reference.norm) < MIN_COPY_CHARS:
+        return False, 0.0, None
+    text_bound = ratio_upper_bound(variant.norm, reference.norm, variant.chars, reference.chars)
+    threshold = copy_threshold(min(len(variant.norm), len(reference.norm)))
+    overlap = _jaccard(variant.tokens, reference.tokens)
+    if text_bound <= threshold and text_bound <= SKELETON_TEXT_OVERLAP and overlap <= SKELETON_TOKEN_OVERLAP:
+        return False, _ratio(variant.norm, reference.norm) if exact else text_bound, None  # no rule can fire
+    needed = exact or text_bound > min(threshold, SKELETON_TEXT_OVERLAP)
+    text = _ratio(variant.norm, reference.norm) if needed else text_bound
+    if text > threshold:
+        return True, text, "text"
+    if text <= SKELETON_TEXT_OVERLAP and overlap <= SKELETON_TOKEN_OVERLAP:
+        return False, text, None
+    both_math = variant.math_skeleton is not None and reference.math_skeleton is not None
+    a, b = (variant.math_skeleton, reference.math_skeleton) if both_math else (variant.skeleton, reference.skeleton)
+    if not a or not b or ratio_upper_bound(a, b) <= SKELETON_COPY:
+        return False, text, None
+    skeleton = _ratio(a, b)
+    return (True, skeleton, "skeleton") if skeleton > SKELETON_COPY else (False, text, None)
 
 
 def copy_similarity(variant: str, reference: str) -> tuple[bool, float]:
-    """Whether ``variant`` is a near copy of ``reference``, and their character similarity.
-
-    A near copy has character similarity above ``copy_threshold(len(reference))``, or the
-    same `math_skeleton` together with `word_overlap` above 0.5 (new numbers, same problem).
-
-    Returns:
-        ``(is_copy, similarity)`` with similarity = `char_similarity`.
+    """Whether ``variant`` is a near copy of ``reference``, and the similarity its penalty uses (`copy_check`).
 
     Example:
-        >>> copy_similarity("Tom has 3 apples and buys 4 more. How many?",
-        ...                 "Tom has 8 apples and buys 9 more. How many?")[0]
+        >>> copy_similarity("Tom has 3 apples and buys 4 more. How many apples does he have?",
+        ...                 "Tom has 8 apples and buys 9 more. How many apples does he have?")[0]
         True
     """
-    similarity = char_similarity(variant, reference)
-    if similarity > copy_threshold(len(normalise_text(reference))):
-        return True, similarity
-    same_skeleton = math_skeleton(variant) == math_skeleton(reference)
-    return same_skeleton and word_overlap(variant, reference) > SKELETON_WORD_OVERLAP, similarity
+    is_copy, similarity, _ = copy_check(CopyProbe.of(variant), CopyProbe.of(reference))
+    return is_copy, similarity
 
 
 def apply_copy_penalty(r: float, variant: str, reference: str) -> float:
@@ -475,10 +589,10 @@ def _one_reward(
     if consistency is None:
         raise ValueError(f"parsed variant {parsed.question[:60]!r} has no Solver consistency")
     capability = capability_reward(consistency, gamma)
-    r, is_copy, similarity = capability, None, None
+    r, is_copy, similarity, rule = capability, None, None, None
     if copy_penalty and reference is not None:
-        is_copy, similarity = copy_similarity(parsed.question or "", reference)
+        is_copy, similarity, rule = copy_check(CopyProbe.of(parsed.question or ""), CopyProbe.of(reference))
         r = r * (1.0 - similarity) if is_copy else r
     if share is not None:
         r -= share
-    return RewardBreakdown(1.0, consistency, capability, similarity, is_copy, share, max(0.0, r))
+    return RewardBreakdown(1.0, consistency, capability, similarity, is_copy, share, max(0.0, r), rule)
