@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 import warnings
 from collections import Counter
