@@ -236,3 +236,51 @@ def test_method_ttrl_resumes_after_the_solver_phase(tmp_path, tiny_model_dir, ca
     results = json.loads((run_dir / "results.json").read_text())
     assert results == again and [it["iteration"] for it in results["iterations"]] == [0, 1]
     assert results["method"] == "ttrl" and "pseudo_label_accuracy" in results["iterations"][1]
+
+
+def test_kl_reference_of_the_next_phase_is_its_starting_checkpoint(tmp_path, tiny_model_dir):
+    from trl import GRPOTrainer
+
+    from ttcs.grpo import build_grpo_config
+
+    ctx = make_ctx(tmp_path, tiny_model_dir)
+    solver_phase(ctx, 1)
+    ctx.rundir.mark_done("iter_01/solver")
+    model = ctx.model("solver", 1)  # the trained object, kept in memory
+    node = {**solver_dict("debug"), "beta": 0.01}
+    args = build_grpo_config(node, output_dir=tmp_path / "trl", seed=0, train_size=4, cuda=False)
+    from datasets import Dataset
+
+    trainer = GRPOTrainer(model=model, reward_funcs=constant_reward, args=args, processing_class=ctx.tokenizer,
+                          train_dataset=Dataset.from_dict({"prompt": ["a", "b"]}))
+    ref = dict(trainer.ref_model.named_parameters())
+    base = dict(load_model(str(tiny_model_dir)).named_parameters())
+    # TRL loads the reference from config._name_or_path: it must be the phase's start, not the base model.
+    assert all(torch.equal(ref[n].detach(), p.detach()) for n, p in model.named_parameters())
+    assert any(not torch.equal(ref[n].detach(), base[n].detach()) for n in base)
+
+
+def test_dynamic_sampling_fills_steps_and_logs_the_in_band_share(tmp_path, tiny_model_dir, monkeypatch):
+    import ttcs.solver as solver_module
+
+    shares = {"p0": 0.5, "p1": 1.0, "p2": 0.25, "p3": 0.0}  # p0, p2 in the band [0.25, 0.75]
+    measured: list[list[int]] = []
+
+    def fake_measure(ctx, backend, problems, **kwargs):
+        def measure(indices):
+            measured.append(indices)
+            return [shares[problems[i].id] for i in indices]
+        return measure
+
+    monkeypatch.setattr(solver_module, "measure_with_backend", fake_measure)
+    ctx = make_ctx(tmp_path, tiny_model_dir, "train.solver.band=[0.25,0.75]", "train.solver.updates_per_step=2",
+                   "train.solver.dynamic_sampling.enabled=true", "train.solver.dynamic_sampling.oversample=2")
+    info = solver_phase(ctx, 1)
+    rows = [m for m in ctx.rundir.metrics() if m["phase"] == "dynamic_sampling"]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["filled_share"] == 1.0 for r in rows)
+    assert all(r["first_draw_in_band"] == 0.5 and r["refills"] == 0 for r in rows)  # 4 candidates, 2 in band
+    assert info["dynamic_sampling"]["filled_share"] == 1.0 and len(measured) == 2
+    assert info["steps"] == 4  # 2 steps x 2 optimizer updates each
+    seen = {m["step"] for m in ctx.rundir.metrics() if m["phase"] == "solver"}
+    assert seen == {1, 2, 3, 4}
+    assert info["distinct_questions"] <= 2  # only the in-band questions reached TRL

@@ -114,6 +114,9 @@ def finish_training(trainer, ctx, role: str, iteration: int):
     steps = trainer.state.global_step
     del trainer
     gc.collect()
+    # The next phase's KL reference: TRL builds it with from_pretrained(config._name_or_path), so point that at
+    # this checkpoint (the next phase's starting point), not at the path the weights were first loaded from.
+    model.config._name_or_path = str(path)
     ctx.set_model(role, str(path), model)
     return model, path, steps
 

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from transformers import TrainerCallback
 
 from ttcs.data import Problem
+from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
 from ttcs.rewards.solver import GroupVote, get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
@@ -126,6 +127,29 @@ class _DroppedGroupsAreIntended(logging.Filter):
         return "All reward functions returned None" not in record.getMessage()
 
 
+def frontier_problems(ctx, iteration: int, problems: list[Problem], solver: Mapping) -> tuple[list[Problem], dict]:
+    """Dynamic sampling (`ttcs.frontier`): the questions of every step, in order, filled with in-band ones."""
+    ds, batch = solver["dynamic_sampling"], min(int(solver["batch_questions"]), len(problems))
+    sampling = {"temperature": float(solver["temperature"]), "top_p": float(solver.get("top_p", 1.0)),
+                "max_new_tokens": int(solver["max_completion_length"])}
+    measure = measure_with_backend(ctx, ctx.backend("solver", iteration - 1), problems,
+                                   group_size=int(solver["group_size"]), sampling=sampling,
+                                   seed=int(ctx.cfg.seed) + 1009 * iteration)
+    t0 = time.time()
+    plan = select_frontier(len(problems), measure, steps=int(solver["steps"]), batch=batch,
+                           oversample=float(ds["oversample"]), max_draws=int(ds["max_draws"]),
+                           band=solver["band"], seed=int(ctx.cfg.seed) + iteration)
+    for row in plan.steps:
+        ctx.rundir.log_metrics("dynamic_sampling", iteration=iteration, **row)
+    n = len(plan.steps)
+    summary = {"first_draw_in_band": sum(r["first_draw_in_band"] for r in plan.steps) / n,
+               "filled_share": sum(r["filled_share"] for r in plan.steps) / n,
+               "refills": sum(r["refills"] for r in plan.steps), "seconds": round(time.time() - t0, 1)}
+    logger.info("dynamic sampling: %.0f%% of first-draw candidates in the band, steps %.0f%% filled after %d refills",
+                100 * summary["first_draw_in_band"], 100 * summary["filled_share"], summary["refills"])
+    return [problems[i] for i in plan.order], summary
+
+
 def solver_phase(ctx, iteration: int) -> dict:
     """Train the Solver of `iteration - 1` by GRPO on self-consistency pseudo-labels; save it as `iteration`.
 
@@ -139,12 +163,17 @@ def solver_phase(ctx, iteration: int) -> dict:
     solver = OmegaConf.to_container(ctx.cfg.train.solver, resolve=True)
     problems = training_problems(ctx, iteration)
     _warn_if_special_tokens_added(ctx.tokenizer)
-    dataset = Dataset.from_dict({"prompt": ctx.prompts(problems), "problem_id": [p.id for p in problems]})
+    planned, frontier = problems, None
+    if (solver.get("dynamic_sampling") or {}).get("enabled") and solver.get("band") is not None:
+        planned, frontier = frontier_problems(ctx, iteration, problems, solver)
+    dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
     records: list[GroupVote] = []
     reward = get_majority_reward(ctx.verifier, band=solver.get("band"), group_size=int(solver["group_size"]),
                                  stats=records, answer_policy=ctx.cfg.train.answer_policy)
     args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
                              seed=int(ctx.cfg.seed) + iteration, train_size=len(problems))
+    if frontier is not None:
+        args.shuffle_dataset = False  # the plan's order is the step order
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
     callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)
     logger.info("solver iteration %d: %d questions, %d steps of %d questions x %d samples", iteration,
@@ -162,7 +191,10 @@ def solver_phase(ctx, iteration: int) -> dict:
     seconds = time.time() - t0
     _, path, steps = finish_training(trainer, ctx, "solver", iteration)
     summary = step_summary(records, gold, ctx.verifier)
+    synthetic = {p.id for p in problems if p.source == "synthetic"}
     return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
             "reward_mean": summary["reward_mean"], "steps": steps, "train_seconds": round(seconds, 1),
             "seconds_per_step": round(seconds / max(steps, 1), 2), "train_size": len(problems),
-            "checkpoint": str(path)}
+            "distinct_questions": len({r.problem_id for r in records}),
+            "distinct_variants": len({r.problem_id for r in records} & synthetic),
+            "dynamic_sampling": frontier, "checkpoint": str(path)}

@@ -1,0 +1,65 @@
+"""Dynamic sampling: every step filled with in-band questions, refills counted, the pool used evenly."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from ttcs import frontier
+from ttcs.frontier import select_frontier
+
+
+def table(shares):
+    calls = []
+
+    def measure(indices):
+        calls.append(list(indices))
+        return [shares[i] for i in indices]
+
+    return measure, calls
+
+
+def test_steps_are_filled_with_in_band_questions_only():
+    shares = [0.5, 1.0, 0.0, 0.25, 0.75, 1.0, 0.0, 0.5]  # in band: 0, 3, 4, 7
+    measure, calls = table(shares)
+    plan = select_frontier(8, measure, steps=2, batch=2, oversample=2, max_draws=10, band=(0.25, 0.75), seed=0)
+    assert len(plan.order) == 4 and all(0.25 <= shares[i] <= 0.75 for i in plan.order)
+    assert [s["filled_share"] for s in plan.steps] == [1.0, 1.0]
+    assert all(len(c) == 4 for c in calls)  # oversample x batch candidates per draw
+    assert sum(s["draws"] for s in plan.steps) == len(calls)
+
+
+def test_a_short_step_refills_then_tops_up_with_the_nearest_candidates(caplog):
+    shares = [1.0, 1.0, 0.9, 1.0, 0.5, 0.0]  # one question in band
+    measure, calls = table(shares)
+    plan = select_frontier(6, measure, steps=1, batch=2, oversample=1, max_draws=3, band=(0.25, 0.75), seed=1)
+    step = plan.steps[0]
+    assert step["draws"] == 3 and step["refills"] == 2 and step["candidates"] == 6
+    assert step["in_band"] == 1 and step["filled_share"] == 0.5
+    assert plan.order[0] == 4 and plan.order[1] == 2  # 0.9 is the nearest to the band
+    assert "1 of 2 questions in the band" in caplog.text
+
+
+def test_first_draw_share_is_measured_before_refills():
+    shares = [0.5, 1.0, 1.0, 1.0]
+    measure, _ = table(shares)
+    plan = select_frontier(4, measure, steps=1, batch=2, oversample=1, max_draws=4, band=(0.25, 0.75), seed=0)
+    assert plan.steps[0]["first_draw_in_band"] in (0.0, 0.5)
+    assert plan.steps[0]["draws"] == 4 and plan.steps[0]["in_band"] == 1
+
+
+def test_draws_cycle_through_the_whole_pool_before_repeating():
+    measure, calls = table([0.5] * 10)
+    select_frontier(10, measure, steps=5, batch=2, oversample=1, max_draws=1, band=(0.0, 1.0), seed=3)
+    drawn = [i for c in calls for i in c]
+    assert sorted(drawn) == list(range(10))
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="dynamic-sampling"):
+        select_frontier(0, lambda i: [], steps=1, batch=1, oversample=3, max_draws=10, band=(0, 1), seed=0)
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(frontier).failed == 0
