@@ -313,3 +313,31 @@ def variant_record(
     if clashes:
         raise ValueError(f"extra fields clash with the record's own: {sorted(clashes)}")
     return {**record, **extra}
+
+
+def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
+    """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
+
+    A diagnostic, not a reward term: the published method rewards s alone. A variant the
+    Solver's vote does not confirm is either too hard or ill-posed (no single answer).
+    """
+    claimed, answers = _answer(record), [a for a in (record.get("solver_answers") or []) if a is not None]
+    if _question(record) is None or claimed is None or not answers:
+        return False
+    from ttcs.voting import majority_vote
+
+    label = majority_vote(list(record["solver_answers"]), verifier).label
+    return label is not None and bool(verifier.equivalent(label, claimed))
+
+
+def top_quartile_well_posed(records: Sequence[Mapping[str, Any]], verifier) -> tuple[float | None, int]:
+    """Share of well-posed variants (`is_well_posed`) among the top quarter of the parsed ones by reward.
+
+    Returns ``(share, count)``; the count is ceil(n / 4) of the n parsed records, ties broken by order.
+    """
+    parsed = [r for r in records if _question(r) is not None]
+    if not parsed:
+        return None, 0
+    ranked = sorted(parsed, key=lambda r: -((r.get("reward") or {}).get("total") or 0.0))
+    top = ranked[: -(-len(ranked) // 4)]
+    return sum(is_well_posed(r, verifier) for r in top) / len(top), len(top)

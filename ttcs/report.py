@@ -103,6 +103,24 @@ def _variant_samples(run_dir: Path, limit: int = 5) -> list[str]:
     return lines
 
 
+def _well_posed_lines(run_dir: Path) -> list[str]:
+    """The share of well-posed variants among each iteration's top-quartile rewards (ttcs.curriculum)."""
+    from omegaconf import OmegaConf
+
+    from ttcs.curriculum import top_quartile_well_posed
+    from ttcs.verify import get_verifier
+
+    hydra_cfg = run_dir / ".hydra" / "config.yaml"
+    name = OmegaConf.load(hydra_cfg).get("data", {}).get("verifier", "math") if hydra_cfg.is_file() else "math"
+    lines = []
+    for path in sorted((run_dir / "curriculum").glob("iter_??.jsonl")):
+        share, count = top_quartile_well_posed(read_jsonl(path), get_verifier(name))
+        if share is not None:
+            lines.append(f"- {path.stem}: {100 * share:.0f}% of the {count} top-quartile variants are well-posed "
+                         "(question, claimed answer, and the Solver's majority reaches it)")
+    return lines
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``report.md`` (and its PNG plots) from results.json, metrics.jsonl and curriculum files."""
     run_dir = Path(run_dir)
@@ -112,6 +130,9 @@ def write_report(run_dir: str | Path) -> Path:
         parts += ["![accuracy per iteration](accuracy.png)", ""]
     if _plot_rewards(read_jsonl(run_dir / "metrics.jsonl"), run_dir / "rewards.png"):
         parts += ["## Reward curves", "", "![rewards](rewards.png)", ""]
+    well_posed = _well_posed_lines(run_dir)
+    if well_posed:
+        parts += ["## Are the best-rewarded variants well-posed?", "", *well_posed, ""]
     samples = _variant_samples(run_dir)
     if samples:
         parts += ["## Sample variants (highest reward first)", "", *samples]
