@@ -216,3 +216,19 @@ def test_dedupe_without_required_answer_keeps_questions_with_no_claimed_answer()
     assert dedupe_variants(recs, [])[1]["unparseable"] == 1
     kept, stats = dedupe_variants(recs, [], require_answer=False)
     assert kept == recs and stats["kept"] == 1
+
+
+def test_well_posed_needs_a_claimed_answer_the_solver_majority_reaches():
+    from ttcs.curriculum import is_well_posed, top_quartile_well_posed
+    from ttcs.verify import get_verifier
+
+    v = get_verifier("math")
+    good = {**rec("What is 2 + 5?", answer="7"), "solver_answers": ["7", "7.0", "8", None], "reward": {"total": 0.9}}
+    wrong = {**rec("What is 2 + 5?", answer="9"), "solver_answers": ["7", "7", "8", None], "reward": {"total": 0.8}}
+    no_answer = {**rec("(original problem)", answer=None), "solver_answers": ["3", None], "reward": {"total": 0.7}}
+    silent = {**rec("What is 1 + 1?", answer="2"), "solver_answers": [None, None], "reward": {"total": 0.1}}
+    assert [is_well_posed(r, v) for r in (good, wrong, no_answer, silent)] == [True, False, False, False]
+    # 5 parsed records -> the top ceil(5/4) = 2 by reward: good and wrong.
+    records = [silent, wrong, no_answer, good, dict(silent), {"question": None}]
+    assert top_quartile_well_posed(records, v) == (0.5, 2)
+    assert top_quartile_well_posed([], v) == (None, 0)
