@@ -63,3 +63,28 @@ def test_bad_sizes_are_refused():
 
 def test_docstring_examples_run():
     assert doctest.testmod(frontier).failed == 0
+
+
+def test_measure_with_backend_scores_each_candidate_by_its_vote_share():
+    from types import SimpleNamespace
+
+    from ttcs.data import Problem
+    from ttcs.verify import get_verifier
+
+    class Backend:
+        def __init__(self):
+            self.samplings = []
+
+        def generate(self, prompts, sampling, desc=""):
+            self.samplings.append(sampling)
+            canned = {"a": ["\\boxed{1}"] * 4, "b": ["\\boxed{1}", "\\boxed{2}", "no box", "\\boxed{1}"]}
+            return [canned[p] for p in prompts]
+
+    ctx = SimpleNamespace(cfg=SimpleNamespace(train=SimpleNamespace(answer_policy="boxed")),
+                          verifier=get_verifier("math"), prompts=lambda problems: [p.question for p in problems])
+    problems = [Problem("q0", "a", None, "t"), Problem("q1", "b", None, "t")]
+    backend = Backend()
+    measure = frontier.measure_with_backend(ctx, backend, problems, group_size=4, seed=5,
+                                            sampling={"temperature": 1.0, "top_p": 0.99, "max_new_tokens": 32})
+    assert measure([0, 1]) == [1.0, 0.5]  # "b": two of four samples in the winning cluster
+    assert backend.samplings[0].n == 4 and backend.samplings[0].top_p == 0.99 and backend.samplings[0].seed == 6
