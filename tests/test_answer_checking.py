@@ -139,6 +139,8 @@ FAMILIES = {
         ("x = 5", r"$\boxed{5}$", True),
         ("5", r"$\boxed{x = 5}$", True),
         ("y = 2x + 1", r"$\boxed{2x+1}$", True),
+        ("x^2", r"$\boxed{f(x) = x^2}$", True),
+        ("x = 2x - 5", r"$\boxed{2x - 5}$", False),
         (r"\{1,3\}", r"$\boxed{\{3, 1\}}$", True),
         ("(3,1)", r"$\boxed{(3, 1)}$", True),
         ("x > 5", r"$\boxed{(5, \infty)}$", True),

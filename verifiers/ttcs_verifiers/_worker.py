@@ -300,14 +300,21 @@ def comparable(a: object, b: object) -> bool:
 
 
 def assigned_value(expr: object) -> object | None:
-    """The value of an assignment to a lone variable (``x = 5``, ``y = 2x+1``, ``x = 2+3 = 5``), else None."""
+    """The value of an assignment to a lone variable or function, else None.
+
+    ``x = 5``, ``y = 2x+1``, ``x = 2+3 = 5`` and ``f(x) = x^2`` are assignments; ``7 = 11a+c``,
+    ``x^2 = 4`` and ``x = 2x - 5`` (the variable on both sides) are not.
+    """
     from sympy import And, Eq, Symbol
+    from sympy.core.function import AppliedUndef
 
     relations = list(getattr(expr, "_unsorted_args", expr.args)) if isinstance(expr, And) else [expr]
     if not relations or not all(isinstance(r, Eq) for r in relations):
         return None
-    variable, value = relations[0].lhs, relations[-1].rhs
-    if not isinstance(variable, Symbol) or variable in getattr(value, "free_symbols", {variable}):
+    target, value = relations[0].lhs, relations[-1].rhs
+    if isinstance(target, AppliedUndef) and all(isinstance(arg, Symbol) for arg in target.args):
+        return None if value.has(target.func) else value
+    if not isinstance(target, Symbol) or target in getattr(value, "free_symbols", {target}):
         return None
     return value
 
