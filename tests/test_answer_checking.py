@@ -156,6 +156,8 @@ FAMILIES = {
         (r"10^{-7}", r"$\boxed{0.0000001}$", True),
         ("0.0000001", r"$\boxed{0.0000002}$", False),
         (r"10^{12}", r"$\boxed{10^{12} + 1}$", False),  # rationals are compared exactly
+        (r"2^{9999}", r"$\boxed{2^{9999} + 1}$", False),  # even past 1000 digits
+        (r"2004!", r"$\boxed{2004 \cdot 2003!}$", True),
         (r"\frac{1}{3}", r"$\boxed{0.333333}$", True),
         (r"\frac{1}{3}", r"$\boxed{0.33}$", False),
         (r"\sqrt{2}", r"$\boxed{1.41421356}$", True),

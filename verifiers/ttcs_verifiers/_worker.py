@@ -63,7 +63,9 @@ MEMORY_LIMIT_BYTES = 4 << 30
 # below any difference a problem could ask for. Rationals are compared exactly.
 RELATIVE_TOLERANCE = Decimal("1e-9")
 _VALUE_DIGITS = 30
-_MAX_RATIONAL_DIGITS = 1000  # a rational with more digits is compared through its decimal value
+_MAX_RATIONAL_DIGITS = 1000  # a longer rational is not written out; the worker compares it exactly
+_MAX_RATIONAL_BITS = 3322  # about 1000 decimal digits
+_MAX_EXACT_DIGITS = 100_000  # beyond this, numbers are left to math-verify's verify
 _POINTS = ((1, 1), (-1, 1), (-1, -1), (1, -1))  # quadrants of the complex points of `agree_at_points`
 
 
@@ -195,19 +197,30 @@ def values_close(x: list[str], y: list[str], tolerance: float | Fraction = 0.0) 
 
 
 def numbers_equal(a: dict, b: dict, tolerance: float | Fraction = 0.0) -> bool | None:
-    """Verdict on two numbers described by `number_value` (``rational`` and/or ``value``); None if unknown."""
+    """Verdict on two numbers described by `number_value`; None when the descriptions cannot settle it.
+
+    Two rationals are compared exactly (None when one is too long to write out: the worker
+    then compares them itself); anything else by `values_close`.
+    """
     if a.get("rational") is not None and b.get("rational") is not None:
         return abs(Fraction(a["rational"]) - Fraction(b["rational"])) <= Fraction(tolerance)
+    if _is_rational(a) and _is_rational(b):
+        return None  # 2^{9999} and 2^{9999}+1 agree to 30 digits; only exact arithmetic tells them apart
     if a.get("value") is not None and b.get("value") is not None:
         return values_close(a["value"], b["value"], tolerance)
     return None
 
 
-def number_value(expr: object) -> dict | None:
-    """``{"value": [real, imag]}`` to 30 digits, plus ``"rational": "p/q"`` for a modest rational; or None.
+def _is_rational(description: dict) -> bool:
+    return description.get("rational") is not None or bool(description.get("long_rational"))
 
-    None when `expr` is not a finite number. ``value`` is missing when sympy cannot reach 30
-    correct digits (say, a difference that cancels to zero).
+
+def number_value(expr: object) -> dict | None:
+    """What `numbers_equal` needs of a number, or None when `expr` is not a finite number.
+
+    ``value``: ``[real, imag]`` to 30 digits (missing when sympy cannot reach 30 correct
+    digits, say for a difference that cancels to zero); ``rational``: ``"p/q"`` for a rational
+    of at most 1000 digits; ``long_rational``: True for a longer one.
     """
     from sympy import Expr
     from sympy.core.evalf import PrecisionExhausted
@@ -220,28 +233,37 @@ def number_value(expr: object) -> dict | None:
         result["value"] = [_decimal_text(real), _decimal_text(imag)]
     except (PrecisionExhausted, TypeError, ValueError, OverflowError, ZeroDivisionError):
         logger.debug("no %d-digit value", _VALUE_DIGITS)
-    rational = _modest_rational(expr, result.get("value"))
-    if rational is not None:
-        result["rational"] = rational
+    if expr.is_rational:
+        rational = _modest_rational(expr, result.get("value"))
+        result["rational" if rational else "long_rational"] = rational or True
     return result or None
 
 
 def _modest_rational(expr, value: list[str] | None) -> str | None:
-    """``"p/q"`` when `expr` is a rational number whose digits can be written out cheaply."""
+    """``"p/q"`` for a rational number whose digits can be written out cheaply, else None."""
     from sympy import Rational
 
     if not isinstance(expr, Rational):
-        if value is None or value[1] != "0" or not expr.is_rational:
-            return None
-        magnitude = Decimal(value[0])
-        if magnitude and not -_MAX_RATIONAL_DIGITS < magnitude.adjusted() < _MAX_RATIONAL_DIGITS:
+        magnitude = Decimal(value[0]) if value is not None else None
+        if magnitude is None or (magnitude and not -_MAX_RATIONAL_DIGITS < magnitude.adjusted() < _MAX_RATIONAL_DIGITS):
             return None
         expr = expr.doit()
         if not isinstance(expr, Rational):
             return None
-    if max(len(str(abs(expr.p))), len(str(expr.q))) > _MAX_RATIONAL_DIGITS:
+    if max(abs(expr.p).bit_length(), expr.q.bit_length()) > _MAX_RATIONAL_BITS:
         return None
     return f"{expr.p}/{expr.q}"
+
+
+def exact_difference(a: object, b: object) -> Fraction | None:
+    """``|a - b|`` for two rational sympy numbers, computed exactly; None when either is not rational."""
+    from sympy import Rational
+
+    exact_a, exact_b = a.doit(), b.doit()
+    if not isinstance(exact_a, Rational) or not isinstance(exact_b, Rational):
+        return None
+    difference = abs(exact_a - exact_b)
+    return Fraction(int(difference.p), int(difference.q))
 
 
 def _decimal_text(part: object) -> str:
@@ -333,7 +355,21 @@ def numbers_verdict(a: object, b: object, tolerance: float = 0.0) -> bool | None
     value_b = number_value(b) if value_a is not None and shape(b) == "value" else None
     if value_a is None or value_b is None:
         return None
-    return numbers_equal(value_a, value_b, tolerance)
+    verdict = numbers_equal(value_a, value_b, tolerance)
+    if verdict is None and _is_rational(value_a) and _is_rational(value_b) and _writable(value_a, value_b):
+        difference = exact_difference(a, b)
+        return None if difference is None else difference <= Fraction(tolerance)
+    return verdict
+
+
+def _writable(*descriptions: dict) -> bool:
+    """Whether exact arithmetic on these numbers stays cheap (magnitudes within 10^±100000)."""
+    for description in descriptions:
+        value = description.get("value")
+        magnitude = Decimal(value[0]) if value is not None else None
+        if magnitude is None or (magnitude and abs(magnitude.adjusted()) > _MAX_EXACT_DIGITS):
+            return False
+    return True
 
 
 def agree_at_points(a: object, b: object) -> bool:
