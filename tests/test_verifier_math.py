@@ -229,6 +229,9 @@ def test_hostile_input_is_harmless(verifier, tmp_path, template):
         lambda: verifier.equivalent(text, "5"),
         lambda: verifier.equivalent("5", text),
         lambda: verifier.equivalent(text, text + " "),
+        lambda: verifier.extract_for_scoring(text),
+        lambda: verifier.is_correct(text, "5"),
+        lambda: verifier.is_correct("5", text),
     ):
         verifier.warm_up()  # a replacement worker is ready, as it normally is between calls
         result, seconds = timed(call)
@@ -306,9 +309,13 @@ def test_verdicts_and_parses_are_cached(verifier, monkeypatch):
 
     monkeypatch.setattr(v._worker, "request", spy)
     for _ in range(3):
-        assert v.equivalent(r"2\sqrt{3}", r"\sqrt{12}")
+        assert v.equivalent("x^2+2x+1", "(x+1)^2")
     assert requests.count("describe") == 2  # each distinct string once
     assert requests.count("compare") == 1
+    for _ in range(3):
+        assert v.equivalent(r"2\sqrt{3}", r"\sqrt{12}")
+    assert requests.count("describe") == 4
+    assert requests.count("compare") == 1  # two numbers are decided by their values, without a comparison
 
 
 # ---- the shortcut that skips math-verify's verify ------------------------------------------

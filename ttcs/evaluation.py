@@ -2,6 +2,11 @@
 
 Gold answers are used here and only here. `score_problem` and `summarize` are pure so
 the metrics can be checked by hand; `evaluate` runs the backend and writes nothing.
+
+Scoring reads answers with the verifier's scoring extraction and compares them with the
+gold answer role by role (`ttcs.verify.extract_for_scoring`, `ttcs.verify.matches_gold`);
+verifiers without those methods fall back to `extract` and `equivalent`. The maj@k vote is
+taken over the same answers, so avg@k, maj@k and greedy read a completion the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from ttcs.generation import GenerationBackend, Sampling
+from ttcs.verify import extract_for_scoring, matches_gold
 from ttcs.voting import majority_vote
 
 logger = logging.getLogger(__name__)
@@ -40,15 +46,13 @@ class ProblemResult:
 
 
 def is_correct(answer: str | None, gold: str | None, verifier) -> bool:
-    """An answer counts only when it exists and is equivalent to the gold answer."""
-    if answer is None or gold is None:
-        return False
-    return bool(verifier.equivalent(answer, gold))
+    """An answer counts only when it exists and is correct for the gold answer (`ttcs.verify.matches_gold`)."""
+    return matches_gold(verifier, gold, answer)
 
 
 def score_problem(problem, completions: Sequence[str], verifier, greedy_completion: str | None = None) -> ProblemResult:
     """Extract, vote and score the k sampled completions (and the greedy one) of one problem."""
-    answers = [verifier.extract(c) for c in completions]
+    answers = [extract_for_scoring(verifier, c) for c in completions]
     correct = [is_correct(a, problem.answer, verifier) for a in answers]
     vote = majority_vote(answers, verifier)
     result = ProblemResult(id=problem.id, question=problem.question, gold=problem.answer,
@@ -58,7 +62,7 @@ def score_problem(problem, completions: Sequence[str], verifier, greedy_completi
                            meta=dict(getattr(problem, "meta", {}) or {}))
     if greedy_completion is not None:
         result.greedy_completion = greedy_completion
-        result.greedy_answer = verifier.extract(greedy_completion)
+        result.greedy_answer = extract_for_scoring(verifier, greedy_completion)
         result.greedy_correct = is_correct(result.greedy_answer, problem.answer, verifier)
     return result
 

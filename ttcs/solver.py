@@ -28,6 +28,7 @@ from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
 from ttcs.rewards.solver import GroupVote, get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
+from ttcs.verify import matches_gold
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +59,14 @@ def _problem(rec: Mapping) -> Problem:
 
 
 def pseudo_label_accuracy(records: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> float | None:
-    """Share of votes whose label is equivalent to the gold answer, over questions that have one.
+    """Share of votes whose label is correct for the gold answer (`ttcs.verify.matches_gold`), over questions that have one.
 
     Gold answers are used for this log line only; they never reach the reward.
     """
     scored = [r for r in records if gold.get(r.problem_id) is not None]
     if not scored:
         return None
-    right = sum(r.label is not None and bool(verifier.equivalent(r.label, gold[r.problem_id])) for r in scored)
+    right = sum(matches_gold(verifier, gold[r.problem_id], r.label) for r in scored)
     return right / len(scored)
 
 

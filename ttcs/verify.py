@@ -4,6 +4,16 @@ A verifier turns a model completion into a final answer (`extract`), decides whe
 answers mean the same thing (`equivalent`), and offers a cheap hashable key for the
 common cases (`canonical`) so that voting rarely needs a symbolic comparison.
 
+Scoring against a gold answer may ask more of a verifier than voting does. Two optional
+methods serve it, and `extract_for_scoring` / `matches_gold` fall back to `extract` /
+`equivalent` for plugins without them:
+
+- ``extract_for_scoring(completion)``: extraction with every fallback the verifier trusts
+  when a gold answer, not a vote, decides (the ``math`` verifier joins adjacent boxes and
+  reads the last math span of a finished completion);
+- ``is_correct(gold, answer)``: a comparison that keeps the roles (``equivalent`` is
+  symmetric, for clustering; a gold answer and a prediction are not interchangeable).
+
 Verifiers are found through the entry-point group ``ttcs.verifiers``; a third-party
 package adds one by declaring, in its own ``pyproject.toml``::
 
@@ -99,3 +109,23 @@ def get_verifier(name: str, **kwargs) -> Verifier:
     if not isinstance(verifier, Verifier):
         raise TypeError(f"entry point {name!r} -> {eps[name].value} does not implement the Verifier interface")
     return verifier
+
+
+def extract_for_scoring(verifier: Verifier, completion: str) -> str | None:
+    """The answer of `completion` as scoring against a gold answer reads it.
+
+    Uses the verifier's ``extract_for_scoring`` when it has one, else its `extract`.
+    """
+    extract = getattr(verifier, "extract_for_scoring", None)
+    return extract(completion) if callable(extract) else verifier.extract(completion)
+
+
+def matches_gold(verifier: Verifier, gold: str | None, answer: str | None) -> bool:
+    """Whether the predicted `answer` is correct for the `gold` answer; False when either is missing.
+
+    Uses the verifier's ``is_correct(gold, answer)`` when it has one, else ``equivalent(answer, gold)``.
+    """
+    if answer is None or gold is None:
+        return False
+    judge = getattr(verifier, "is_correct", None)
+    return bool(judge(gold, answer) if callable(judge) else verifier.equivalent(answer, gold))

@@ -2,6 +2,13 @@
 
 Everything here is linear in the length of the input (model output can be megabytes of
 unbalanced braces), uses no sympy, and never raises on a string.
+
+Two kinds of helpers. `last_boxed` and `last_answer_phrase` read what a completion states
+as its answer; every verifier's `extract` uses them, votes included. `last_boxed_run` (the
+last box together with the boxes right before it, ``\\boxed{1}, \\boxed{2}``) and
+`last_stated_value` (the last math span or number of a finished completion, when its last
+sentence states it as a result) are greedier: the ``math`` verifier uses them only when a
+gold answer scores the result, never for votes.
 """
 
 from __future__ import annotations
@@ -18,9 +25,44 @@ _PHRASE_RE = re.compile(
     r"\bthe\s+(?:final\s+)?answer\s+is\b[ \t]*:?|\bfinal\s+answer\s*[:：]|\banswer\s*[:：]",
     re.IGNORECASE,
 )
+# A line that is just "Answer <math or number>" ("Answer $ 9 $", "**Answer** \(2\)", "Answer 15").
+_ANSWER_LINE_RE = re.compile(
+    r"^[ \t>#*_]*(?:final[ \t]+)?answer[*_]*[ \t]*[.:]?[ \t]*"
+    r"(\$[^$\n]+\$|\\\([^\n]*?\\\)|[-+]?\d[\d,./]*)[ \t]*\.?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 _MAX_PHRASE_ANSWER = 500  # characters looked at after a phrase; keeps the scan linear
 # A sentence ends at a full stop followed by a space ("5. I hope"), not inside "0.5".
 _SENTENCE_END_RE = re.compile(r"\.\s|\.$")
+# Inline and display math; a span never crosses a blank line.
+_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$]+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+# "is", "are", "equals" ... between a sentence's subject and the value it states.
+_COPULA_RE = re.compile(r"\b(?:is|are|was|were|equals|becomes)\b[ \t]*:?", re.IGNORECASE)
+_STARTS_WITH_VALUE_RE = re.compile(r"\s*(?:\$|\\\(|[-+]?\d)")
+_NUMBER_AT_START_RE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?![\w^/])")
+# What may stand between two boxes that give one answer together: "\boxed{1}, \boxed{2}",
+# "$\boxed{1}$ and $\boxed{2}$", "x = \boxed{1}$ or $x = \boxed{-2}".
+_BOX_GAP_RE = re.compile(
+    r"(?:\s|[$,;&]|\\[,;:!]|\\q?quad\b|\\text\s*\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b|\\[()\[\]]"
+    r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
+    re.IGNORECASE,
+)
+_MAX_BOX_GAP = 40
+_MAX_TAIL = 300  # the stated value must lie in the last this-many characters
+_MAX_AFTER_VALUE = 40  # characters between the stated value and the end of its sentence
+_FINISHED_RE = re.compile(r"(?:[.!]|\$|\\\]|\\\))\s*$")
+_SENTENCE_BREAK_RE = re.compile(r"[.!?]\s+|\n\s*\n")
+_PLAIN_NUMBER_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_BARE_NUMBER_RE = re.compile(r"(?<![\w\\^_.,/])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![\w^]|[.,/]\d)")
+# What marks a value as the result: "therefore", "hence" right before it; "is", "equals",
+# "gives (a total of)", "=" shortly before it; or "is the solution" right after it.
+_RESULT_BEFORE_RE = re.compile(
+    r"(?:\b(?:therefore|thus|hence|so|consequently|finally)\b[\s,:]*"
+    r"|\b(?:is|are|was|were|equals?|gives?|yields?|gets?|obtain|becomes?)\b(?:\s+[A-Za-z]+){0,3}[\s,:]*"
+    r"|=\s*)$",
+    re.IGNORECASE,
+)
+_RESULT_AFTER_RE = re.compile(r"\s*(?:is|are)\s+(?:the\s+)?(?:final\s+)?(?:answer|solution|result)s?\b", re.IGNORECASE)
 _TEXT_WRAPPER_RE = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 
 
@@ -49,36 +91,80 @@ def last_boxed(text: str) -> str | None:
         >>> last_boxed(r"first \\boxed{1}, then \\boxed{\\frac{1}{2}}")
         '\\\\frac{1}{2}'
     """
+    spans = boxed_spans(text, last_only=True)
+    return spans[-1][2] if spans else None
+
+
+def boxed_spans(text: str, last_only: bool = False) -> list[tuple[int, int, str]]:
+    """``(start, end, content)`` of every well-formed box, in order (only the last with `last_only`).
+
+    `start` is where ``\\boxed`` begins and `end` is just past its closing brace (or its bare token).
+    """
     if "\\boxed" not in text and "\\fbox" not in text:
-        return None
-    starts = [m.end() for m in _BOXED_RE.finditer(text)]
+        return []
+    found: list[tuple[int, int, str]] = []
     pairs: dict[int, int] | None = None
-    for start in reversed(starts):
+    for match in reversed(list(_BOXED_RE.finditer(text))):
+        start = match.end()
         if start < len(text) and text[start] == "{":
-            if pairs is None:
-                pairs = matching_braces(text)
+            pairs = matching_braces(text) if pairs is None else pairs
             end = pairs.get(start)
             if end is not None:
-                return text[start + 1 : end].strip()
+                found.append((match.start(), end + 1, text[start + 1 : end].strip()))
         else:  # `\boxed 5`: one bare token
             token = _BARE_TOKEN_RE.match(text, start)
             if token:
-                return token.group().strip()
-    return None
+                found.append((match.start(), token.end(), token.group().strip()))
+        if last_only and found:
+            break
+    return found[::-1]
+
+
+def last_boxed_run(text: str) -> tuple[str, int] | None:
+    """The last box joined with the boxes right before it, and where the run ends.
+
+    Boxes belong to one run when only a connector stands between them: spaces, ``$``,
+    commas, "and", "or", ``\\text{ and }``, ``\\quad`` or a label such as ``x =``.
+
+    Example:
+        >>> last_boxed_run(r"first \\boxed{7}. So $x = \\boxed{1}$ or $x = \\boxed{-2}$.")
+        ('1, -2', 54)
+    """
+    spans = [span for span in boxed_spans(text) if span[2]]
+    if not spans:
+        return None
+    run = [spans[-1]]
+    for span in reversed(spans[:-1]):
+        gap = text[span[1] : run[0][0]]
+        if len(gap) > _MAX_BOX_GAP or not _BOX_GAP_RE.fullmatch(gap):
+            break
+        run.insert(0, span)
+    return ", ".join(content for _, _, content in run), run[-1][1]
 
 
 def last_answer_phrase(text: str) -> str | None:
     """The answer stated by the last "the answer is X" / "final answer: X" / "answer: X".
 
+    A line that is only "Answer" and a value ("Answer $ 9 $") counts as such a phrase, and a
+    sentence after the phrase gives the value it states ("The largest $n$ is 34" -> ``34``).
+
     Example:
         >>> last_answer_phrase("Answer: 3. Actually, the final answer is $4$.")
         '4'
     """
-    ends = [m.end() for m in _PHRASE_RE.finditer(text)]
-    for end in reversed(ends):  # the last phrase that states something wins
-        answer = _rest_of_line(text[end : end + _MAX_PHRASE_ANSWER])
+    found = last_answer_phrase_at(text)
+    return found[0] if found else None
+
+
+def last_answer_phrase_at(text: str) -> tuple[str, int] | None:
+    """Like `last_answer_phrase`, with the index where that phrase starts."""
+    candidates = [(m.start(), m.end(), None) for m in _PHRASE_RE.finditer(text)]
+    if "nswer" in text or "NSWER" in text:
+        candidates += [(m.start(), m.end(), m.group(1)) for m in _ANSWER_LINE_RE.finditer(text)]
+    for start, end, value in sorted(candidates, reverse=True):  # the last phrase that states something wins
+        answer = strip_decorations(value) if value is not None else _rest_of_line(text[end : end + _MAX_PHRASE_ANSWER])
         if answer:
-            return answer
+            return answer, start
     return None
 
 
@@ -90,7 +176,85 @@ def _rest_of_line(rest: str) -> str:
     end = _SENTENCE_END_RE.search(rest)
     if end:
         rest = rest[: end.start()]
-    return strip_decorations(rest)
+    return strip_decorations(_value_of_sentence(rest.strip()))
+
+
+def _value_of_sentence(rest: str) -> str:
+    """The value a short sentence states: ``The largest $n$ is 34`` -> ``34``; else `rest` itself.
+
+    A leading math span followed by words gives that span (``$18$, which is ...`` -> ``$18$``);
+    a sentence that starts with a word gives what follows its first "is"/"are"/"equals" outside
+    math, when that is a math span or a number.
+    """
+    spans = [(m.start(), m.end()) for m in _MATH_SPAN_RE.finditer(rest)]
+    if spans and spans[0][0] == 0 and len(spans) == 1 and rest[spans[0][1] :].strip():
+        return rest[: spans[0][1]]
+    if not rest[:1].isalpha():
+        return rest
+    for copula in _COPULA_RE.finditer(rest):
+        if any(start <= copula.start() < end for start, end in spans):
+            continue
+        after = rest[copula.end() :]
+        if _STARTS_WITH_VALUE_RE.match(after):
+            return _value_of_sentence(after.strip())
+    return rest
+
+
+def last_stated_value(text: str) -> str | None:
+    """The value the last sentence of a finished completion states as its result, or None.
+
+    The value is the sentence's last math span, else its last number, and it counts only
+    when the sentence marks it as a result: "therefore"/"hence" right before it, "is",
+    "equals", "gives (a total of)" or "=" shortly before it, or "is the solution" after it.
+    A completion that does not end like a sentence (a full stop, ``!``, a closing math
+    delimiter) was cut off and states nothing. A span ending in ``= <number>`` gives the
+    number (``x^2 = 4`` -> ``4``).
+
+    Example:
+        >>> last_stated_value(r"Therefore $x \\geq 5$ is the solution.")
+        'x \\\\geq 5'
+        >>> last_stated_value("The area is 6 square units.")
+        '6'
+        >>> last_stated_value("We try $x = 3$ in the equation."), last_stated_value("First $x = 3$. Then we")
+        (None, None)
+    """
+    tail = text[-_MAX_TAIL:].rstrip()
+    if not _FINISHED_RE.search(tail):
+        return None
+    body = tail.rstrip(".!")
+    breaks = [m.end() for m in _SENTENCE_BREAK_RE.finditer(body) if not _inside_math(body, m.start())]
+    sentence = body[breaks[-1] if breaks else 0 :]
+    found = _last_value(sentence)
+    if found is None:
+        return None
+    start, end, value = found
+    if len(sentence) - end > _MAX_AFTER_VALUE:
+        return None
+    if not (_RESULT_BEFORE_RE.search(sentence[:start]) or _RESULT_AFTER_RE.match(sentence[end:])):
+        return None
+    rhs = value.rsplit("=", 1)[-1].strip()
+    return rhs if "=" in value and _PLAIN_NUMBER_RE.fullmatch(rhs) else value
+
+
+def _last_value(sentence: str) -> tuple[int, int, str] | None:
+    """``(start, end, value)`` of the last math span, or of the last number after every span."""
+    spans = list(_MATH_SPAN_RE.finditer(sentence))
+    after_spans = spans[-1].end() if spans else 0
+    numbers = list(_BARE_NUMBER_RE.finditer(sentence, after_spans))
+    if numbers:
+        return numbers[-1].start(), numbers[-1].end(), numbers[-1].group()
+    if not spans:
+        return None
+    content = strip_decorations(next(group for group in spans[-1].groups() if group is not None))
+    if not content or "\\boxed" in content:
+        return None
+    return spans[-1].start(), spans[-1].end(), content
+
+
+def _inside_math(text: str, index: int) -> bool:
+    """Whether `index` lies inside a ``$...$`` / ``\\[...\\]`` span of `text` (an odd count of ``$`` before it)."""
+    before = text[:index]
+    return before.count("$") % 2 == 1 or before.rfind("\\[") > before.rfind("\\]")
 
 
 def strip_decorations(answer: str) -> str:

@@ -5,12 +5,27 @@ and writes one JSON reply per line on stdout, and exits when stdin closes:
 
 - ``{"id": 1, "op": "ping"}`` -> ``{"id": 1}``
 - ``{"id": 2, "op": "compare", "a": "2\\\\sqrt2", "b": "\\\\sqrt8", "timeout": 2}`` ->
-  ``{"id": 2, "equal": true}`` (math-verify's ``verify`` in either direction)
+  ``{"id": 2, "equal": true}``; with ``"gold_first": true``, `a` is the gold answer and `b`
+  the prediction (see "Comparing" below); ``"tolerance"`` is the absolute slack a written
+  decimal allows (see `values_close`)
 - ``{"id": 3, "op": "describe", "a": "\\\\pi", "timeout": 2}`` ->
-  ``{"id": 3, "kind": "number", "strings": ["\\\\pi"], "fingerprint": [3.14159..., 0.0], "text": "pi"}``
+  ``{"id": 3, "kind": "number", "strings": ["\\\\pi"], "fingerprint": [3.14159..., 0.0], "text": "pi",
+  "value": ["3.14159265358979323846264338328", "0"]}``
 
 Answers are parsed with math-verify's LaTeX extractor only (its plain-expression
 extractor runs sympy's Python-evaluating parser), once per string (LRU cache).
+
+Comparing. Before math-verify's ``verify`` sees a pair, `comparable` checks that both sides
+have the same structure: a relation (``7 = 11a+c``, ``x > 5``) never matches a bare value,
+an ordered pair never matches a set, an interval never matches a finite set. The only
+bridges are an assignment to a lone variable (``x = 5`` is the value ``5``; ``y = 2x+1`` is
+``2x+1``), a one-element set and its element, and an inequality and the interval it
+describes. Two numbers are compared by `values_close`, not by ``verify`` (which rounds to 6
+decimal places, so that ``1/2004!`` equals ``1/2006!``). Past these checks, ``compare``
+asks ``verify`` in both directions, and with ``gold_first`` only ``verify(gold, prediction)``,
+math-verify's own order; last, two plain expressions that ``verify`` calls different still
+match when they agree at several complex points (`agree_at_points`: ``\\\\sqrt{1/n}`` and
+``1/\\\\sqrt{n}``, which sympy cannot simplify without knowing ``n > 0``).
 
 Why `decide` may answer without ``verify``. math-verify's ``verify(gold, target)`` is
 True iff some pair of items of the two parses matches: two strings that are equal after
@@ -38,8 +53,20 @@ import logging
 import sys
 import zlib
 from collections import OrderedDict
+from decimal import Decimal, InvalidOperation, localcontext
+from fractions import Fraction
+
+logger = logging.getLogger(__name__)
 
 MEMORY_LIMIT_BYTES = 4 << 30
+# Relative tolerance between two numbers: far above the error of a 30-digit evaluation, far
+# below any difference a problem could ask for. Rationals are compared exactly.
+RELATIVE_TOLERANCE = Decimal("1e-9")
+_VALUE_DIGITS = 30
+_MAX_RATIONAL_DIGITS = 1000  # a longer rational is not written out; the worker compares it exactly
+_MAX_RATIONAL_BITS = 3322  # about 1000 decimal digits
+_MAX_EXACT_DIGITS = 100_000  # beyond this, numbers are left to math-verify's verify
+_POINTS = ((1, 1), (-1, 1), (-1, -1), (1, -1))  # quadrants of the complex points of `agree_at_points`
 
 
 class Session:
@@ -59,7 +86,8 @@ class Session:
         if op == "describe":
             return describe(self.parse(request["a"], seconds))
         if op == "compare":
-            return {"equal": self.compare(request["a"], request["b"], seconds)}
+            return {"equal": self.compare(request["a"], request["b"], seconds, gold_first=bool(request.get("gold_first")),
+                                          tolerance=float(request.get("tolerance", 0.0)))}
         raise ValueError(f"unknown op {op!r}")
 
     def warm_up(self) -> None:
@@ -81,13 +109,29 @@ class Session:
             self._parsed.popitem(last=False)
         return result
 
-    def compare(self, a: str, b: str, seconds: int) -> bool:
+    def compare(self, a: str, b: str, seconds: int, gold_first: bool = False, tolerance: float = 0.0) -> bool:
+        """Whether `a` and `b` are the same answer (with `gold_first`: whether `b` is correct for the gold `a`)."""
+        gold, target = self.parse(a, seconds), self.parse(b, seconds)
+        gold_strings = {item.strip() for item in gold if isinstance(item, str)} - {""}
+        if gold_strings & {item.strip() for item in target if isinstance(item, str)}:
+            return True
+        return any(self._compare_objects(g, t, seconds, gold_first, tolerance)
+                   for g in gold if not isinstance(g, str) for t in target if not isinstance(t, str))
+
+    def _compare_objects(self, gold, target, seconds: int, gold_first: bool, tolerance: float) -> bool:
         from math_verify import verify
 
-        gold, target = self.parse(a, seconds), self.parse(b, seconds)
-        if not gold or not target:
+        gold, target = unwrap_assignments(gold, target)
+        if not comparable(gold, target):
             return False
-        return verify(gold, target, timeout_seconds=seconds) or verify(target, gold, timeout_seconds=seconds)
+        numeric = _bounded(seconds, numbers_verdict, gold, target, tolerance)
+        if numeric is not None:
+            return numeric
+        if verify(gold, target, allow_set_relation_comp=True, timeout_seconds=seconds):
+            return True
+        if not gold_first and verify(target, gold, allow_set_relation_comp=True, timeout_seconds=seconds):
+            return True
+        return bool(_bounded(seconds, agree_at_points, gold, target))
 
 
 def describe(parsed: list) -> dict:
@@ -107,7 +151,9 @@ def describe(parsed: list) -> dict:
         return {"kind": "other", "strings": strings}
     if objects[0].free_symbols:
         return {"kind": "expression", "strings": strings, "fingerprint": value}
-    return {"kind": "number", "strings": strings, "fingerprint": value, "text": str(objects[0])}
+    description = {"kind": "number", "strings": strings, "fingerprint": value, "text": str(objects[0])}
+    description.update(number_value(objects[0]) or {})
+    return description
 
 
 def decide(a: dict, b: dict) -> bool | None:
@@ -129,6 +175,270 @@ def decide(a: dict, b: dict) -> bool | None:
             if symbol["name"].lower() != "e" and symbol["name"] != number.get("text"):
                 return False
     return None
+
+
+def values_close(x: list[str], y: list[str], tolerance: float | Fraction = 0.0) -> bool:
+    """Whether two numbers ``[real, imaginary]`` (decimal strings) are equal.
+
+    Equal means: closer than `tolerance` (the slack of a written decimal, see
+    ``ttcs_verifiers.math``) plus `RELATIVE_TOLERANCE` times the larger magnitude. Decimal
+    arithmetic, so ``1e-5700`` and ``3e-5700`` differ (doubles would make both 0).
+    """
+    with localcontext() as context:
+        context.prec = 60
+        try:
+            (xr, xi), (yr, yi) = [Decimal(part) for part in x], [Decimal(part) for part in y]
+        except (InvalidOperation, ValueError):
+            return False
+        slack = Decimal(tolerance.numerator) / Decimal(tolerance.denominator) if isinstance(tolerance, Fraction) \
+            else Decimal(repr(float(tolerance)))
+        scale = max(abs(xr), abs(xi), abs(yr), abs(yi))
+        return max(abs(xr - yr), abs(xi - yi)) <= slack + RELATIVE_TOLERANCE * scale
+
+
+def numbers_equal(a: dict, b: dict, tolerance: float | Fraction = 0.0) -> bool | None:
+    """Verdict on two numbers described by `number_value`; None when the descriptions cannot settle it.
+
+    Two rationals are compared exactly (None when one is too long to write out: the worker
+    then compares them itself); anything else by `values_close`.
+    """
+    if a.get("rational") is not None and b.get("rational") is not None:
+        return abs(Fraction(a["rational"]) - Fraction(b["rational"])) <= Fraction(tolerance)
+    if _is_rational(a) and _is_rational(b):
+        return None  # 2^{9999} and 2^{9999}+1 agree to 30 digits; only exact arithmetic tells them apart
+    if a.get("value") is not None and b.get("value") is not None:
+        return values_close(a["value"], b["value"], tolerance)
+    return None
+
+
+def _is_rational(description: dict) -> bool:
+    return description.get("rational") is not None or bool(description.get("long_rational"))
+
+
+def number_value(expr: object) -> dict | None:
+    """What `numbers_equal` needs of a number, or None when `expr` is not a finite number.
+
+    ``value``: ``[real, imag]`` to 30 digits (missing when sympy cannot reach 30 correct
+    digits, say for a difference that cancels to zero); ``rational``: ``"p/q"`` for a rational
+    of at most 1000 digits; ``long_rational``: True for a longer one.
+    """
+    from sympy import Expr
+    from sympy.core.evalf import PrecisionExhausted
+
+    if not isinstance(expr, Expr) or not expr.is_number or expr.has(*_unbounded()):
+        return None
+    result: dict = {}
+    try:
+        real, imag = expr.evalf(_VALUE_DIGITS, strict=True).as_real_imag()
+        result["value"] = [_decimal_text(real), _decimal_text(imag)]
+    except (PrecisionExhausted, TypeError, ValueError, OverflowError, ZeroDivisionError):
+        logger.debug("no %d-digit value", _VALUE_DIGITS)
+    if expr.is_rational:
+        rational = _modest_rational(expr, result.get("value"))
+        result["rational" if rational else "long_rational"] = rational or True
+    return result or None
+
+
+def _modest_rational(expr, value: list[str] | None) -> str | None:
+    """``"p/q"`` for a rational number whose digits can be written out cheaply, else None."""
+    from sympy import Rational
+
+    if not isinstance(expr, Rational):
+        magnitude = Decimal(value[0]) if value is not None else None
+        if magnitude is None or (magnitude and not -_MAX_RATIONAL_DIGITS < magnitude.adjusted() < _MAX_RATIONAL_DIGITS):
+            return None
+        expr = expr.doit()
+        if not isinstance(expr, Rational):
+            return None
+    if max(abs(expr.p).bit_length(), expr.q.bit_length()) > _MAX_RATIONAL_BITS:
+        return None
+    return f"{expr.p}/{expr.q}"
+
+
+def exact_difference(a: object, b: object) -> Fraction | None:
+    """``|a - b|`` for two rational sympy numbers, computed exactly; None when either is not rational."""
+    from sympy import Rational
+
+    exact_a, exact_b = a.doit(), b.doit()
+    if not isinstance(exact_a, Rational) or not isinstance(exact_b, Rational):
+        return None
+    difference = abs(exact_a - exact_b)
+    return Fraction(int(difference.p), int(difference.q))
+
+
+def _decimal_text(part: object) -> str:
+    from sympy import Float, Integer, Rational
+
+    if isinstance(part, Integer):
+        return str(part)
+    if isinstance(part, Rational):
+        return str(Float(part, _VALUE_DIGITS))
+    if isinstance(part, Float):
+        return str(part)
+    raise TypeError(f"not a number: {type(part).__name__}")
+
+
+def _unbounded() -> tuple:
+    from sympy import S
+
+    return S.NaN, S.ComplexInfinity, S.Infinity, S.NegativeInfinity
+
+
+def shape(expr: object) -> str:
+    """The structure of a parsed answer: relation, matrix, tuple, set, singleton, interval, region, value, other."""
+    from sympy import Expr, FiniteSet, Interval, Set, Tuple
+    from sympy.matrices import MatrixBase
+    from sympy.matrices.expressions import MatrixExpr
+
+    if _is_relation(expr):
+        return "relation"
+    if isinstance(expr, (MatrixBase, MatrixExpr)):
+        return "matrix"
+    if isinstance(expr, Tuple):
+        return "tuple"
+    if isinstance(expr, FiniteSet):
+        return "singleton" if len(expr) == 1 else "set"
+    if isinstance(expr, Interval):
+        return "interval"
+    if isinstance(expr, Set):
+        return "region"
+    return "value" if isinstance(expr, Expr) else "other"
+
+
+# Different structures that may still be the same answer; every other pair of shapes is unequal.
+_BRIDGES = {
+    frozenset({"singleton", "value"}),  # {5} and 5
+    frozenset({"relation", "interval"}),  # x > 5 and (5, oo)
+    frozenset({"relation", "region"}),  # x < 1 or x > 5, as a union of intervals
+    frozenset({"interval", "region"}),
+    frozenset({"tuple", "interval"}),  # (1, 3) is read as an open interval, (3, 1) as a tuple
+}
+
+
+def comparable(a: object, b: object) -> bool:
+    """Whether `a` and `b` have structures that can hold the same answer (see the module doc)."""
+    shape_a, shape_b = shape(a), shape(b)
+    return shape_a == shape_b or frozenset({shape_a, shape_b}) in _BRIDGES
+
+
+def assigned_value(expr: object) -> object | None:
+    """The value of an assignment to a lone variable or function, else None.
+
+    ``x = 5``, ``y = 2x+1``, ``x = 2+3 = 5`` and ``f(x) = x^2`` are assignments; ``7 = 11a+c``,
+    ``x^2 = 4`` and ``x = 2x - 5`` (the variable on both sides) are not.
+    """
+    from sympy import And, Eq, Symbol
+    from sympy.core.function import AppliedUndef
+
+    relations = list(getattr(expr, "_unsorted_args", expr.args)) if isinstance(expr, And) else [expr]
+    if not relations or not all(isinstance(r, Eq) for r in relations):
+        return None
+    target, value = relations[0].lhs, relations[-1].rhs
+    if isinstance(target, AppliedUndef) and all(isinstance(arg, Symbol) for arg in target.args):
+        return None if value.has(target.func) else value
+    if not isinstance(target, Symbol) or target in getattr(value, "free_symbols", {target}):
+        return None
+    return value
+
+
+def unwrap_assignments(a: object, b: object) -> tuple[object, object]:
+    """Replace an assignment by its value when the other side is not a relation (``x = 5`` vs ``5``)."""
+    if _is_relation(a) and _is_relation(b):
+        return a, b
+    value_a, value_b = assigned_value(a), assigned_value(b)
+    return (a if value_a is None else value_a), (b if value_b is None else value_b)
+
+
+def numbers_verdict(a: object, b: object, tolerance: float = 0.0) -> bool | None:
+    """`numbers_equal` on two parsed numbers; None unless both are finite numbers with known values."""
+    value_a = number_value(a) if shape(a) == "value" else None
+    value_b = number_value(b) if value_a is not None and shape(b) == "value" else None
+    if value_a is None or value_b is None:
+        return None
+    verdict = numbers_equal(value_a, value_b, tolerance)
+    if verdict is None and _is_rational(value_a) and _is_rational(value_b) and _writable(value_a, value_b):
+        difference = exact_difference(a, b)
+        return None if difference is None else difference <= Fraction(tolerance)
+    return verdict
+
+
+def _writable(*descriptions: dict) -> bool:
+    """Whether exact arithmetic on these numbers stays cheap (magnitudes within 10^±100000)."""
+    for description in descriptions:
+        value = description.get("value")
+        magnitude = Decimal(value[0]) if value is not None else None
+        if magnitude is None or (magnitude and abs(magnitude.adjusted()) > _MAX_EXACT_DIGITS):
+            return False
+    return True
+
+
+def agree_at_points(a: object, b: object) -> bool:
+    """Whether two plain expressions in the same variables agree at four complex points.
+
+    Only for expressions built from arithmetic, powers, roots, ``exp``/``log`` and
+    trigonometric functions, without decimals: such expressions that agree at points in all
+    four quadrants (off the branch cuts) are the same function, while identities that need
+    ``x > 0`` (``\\sqrt{x^2} = x``), integers or rounding (``\\lfloor x \\rfloor``) fail.
+    """
+    if shape(a) != "value" or shape(b) != "value" or not _elementary(a) or not _elementary(b):
+        return False
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda symbol: symbol.name)
+    if not symbols or a.free_symbols != b.free_symbols:
+        return False
+    for re_sign, im_sign in _POINTS:
+        point = {s: complex(re_sign * (0.31 + 0.07 * k), im_sign * (0.43 + 0.05 * k)) for k, s in enumerate(symbols)}
+        x, y = _value_at(a, point), _value_at(b, point)
+        if x is None or y is None or abs(x - y) > 1e-9 * max(1.0, abs(x), abs(y)):
+            return False
+    return True
+
+
+def _elementary(expr: object) -> bool:
+    from sympy import Add, Float, Mul, Number, NumberSymbol, Pow, Symbol, exp, log
+    from sympy.core.numbers import ImaginaryUnit
+    from sympy.functions.elementary.hyperbolic import HyperbolicFunction
+    from sympy.functions.elementary.trigonometric import InverseTrigonometricFunction, TrigonometricFunction
+
+    allowed = (Add, Mul, Pow, Symbol, Number, NumberSymbol, ImaginaryUnit, exp, log, TrigonometricFunction,
+               InverseTrigonometricFunction, HyperbolicFunction)
+    return not expr.atoms(Float) and all(isinstance(node, allowed) for node in _nodes(expr))
+
+
+def _nodes(expr: object):
+    from sympy import preorder_traversal
+
+    return preorder_traversal(expr)
+
+
+def _value_at(expr: object, point: dict) -> complex | None:
+    from sympy import Float, I
+
+    try:
+        value = complex(expr.xreplace({s: Float(z.real, 20) + I * Float(z.imag, 20) for s, z in point.items()}).evalf(20))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+    return value if cmath.isfinite(value) else None
+
+
+def _is_relation(expr: object) -> bool:
+    from sympy import And
+    from sympy.core.relational import Relational
+
+    if isinstance(expr, Relational):
+        return True
+    return isinstance(expr, And) and bool(expr.args) and all(isinstance(arg, Relational) for arg in expr.args)
+
+
+def _bounded(seconds: int, function, *args):
+    """`function(*args)` under math-verify's alarm-based timeout; None when it runs out of time."""
+    from math_verify.errors import TimeoutException
+    from math_verify.utils import timeout
+
+    try:
+        return timeout(timeout_seconds=seconds)(function)(*args)
+    except TimeoutException:
+        logger.debug("%s ran out of time", getattr(function, "__name__", function))
+        return None
 
 
 def clearly_different(x: list[float], y: list[float]) -> bool:

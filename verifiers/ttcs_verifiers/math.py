@@ -4,13 +4,36 @@ Three tiers, cheapest first, so that the symbolic checker is rarely needed:
 
 1. plain string equality;
 2. `canonical` keys: integers, decimals and simple fractions become exact
-   `fractions.Fraction` values in pure Python (``033``, ``1,000``, ``\\$5``, ``5^\\circ``,
-   ``\\frac{1}{2}``, ``0.5``, ``1/2`` ...);
+   `fractions.Fraction` values in pure Python (``033``, ``1,000``, ``1 000``, ``\\$5``,
+   ``5^\\circ``, ``\\frac{1}{2}``, ``0.5``, ``1/2``, the mixed number ``1 1/4`` ...);
 3. in a sympy subprocess with a hard deadline, after a pre-screen that refuses inputs
    known to hang sympy (`ttcs_verifiers._safe`): each distinct answer is parsed once
-   (math-verify's LaTeX -> sympy) and evaluated to a numeric fingerprint; answers whose
-   values clearly differ are unequal, and only the rest go to math-verify's ``verify``
-   (`ttcs_verifiers._worker`).
+   (math-verify's LaTeX -> sympy) and described (its structure, its value when it is a
+   number, a numeric fingerprint otherwise); numbers are decided from their values, and
+   most other unequal pairs from their fingerprints; only the rest go to the worker's
+   comparison (`ttcs_verifiers._worker`: a structure check, then math-verify's ``verify``).
+   Plain-text math (``pi/2``, ``2*sqrt(3)``, ``exp(16)``, ``x**2``) is rewritten as LaTeX
+   first; nothing is ever evaluated as Python.
+
+Numbers. Rationals are equal only when exactly equal; other numbers when they agree to a
+relative 1e-9 (`ttcs_verifiers._worker.RELATIVE_TOLERANCE`), so ``1/2004!`` differs from
+``1/2006!`` and ``10^{-7}`` from ``2 \\cdot 10^{-7}``. A written decimal with at least 6
+significant digits stands for every number it rounds from: ``0.333333`` equals ``1/3`` and
+``1.41421356`` equals ``\\sqrt{2}``, while ``0.33`` and ``3.14`` are only themselves.
+
+Two comparisons. `equivalent(a, b)` is symmetric (voting clusters with it). `is_correct(gold,
+answer)` keeps the roles: the gold answer may be given with ``\\boxed{}`` (its boxes are read
+as a completion's), a decimal comma is read in the answer when the gold is one number
+(``1000,99``), and math-verify's ``verify`` is asked in its own order only. Both refuse to
+match a relation with a bare value (``7 = 11a+c`` vs ``11a+c``) or structures of different
+kinds (the pair ``(3,1)`` vs the set ``\\{1,3\\}``); an assignment to a lone variable
+(``x = 5``) still matches its value.
+
+Two extractions. `extract` (votes, pseudo-labels) reads the last box, else the last answer
+phrase. `extract_for_scoring` (scoring against a gold answer) also joins the boxes of the
+last run (``\\boxed{1}, \\boxed{2}``), lets a later answer phrase that states a value win over
+an earlier box, and falls back to the value the last sentence of a finished completion
+states as its result ("Therefore $x \\geq 5$ is the solution.").
 
 Example:
     >>> from ttcs_verifiers.math import MathVerifier
@@ -19,6 +42,8 @@ Example:
     '\\\\dfrac{1}{2}'
     >>> v.equivalent("0.5", r"\\frac12"), v.canonical("033")
     (True, Fraction(33, 1))
+    >>> v.extract_for_scoring(r"So $\\boxed{1}$ and $\\boxed{-2}$."), v.is_correct("7 = 11a+c", "11a+c")
+    ('1, -2', False)
 """
 
 from __future__ import annotations
@@ -33,14 +58,23 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from fractions import Fraction
 
+from ttcs_verifiers._plain import plain_to_latex
 from ttcs_verifiers._safe import SymbolicWorker, screen
-from ttcs_verifiers._text import last_answer_phrase, last_boxed, strip_decorations, unwrap_text
-from ttcs_verifiers._worker import decide
+from ttcs_verifiers._text import (
+    last_answer_phrase,
+    last_answer_phrase_at,
+    last_boxed,
+    last_boxed_run,
+    last_stated_value,
+    strip_decorations,
+    unwrap_text,
+)
+from ttcs_verifiers._worker import decide, numbers_equal
 
 logger = logging.getLogger(__name__)
 
 _MAX_CANONICAL_CHARS = 1100
-_ROUNDING = Fraction(1, 10**6)  # math-verify compares decimals rounded to 6 places
+_MIN_ROUNDED_DIGITS = 6  # a decimal with this many significant digits may be a rounded value
 
 # A LaTeX command name ends at the first non-letter: `\dfrac12` is `\dfrac` then `12`.
 _SPACING_RE = re.compile(r"\\[,;:! ]|~|\\(?:q?quad|left|right|displaystyle)(?![A-Za-z])")
@@ -58,10 +92,15 @@ _WORD_UNIT_RE = re.compile(r"\s+(?:" + _UNITS + r")\.?(?:\s*\^\s*\{?\d\}?)?$")
 _ASSIGNMENT_RE = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*([^=<>]+)$")
 
 _INTEGER_RE = re.compile(r"^[+-]?\d+$")
-_THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# Thousands separators: commas or spaces (`\,`, `~` and `\ ` become spaces first); no leading 0 group.
+_THOUSANDS_RE = re.compile(r"^[+-]?[1-9]\d{0,2}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?$")
 _DECIMAL_RE = re.compile(r"^[+-]?(?:\d+\.\d*|\.\d+)$")
 _SLASH_RE = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _FRAC_RE = re.compile(r"^([+-]?)\\frac\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))$")
+# Mixed numbers: `1 1/4`, `2\frac{1}{2}`, `-1 \frac34` (a whole number and a proper fraction).
+_MIXED_RE = re.compile(r"^([+-]?)(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d)))$")
+# A decimal comma: `1000,99`, `0,111`, `12 345,5` (read only where no thousands grouping fits).
+_DECIMAL_COMMA_RE = re.compile(r"^([+-]?(?:\d+|[1-9]\d{0,2}(?: \d{3})+)),(\d+)$")
 
 
 _WORKER: SymbolicWorker | None = None  # one sympy subprocess per Python process, started lazily
@@ -120,10 +159,28 @@ class MathVerifier:
         self._worker = _shared_worker()
 
     def extract(self, completion: str) -> str | None:
-        """The last ``\\boxed{}``/``\\fbox{}`` content, else the last "the answer is X"."""
+        """The last ``\\boxed{}``/``\\fbox{}`` content, else the last "the answer is X" (the vote path)."""
         if not isinstance(completion, str):
             return None
         return last_boxed(completion) or last_answer_phrase(completion) or None
+
+    def extract_for_scoring(self, completion: str) -> str | None:
+        """The answer a gold answer is compared with: every fallback this verifier trusts.
+
+        The last run of adjacent boxes, joined (``\\boxed{1}, \\boxed{2}`` -> ``1, 2``); but an
+        answer phrase after that run wins when it states a value ("... \\boxed{12} rows ...
+        Final Answer: The final answer is $10,455$"); without a box, the last answer phrase;
+        without either, the value the last sentence of a finished completion states as its
+        result (`ttcs_verifiers._text.last_stated_value`).
+        """
+        if not isinstance(completion, str):
+            return None
+        run, phrase = last_boxed_run(completion), last_answer_phrase_at(completion)
+        if run and phrase and phrase[1] >= run[1] and _states_value(phrase[0]):
+            return phrase[0]
+        if run:
+            return run[0]
+        return phrase[0] if phrase else last_stated_value(completion)
 
     def canonical(self, answer: str) -> Fraction | None:
         """An exact `Fraction` for plain numbers (``033``, ``1,000``, ``-\\frac{1}{2}``, ``0.5``), else None."""
@@ -135,18 +192,32 @@ class MathVerifier:
             return None
 
     def equivalent(self, a: str, b: str) -> bool:
-        """Whether `a` and `b` are the same answer. Never raises; returns within ~`timeout`."""
+        """Whether `a` and `b` are the same answer; symmetric. Never raises; returns within ~`timeout`."""
         try:
-            return self._equivalent(a, b)
+            return self._judge(a, b, gold_first=False)
         except Exception:  # hostile input must not crash a training run; the reason is logged
             logger.debug("equivalent(%.80r, %.80r) failed", a, b, exc_info=True)
+            return False
+
+    def is_correct(self, gold: str, answer: str) -> bool:
+        """Whether the predicted `answer` is correct for the `gold` answer (roles kept; see the module doc).
+
+        Never raises; returns within ~`timeout`.
+        """
+        try:
+            if isinstance(gold, str) and ("\\boxed" in gold or "\\fbox" in gold):
+                gold = self.extract_for_scoring(gold) or gold
+            return self._judge(gold, answer, gold_first=True)
+        except Exception:  # hostile input must not crash an evaluation; the reason is logged
+            logger.debug("is_correct(%.80r, %.80r) failed", gold, answer, exc_info=True)
             return False
 
     def warm_up(self) -> bool:
         """Start the symbolic worker now rather than at the first symbolic comparison."""
         return self._worker.warm_up()
 
-    def _equivalent(self, a: str, b: str) -> bool:
+    def _judge(self, a: str, b: str, gold_first: bool) -> bool:
+        """`equivalent` (`gold_first` False) or `is_correct` with `a` the gold answer."""
         if not isinstance(a, str) or not isinstance(b, str):
             return False
         a, b = a.strip(), b.strip()
@@ -154,23 +225,32 @@ class MathVerifier:
             return False
         if a == b:
             return True
+        if gold_first and _labels_differ(a, b):
+            return False  # `x = 2` is not a correct answer for `y = 2`
+        tolerance = _tolerance(a, b)
+        numbers = self._plain_numbers(a, b, gold_first)
+        if numbers is not None:
+            return abs(numbers[0] - numbers[1]) <= tolerance  # exact, but for the rounding of a written decimal
+        return self._cached_symbolic(_for_parser(a), _for_parser(b), gold_first, tolerance)
+
+    def _plain_numbers(self, a: str, b: str, gold_first: bool) -> tuple[Fraction, Fraction] | None:
+        """Both answers as exact numbers, or None; a prediction's decimal comma counts against one gold number."""
         key_a, key_b = self.canonical(a), self.canonical(b)
-        if key_a is not None and key_b is not None:
-            if key_a == key_b:
-                return True
-            if abs(key_a - key_b) >= _ROUNDING or "." not in a + b:
-                return False  # two exact numbers that differ, and no decimal rounding can join them
-        a, b = _for_parser(a), _for_parser(b)
+        if gold_first and key_a is not None and key_b is None:
+            key_b = _decimal_comma(b)
+        return (key_a, key_b) if key_a is not None and key_b is not None else None
+
+    def _cached_symbolic(self, a: str, b: str, gold_first: bool, tolerance: Fraction) -> bool:
         if a == b:
             return True
-        pair = (a, b) if a <= b else (b, a)
+        pair = ("correct", a, b) if gold_first else ((a, b) if a <= b else (b, a))
         verdict = self._verdicts.get(pair)
         if verdict is None:
-            verdict = self._symbolic(a, b)
+            verdict = self._symbolic(a, b, gold_first, tolerance)
             self._verdicts.put(pair, verdict)  # timeouts too: the same pair gets the same answer
         return verdict
 
-    def _symbolic(self, a: str, b: str) -> bool:
+    def _symbolic(self, a: str, b: str, gold_first: bool, tolerance: Fraction) -> bool:
         for answer in (a, b):
             reason = screen(answer)
             if reason:
@@ -180,10 +260,14 @@ class MathVerifier:
         description_a = self._describe(a, deadline)
         if description_a["kind"] == "empty":
             return False
-        verdict = decide(description_a, self._describe(b, deadline))
+        description_b = self._describe(b, deadline)
+        verdict = _numbers_verdict(description_a, description_b, tolerance)
+        if verdict is None:
+            verdict = decide(description_a, description_b)
         if verdict is not None:
             return verdict  # follows from the parses alone (see `ttcs_verifiers._worker`)
-        reply = self._worker.request("compare", deadline - time.monotonic(), a=a, b=b)
+        reply = self._worker.request("compare", deadline - time.monotonic(), a=a, b=b, gold_first=gold_first,
+                                     tolerance=float(tolerance))
         if reply is None:
             logger.debug("no symbolic verdict on %.80r vs %.80r (timeout or error): False", a, b)
             return False
@@ -194,10 +278,12 @@ class MathVerifier:
         description = self._descriptions.get(answer)
         if description is not None:
             return description
-        value = _as_float(self.canonical(answer))
-        if value is not None:
+        number = self.canonical(answer)
+        value = _as_float(number)
+        if number is not None and value is not None:
             # No "text": a rational's str never equals a symbol's name (see `_worker.decide`).
-            description = {"kind": "number", "fingerprint": [value, 0.0]}
+            description = {"kind": "number", "fingerprint": [value, 0.0], "rational": str(number),
+                           "value": [_decimal_text(number), "0"]}
         else:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -209,6 +295,58 @@ class MathVerifier:
             description.pop("id", None)
         self._descriptions.put(answer, description)
         return description
+
+
+def _numbers_verdict(a: dict, b: dict, tolerance: Fraction) -> bool | None:
+    """Two numbers are decided by their values (`_worker.numbers_equal`), never by math-verify's rounding."""
+    if a["kind"] != "number" or b["kind"] != "number":
+        return None
+    return numbers_equal(a, b, tolerance)
+
+
+def _labels_differ(a: str, b: str) -> bool:
+    """Whether both answers assign to a lone variable, and to different ones (``x = 2``, ``y = 2``)."""
+    labels = [text.split("=", 1)[0].strip() for text in map(strip_decorations, (a, b)) if _ASSIGNMENT_RE.match(text)]
+    return len(labels) == 2 and labels[0] != labels[1]
+
+
+def _states_value(answer: str) -> bool:
+    """Whether a phrase's answer looks like a value (a digit, math or a short token), not a remark."""
+    return bool(re.search(r"[\d\\$^=]", answer)) or (len(answer) <= 3 and not answer.isalpha())
+
+
+def _decimal_text(number: Fraction) -> str:
+    """A `Fraction` as a decimal string with 40 significant digits."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as context:
+        context.prec = 40
+        return str(Decimal(number.numerator) / Decimal(number.denominator))
+
+
+def _tolerance(a: str, b: str) -> Fraction:
+    """The slack of the less precise written decimal among `a` and `b` (0 when neither is one)."""
+    return max(_decimal_slack(a), _decimal_slack(b))
+
+
+def _decimal_slack(answer: str) -> Fraction:
+    """Half a unit of the last digit of a plain decimal with >= 6 significant digits (``0.333333`` -> 5e-7), else 0."""
+    text = _strip_number_decorations(answer) if len(answer) <= _MAX_CANONICAL_CHARS else ""
+    if not _DECIMAL_RE.match(text):
+        return Fraction(0)
+    digits = text.lstrip("+-").replace(".", "").lstrip("0")
+    if len(digits) < _MIN_ROUNDED_DIGITS:
+        return Fraction(0)
+    return Fraction(1, 2 * 10 ** len(text.split(".", 1)[1]))
+
+
+def _decimal_comma(answer: str) -> Fraction | None:
+    """``1000,99`` -> 1000.99: a comma read as a decimal point where no thousands grouping fits."""
+    text = _strip_number_decorations(answer) if len(answer) <= _MAX_CANONICAL_CHARS else ""
+    match = _DECIMAL_COMMA_RE.match(text)
+    if not match or _THOUSANDS_RE.match(text):
+        return None
+    return Fraction(match.group(1).replace(" ", "") + "." + match.group(2))
 
 
 def _as_float(number: Fraction | None) -> float | None:
@@ -224,7 +362,7 @@ def _for_parser(answer: str) -> str:
     """Light clean-up before LaTeX parsing; math-verify normalises units, ``\\text`` etc. itself."""
     answer = strip_decorations(answer.replace("\n", " "))
     answer = _PERCENT_RE.sub("", _FRAC_ALIAS_RE.sub(r"\\frac", answer))
-    return answer.replace("\\$", "").strip()
+    return plain_to_latex(answer.replace("\\$", "").strip())
 
 
 def _strip_number_decorations(answer: str) -> str:
@@ -247,7 +385,7 @@ def _number(text: str) -> Fraction | None:
     if _INTEGER_RE.match(text):
         return Fraction(int(text))
     if _THOUSANDS_RE.match(text):
-        return Fraction(text.replace(",", ""))
+        return Fraction(text.replace(",", "").replace(" ", ""))
     if _DECIMAL_RE.match(text):
         return Fraction(text)
     slash = _SLASH_RE.match(text)
@@ -258,4 +396,17 @@ def _number(text: str) -> Fraction | None:
         sign, num_braced, num_digit, den_braced, den_digit = frac.groups()
         value = Fraction(int(num_braced or num_digit), int(den_braced or den_digit))
         return -value if sign == "-" else value
-    return None
+    return _mixed_number(text)
+
+
+def _mixed_number(text: str) -> Fraction | None:
+    """``1 1/4`` or ``1\\frac{1}{4}`` -> 5/4; None unless the fraction is proper (``1 5/4`` is not mixed)."""
+    mixed = _MIXED_RE.match(text)
+    if not mixed:
+        return None
+    sign, whole, *parts = mixed.groups()
+    numerator, denominator = (int(p) for p in (parts[0] or parts[2] or parts[3], parts[1] or parts[4] or parts[5]))
+    if not 0 < numerator < denominator:
+        return None
+    value = int(whole) + Fraction(numerator, denominator)
+    return -value if sign == "-" else value
