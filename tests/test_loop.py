@@ -116,3 +116,28 @@ def test_sigkill_mid_run_then_rerun_finishes_without_redoing(tmp_path, tiny_mode
     assert synth_ckpt.stat().st_mtime_ns == stamp
     assert read_jsonl(run_dir / "curriculum" / "iter_01.jsonl")[: len(lines)] == lines
     assert list(json.loads(state.read_text())["phases"]) == PHASES
+
+
+def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_dir):
+    """train=gpu's policies (boxed votes, dynamic sampling, mini-batch updates, exact dedupe, the design-header
+    prefill) on a tiny model, with only the sizes shrunk."""
+    sizes = ["train.iterations=1", "train.solver.steps=1", "train.solver.batch_questions=2", "train.solver.group_size=4",
+             "train.solver.micro_batch=4", "train.solver.max_completion_length=8", "train.solver.band=[0.0,1.0]",
+             "train.solver.gradient_checkpointing=false", "train.solver.report_to=none",
+             "train.synthesizer.steps=1", "train.synthesizer.batch_questions=2", "train.synthesizer.micro_batch=2",
+             "train.synthesizer.max_completion_length=8", "train.synthesizer.solver_samples=2",
+             "train.synthesizer.solver_max_new_tokens=4", "train.synthesizer.template=synthesizer_compact",
+             "train.curriculum.total=4", "train.curriculum.max_new_tokens=8"]
+    cfg = compose_cfg(*[o for o in overrides(tiny_model_dir) if not o.startswith("train=")], "train=gpu", *sizes)
+    assert cfg.train.answer_policy == "boxed" and cfg.train.curriculum.dedupe == "exact"
+    assert cfg.train.solver.dynamic_sampling.enabled and cfg.train.synthesizer.prefill == "[Design]\n"
+    run(cfg, tmp_path)
+    state = RunDir(tmp_path).state["phases"]
+    assert list(state) == PHASES
+    assert state["iter_01/solver"]["steps"] == 2  # 1 step x 2 optimizer updates
+    assert state["iter_01/synthesizer"]["steps"] == 4  # 1 step x 4 optimizer updates
+    assert state["iter_01/solver"]["dynamic_sampling"]["filled_share"] == 1.0
+    rows = [m for m in RunDir(tmp_path).metrics() if m["phase"] == "dynamic_sampling"]
+    assert len(rows) == 1 and rows[0]["draws"] == 1
+    outputs = [r["output"] for r in read_jsonl(tmp_path / "curriculum" / "iter_01.jsonl")]
+    assert outputs and all(o.startswith("[Design]\n") for o in outputs)
