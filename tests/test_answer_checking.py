@@ -39,6 +39,13 @@ BOTH_POLICIES = [  # explicit answer statements: the vote path and the scoring p
     ("Adding the rows:\n\nAnswer 15", "15"),
     ("The answer $x$ must satisfy $x > 12$, which we check", None),  # "answer" mid-sentence is no phrase
     (r"first \boxed{1} then \boxed{\frac{1}{2}}", r"\frac{1}{2}"),
+    # a bare value that a comma or a space hands over to words: the value (a small model's usual reply)
+    ("The answer is 14, as calculated by the equation 8 + 2 = 1", "14"),
+    ("The answer is 18 and is 9 × 2 = 18", "18"),
+    ("The answer is 0.4, where 3 - 2 is 0.4", "0.4"),
+    ("The answer is 2, and I am going to explain", "2"),
+    ("The answer is 1, 2.", "1, 2"),  # a comma between values is part of the answer
+    ("The answer is x = 1, y = 2", "x = 1, y = 2"),
 ]
 
 

@@ -80,7 +80,7 @@ def test_measure_with_backend_scores_each_candidate_by_its_vote_share():
             canned = {"a": ["\\boxed{1}"] * 4, "b": ["\\boxed{1}", "\\boxed{2}", "no box", "\\boxed{1}"]}
             return [canned[p] for p in prompts]
 
-    ctx = SimpleNamespace(cfg=SimpleNamespace(train=SimpleNamespace(answer_policy="boxed")),
+    ctx = SimpleNamespace(cfg=SimpleNamespace(train=SimpleNamespace(answer_policy="boxed")), solver_prefill="",
                           verifier=get_verifier("math"), prompts=lambda problems: [p.question for p in problems])
     problems = [Problem("q0", "a", None, "t"), Problem("q1", "b", None, "t")]
     backend = Backend()

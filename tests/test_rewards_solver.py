@@ -128,3 +128,19 @@ def test_reward_fn_needs_the_id_column():
 def test_bad_band_is_refused():
     with pytest.raises(ValueError, match="band"):
         get_majority_reward(ExactVerifier(), group_size=2, band=(0.8, 0.2))
+
+
+def test_gold_rewards_replace_the_vote_for_the_positive_control(math_verifier):
+    from ttcs.rewards.solver import gold_rewards
+
+    assert gold_rewards(["4", "\\frac{8}{2}", "5", None], "4", math_verifier) == [1.0, 1.0, 0.0, 0.0]
+    ids, answers = ["q"] * 4, ["5", "5", "5", "4"]  # the vote says 5; the gold answer is 4
+    rewards, records = score_groups(ids, answers, math_verifier, group_size=4, band=None, gold={"q": "4"})
+    assert rewards == [0.0, 0.0, 0.0, 1.0] and records[0].label == "5"  # the vote is still recorded
+    with pytest.raises(ValueError, match="no gold answer"):
+        score_groups(ids, answers, math_verifier, group_size=4, band=None, gold={})
+
+
+def test_reward_fn_reads_answers_after_the_solver_prefill():
+    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None, prefix="x =")
+    assert fn(prompts=["p"] * 2, completions=[" 3", " 3"], problem_id=["a", "a"]) == [1.0, 1.0]

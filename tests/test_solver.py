@@ -284,3 +284,23 @@ def test_dynamic_sampling_fills_steps_and_logs_the_in_band_share(tmp_path, tiny_
     seen = {m["step"] for m in ctx.rundir.metrics() if m["phase"] == "solver"}
     assert seen == {1, 2, 3, 4}
     assert info["distinct_questions"] <= 2  # only the in-band questions reached TRL
+
+
+def test_oracle_rewards_agreement_with_the_gold_answers(tmp_path, tiny_model_dir, monkeypatch):
+    import ttcs.solver as solver_module
+
+    seen: list = []
+    real = solver_module.get_majority_reward
+
+    def recording(*args, **kwargs):
+        kwargs["stats"] = seen
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "get_majority_reward", recording)
+    ctx = make_ctx(tmp_path, tiny_model_dir, "method=oracle", "train.solver.band=[0.25,0.75]")
+    assert ctx.cfg.method.uses_labels and ctx.cfg.method.solver_reward == "gold"
+    solver_phase(ctx, 1)
+    gold = {p.id: p.answer for p in ctx.problems}
+    assert seen and all(r.kept for r in seen)  # no band for the positive control
+    for r in seen:  # each group's reward is its share of answers equal to the gold answer, not its vote share
+        assert r.mean_reward == sum(a == gold[r.problem_id] for a in r.answers) / len(r.answers)

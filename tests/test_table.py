@@ -8,14 +8,17 @@ from ttcs_eval.table import main
 VERSIONS = {"ttcs": "0.1.0", "torch": "2.13.0", "git_commit": "abc123"}
 
 
-def make_run(root, name, method, data, score_key, iterations, seed=0, overrides=()):
+def make_run(root, name, method, data, score_key, iterations, seed=0, overrides=(), uses_labels=None):
     d = root / name
     (d / ".hydra").mkdir(parents=True)
     (d / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     its = [{"iteration": i, "eval": {"avg_at_k": a, "maj_at_k": m, "greedy": g, "k": 4, "n": 10}}
            for i, (a, m, g) in enumerate(iterations)]
-    (d / "results.json").write_text(json.dumps({"method": method, "score": score_key, "model": "tiny", "data": data,
-                                                "seed": seed, "versions": VERSIONS, "iterations": its}))
+    res = {"method": method, "score": score_key, "model": "tiny", "data": data, "seed": seed, "versions": VERSIONS,
+           "iterations": its}
+    if uses_labels is not None:
+        res["uses_labels"] = uses_labels
+    (d / "results.json").write_text(json.dumps(res))
     return d
 
 
@@ -38,11 +41,12 @@ def test_paper_layout_and_values(sweep, tmp_path, capsys):
     csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
     assert main([str(sweep), "--csv", str(csv_path), "--md", str(md_path)]) == 0
     rows = read_rows(capsys.readouterr().out)
-    assert rows[0] == "| method | model | aime24 | amc23 | AVG |"
-    assert "| base | tiny | 10.0 | 30.0 | 20.0 |" in rows
-    assert "| self_consistency | tiny | 20.0 | 40.0 | 30.0 |" in rows  # maj@k is its score
-    assert "| ttrl | tiny | 18.0 ± 2.8 | — | 18.0* |" in rows  # last iteration, 2 seeds averaged
-    assert csv_path.read_text().splitlines()[0] == "method,model,aime24,amc23,AVG"
+    assert rows[0] == "| method | model | seeds | aime24 | amc23 | AVG |"
+    assert "| base | tiny | 1 | 10.0 | 30.0 | 20.0 |" in rows
+    assert "| self_consistency | tiny | 1 | 20.0 | 40.0 | 30.0 |" in rows  # maj@k is its score
+    # last iteration; 2 seeds (16, 20): mean 18, std 2.83, standard error 2.83 / sqrt(2) = 2.0
+    assert "| ttrl | tiny | 2 | 18.0 ± 2.0 | — | 18.0* |" in rows
+    assert csv_path.read_text().splitlines()[0] == "method,model,seeds,aime24,amc23,AVG"
     footer = md_path.read_text()
     assert "overrides [data=aime24]" in footer and "commit abc123" in footer and "seed 1" in footer
 
@@ -50,7 +54,7 @@ def test_paper_layout_and_values(sweep, tmp_path, capsys):
 def test_first_iteration_and_metric_choice(sweep, capsys):
     assert main([str(sweep), "--iteration", "first", "--metric", "greedy"]) == 0
     rows = read_rows(capsys.readouterr().out)
-    assert "| ttrl | tiny | 5.0 ± 0.0 | — | 5.0* |" in rows
+    assert "| ttrl | tiny | 2 | 5.0 ± 0.0 | — | 5.0* |" in rows
 
 
 def test_no_runs_and_broken_file(tmp_path, capsys):
@@ -66,4 +70,17 @@ def test_unfinished_run_is_skipped(tmp_path, capsys):
     make_run(tmp_path, "empty", "base", "aime24", "avg_at_k", [])
     assert main([str(tmp_path)]) == 0
     captured = capsys.readouterr()
-    assert "no finished evaluation" in captured.err and "| base | tiny | 50.0 | 50.0 |" in captured.out
+    assert "no finished evaluation" in captured.err and "| base | tiny | 1 | 50.0 | 50.0 |" in captured.out
+
+
+def test_methods_that_use_labels_are_marked_and_seeds_give_a_standard_error(tmp_path, capsys):
+    for seed, acc in enumerate((40.0, 50.0, 60.0)):
+        make_run(tmp_path, f"o{seed}", "oracle", "arith", "avg_at_k", [(10.0, 10.0, 10.0), (acc, acc, acc)],
+                 seed=seed, uses_labels=True)
+    make_run(tmp_path, "b", "base", "arith", "avg_at_k", [(10.0, 10.0, 10.0)], uses_labels=False)
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    # 40, 50, 60: mean 50, std 10, standard error 10 / sqrt(3) = 5.77
+    assert "| oracle † | tiny | 3 | 50.0 ± 5.8 | 50.0 |" in read_rows(out)
+    assert "| base | tiny | 1 | 10.0 | 10.0 |" in read_rows(out)
+    assert "† trains on the gold answers" in out

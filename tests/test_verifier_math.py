@@ -282,8 +282,9 @@ def test_slow_symbolic_work_times_out_off_the_main_thread(verifier):
     thread.join(timeout=BUDGET + 5)
     assert outcome["result"] is False
     assert outcome["seconds"] < BUDGET
-    # the worker was replaced: ordinary comparisons still work
-    assert verifier.equivalent(r"3\sqrt{3}", r"\sqrt{27}")
+    # the worker was replaced: ordinary comparisons still work (a generous deadline: the replacement's first
+    # LaTeX parse is cold, and on a loaded machine that alone can pass the short test timeout)
+    assert MathVerifier(timeout=30.0).equivalent(r"3\sqrt{3}", r"\sqrt{27}")
 
 
 def test_many_threads_share_the_worker():

@@ -94,13 +94,19 @@ def summarize(results: Sequence[ProblemResult]) -> dict:
 
 def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier, *, k: int = 4,
              temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 256, greedy: bool = True,
-             seed: int = 0) -> tuple[dict, list[ProblemResult]]:
-    """Sample k completions per problem (and one greedy), score them; return (summary, per-problem results)."""
+             seed: int = 0, prefix: str = "") -> tuple[dict, list[ProblemResult]]:
+    """Sample k completions per problem (and one greedy), score them; return (summary, per-problem results).
+
+    ``prefix`` is the Solver prefill the prompts end with: it is put back in front of every
+    completion, so answers are read (and stored) as the Solver's whole reply.
+    """
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
     sampled = backend.generate(prompts, Sampling(n=k, temperature=temperature, top_p=top_p,
                                                  max_new_tokens=max_new_tokens, seed=seed), desc=f"eval avg@{k}")
     greedy_out = (backend.generate(prompts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
                                    desc="eval greedy") if greedy else [[None]] * len(problems))
+    sampled = [[prefix + c for c in group] for group in sampled]
+    greedy_out = [[None if g[0] is None else prefix + g[0]] for g in greedy_out]
     results = [score_problem(p, s, verifier, g[0]) for p, s, g in zip(problems, sampled, greedy_out, strict=True)]
     return summarize(results), results

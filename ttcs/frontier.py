@@ -142,7 +142,8 @@ def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, s
         policy = ctx.cfg.train.answer_policy
         shares = []
         for completions in outs:
-            rewards, _ = majority_rewards([vote_answer(c, ctx.verifier, policy) for c in completions], ctx.verifier)
+            answers = [vote_answer(ctx.solver_prefill + c, ctx.verifier, policy) for c in completions]
+            rewards, _ = majority_rewards(answers, ctx.verifier)
             shares.append(sum(rewards) / len(rewards))
         return shares
 

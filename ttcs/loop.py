@@ -68,10 +68,16 @@ class RunContext:
     def set_model(self, role: str, path: str, model) -> None:
         self._models[role] = (path, model)
 
+    @property
+    def solver_prefill(self) -> str:
+        """Text that starts every Solver answer (``train.solver.prefill``); completions continue it."""
+        return self.cfg.train.solver.get("prefill") or ""
+
     def prompts(self, problems) -> list[str]:
+        """The Solver's prompts, ending with the Solver prefill: the same for evaluation, training and scoring."""
         m = self.cfg.model
         return [solver_prompt(self.tokenizer, p, kind=self.cfg.data.prompt, chat_template=m.chat_template,
-                              system_prompt=m.get("system_prompt")) for p in problems]
+                              system_prompt=m.get("system_prompt")) + self.solver_prefill for p in problems]
 
     def backend(self, role: str, iteration: int):
         """The generation backend over the `role` model of `iteration`, kept while that model stays current.
@@ -117,7 +123,8 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
     t0 = time.time()
     summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
                                 ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
-                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed)
+                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
+                                prefix=ctx.solver_prefill)
     path = ctx.rundir.eval_path(iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -158,7 +165,7 @@ def build_results(ctx: RunContext) -> dict:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
         iterations.append(entry)
     return {"method": cfg.method.name, "score": cfg.method.score, "model": cfg.model.name, "data": cfg.data.name,
-            "seed": cfg.seed, "run_name": cfg.get("run_name"), "versions": provenance(),
+            "uses_labels": bool(cfg.method.get("uses_labels", False)), "seed": cfg.seed, "run_name": cfg.get("run_name"), "versions": provenance(),
             "iterations": iterations}
 
 

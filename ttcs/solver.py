@@ -165,17 +165,23 @@ def solver_phase(ctx, iteration: int) -> dict:
     problems = training_problems(ctx, iteration)
     _warn_if_special_tokens_added(ctx.tokenizer)
     planned, frontier = problems, None
-    if (solver.get("dynamic_sampling") or {}).get("enabled") and solver.get("band") is not None:
+    band = solver.get("band")
+    if ctx.cfg.method.get("solver_reward", "vote") == "gold":
+        logger.info("method %s: the Solver is rewarded by the GOLD answers (a positive control that uses labels; "
+                    "no band, no dynamic sampling)", ctx.cfg.method.name)
+    elif (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
         planned, frontier = frontier_problems(ctx, iteration, problems, solver)
     dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
     records: list[GroupVote] = []
-    reward = get_majority_reward(ctx.verifier, band=solver.get("band"), group_size=int(solver["group_size"]),
-                                 stats=records, answer_policy=ctx.cfg.train.answer_policy)
+    gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
+    oracle = ctx.cfg.method.get("solver_reward", "vote") == "gold"
+    reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
+                                 stats=records, answer_policy=ctx.cfg.train.answer_policy, prefix=ctx.solver_prefill,
+                                 gold=gold if oracle else None)
     args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
                              seed=int(ctx.cfg.seed) + iteration, train_size=len(problems))
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
-    gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
     callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)
     logger.info("solver iteration %d: %d questions, %d steps of %d questions x %d samples", iteration,
                 len(problems), args.max_steps, args.generation_batch_size // args.num_generations, args.num_generations)

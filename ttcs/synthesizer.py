@@ -79,7 +79,7 @@ def solver_consistency(ctx, backend, questions: Sequence[str], *, seed: int) -> 
     outputs = backend.generate(ctx.prompts(problems), sampling, desc="Solver on variants")
     scored = []
     for completions in outputs:
-        answers = [vote_answer(c, ctx.verifier, ctx.cfg.train.answer_policy) for c in completions]
+        answers = [vote_answer(ctx.solver_prefill + c, ctx.verifier, ctx.cfg.train.answer_policy) for c in completions]
         scored.append((answers, self_consistency(answers, ctx.verifier)))
     return scored
 

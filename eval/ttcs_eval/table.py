@@ -2,7 +2,10 @@
 
 Rows are methods (with the model), columns are datasets plus their average; each cell is
 the method's own score (``score`` in results.json: avg@k for most methods, maj@k for
-self-consistency) at the run's last finished iteration, averaged over seeds. A
+self-consistency) at the run's last finished iteration: the mean over seeds ± its standard
+error (the standard deviation over seeds / sqrt(number of seeds)), with the number of seeds
+in the ``seeds`` column. Methods that train on gold answers (``method=oracle``) are marked
+with ``†``: they are upper bounds, not test-time methods. A
 provenance footer lists, for every run used, its directory, overrides, seed, package
 versions and git commit, so each number traces back to a run.
 
@@ -44,6 +47,7 @@ class RunRecord:
     value: float | None
     overrides: list[str]
     versions: dict
+    uses_labels: bool = False
 
 
 def find_result_files(paths: list[str]) -> list[Path]:
@@ -82,30 +86,51 @@ def load_run(path: Path, metric: str = "score", iteration: str = "last") -> RunR
     key = res.get("score", "avg_at_k") if metric == "score" else metric
     return RunRecord(path=path.parent, method=method, model=model, data=data, seed=res.get("seed", 0),
                      iteration=it["iteration"], value=it["eval"].get(key), overrides=_overrides(path.parent),
-                     versions=res.get("versions", {}))
+                     versions=res.get("versions", {}), uses_labels=bool(res.get("uses_labels", False)))
+
+
+def mean_and_stderr(values: list[float]) -> tuple[float, float | None]:
+    """The mean and its standard error (sample std / sqrt(n)); no error for a single value.
+
+    Example:
+        >>> mean_and_stderr([1.0, 2.0, 3.0])
+        (2.0, 0.5773502691896258)
+    """
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else None)
+
+
+def _cell(values: list[float]) -> str:
+    mean, stderr = mean_and_stderr(values)
+    return f"{mean:.1f}" + (f" ± {stderr:.1f}" if stderr is not None else "")
 
 
 def build_table(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (strings): method · model, each dataset, AVG. Seeds are averaged (± std when > 1)."""
+    """Header and rows (strings): method · model, seeds, each dataset, AVG; cells are mean ± stderr over seeds.
+
+    AVG is the mean of the per-dataset means (seeds need not match across datasets); ``*``
+    marks an AVG over the datasets present only.
+    """
     cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
+    labelled = {r.method for r in records if r.uses_labels}
     datasets: list[str] = []
     for r in records:
         if r.data not in datasets:
             datasets.append(r.data)
         if r.value is not None:
             cells[(r.method, r.model)][r.data].append(r.value)
-    header = ["method", "model", *datasets, "AVG"]
+            seeds[(r.method, r.model)].add(r.seed)
+    header = ["method", "model", "seeds", *datasets, "AVG"]
     rows = []
     for (method, model), per_data in sorted(cells.items()):
-        row, means = [method, model], []
+        name = f"{method} †" if method in labelled else method
+        row, means = [name, model, str(len(seeds[(method, model)]))], []
         for d in datasets:
             vals = per_data.get(d, [])
-            if not vals:
-                row.append("—")
-                continue
-            mean = statistics.fmean(vals)
-            means.append(mean)
-            row.append(f"{mean:.1f}" + (f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""))
+            row.append(_cell(vals) if vals else "—")
+            if vals:
+                means.append(statistics.fmean(vals))
         complete = len(means) == len(datasets)
         row.append(f"{statistics.fmean(means):.1f}" + ("" if complete else "*") if means else "—")
         rows.append(row)
@@ -128,8 +153,11 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 def provenance_footer(records: list[RunRecord]) -> str:
     """One line per run: where it is, how it was configured, what code and packages produced it."""
-    lines = ["Accuracy in %, at each run's last finished iteration; seeds averaged (± std). "
-             "`*` = AVG over the datasets present only.", "", "Runs:"]
+    lines = ["Accuracy in %, at each run's last finished iteration; mean over seeds ± standard error. "
+             "`*` = AVG over the datasets present only."]
+    if any(r.uses_labels for r in records):
+        lines.append("† trains on the gold answers (label leakage): an upper bound, not a test-time method.")
+    lines += ["", "Runs:"]
     for r in records:
         v = r.versions
         pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k != "git_commit")

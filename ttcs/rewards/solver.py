@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ttcs.voting import ANSWER_POLICIES, Vote, majority_vote, vote_answer
@@ -101,9 +101,20 @@ def _gather_groups(ids: list[str], answers: list[str | None]) -> tuple[list[str]
     return [p for p, _ in flat], [a for _, a in flat], offset
 
 
+def gold_rewards(answers: Sequence[str | None], gold: str, verifier) -> list[float]:
+    """Reward 1.0 for answers correct for the gold answer, 0.0 for the rest: the positive control (``method=oracle``)."""
+    from ttcs.verify import matches_gold
+
+    return [1.0 if matches_gold(verifier, gold, a) else 0.0 for a in answers]
+
+
 def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *, group_size: int,
-                band: Sequence[float] | None) -> tuple[list[float | None], list[GroupVote]]:
+                band: Sequence[float] | None, gold: Mapping[str, str] | None = None
+                ) -> tuple[list[float | None], list[GroupVote]]:
     """Vote on consecutive blocks of `group_size` (TRL's group layout) and apply the band.
+
+    With ``gold`` (question id -> gold answer) the rewards come from the gold answers
+    instead of the vote (`gold_rewards`); the vote is still taken and recorded for the logs.
 
     Raises:
         ValueError: the answers do not split into whole groups, or a block mixes questions.
@@ -119,6 +130,10 @@ def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *,
                              "TRL should lay out the G samples of one question contiguously")
         group = list(answers[start:start + group_size])
         raw, vote = majority_rewards(group, verifier)
+        if gold is not None:
+            if gold.get(ids[start]) is None:
+                raise ValueError(f"question {ids[start]!r} has no gold answer; the gold reward needs one for every question")
+            raw = gold_rewards(group, gold[ids[start]], verifier)
         kept = apply_band(raw, band)
         rewards.extend(kept)
         records.append(GroupVote(problem_id=ids[start], answers=tuple(group), label=vote.label, share=vote.share,
@@ -128,7 +143,8 @@ def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *,
 
 def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75), group_size: int,
                         stats: list | None = None, id_column: str = ID_COLUMN,
-                        answer_policy: str = "any") -> Callable[..., list[float | None]]:
+                        answer_policy: str = "any", prefix: str = "",
+                        gold: Mapping[str, str] | None = None) -> Callable[..., list[float | None]]:
     """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
 
     Args:
@@ -140,6 +156,9 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         id_column: the dataset column naming each completion's question.
         answer_policy: how a completion's answer is read (`ttcs.voting.vote_answer`): ``boxed``
             (only a boxed answer counts; the paper's setting) or ``any`` (the verifier's fallbacks).
+        prefix: the Solver prefill the prompts end with; put back before each completion's answer is read.
+        gold: question id -> gold answer: reward agreement with the gold answer instead of the vote
+            (``method=oracle``, the label-leakage upper bound; never a test-time method).
 
     Returns:
         ``reward_fn(prompts, completions, **columns) -> list[float | None]``, one per completion
@@ -162,9 +181,9 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         if id_column not in columns:
             raise KeyError(f"the training dataset needs a {id_column!r} column to group completions")
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-        answers = [vote_answer(t, verifier, answer_policy) for t in texts]
+        answers = [vote_answer(prefix + t, verifier, answer_policy) for t in texts]
         ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
-        rewards, records = score_groups(ids, all_answers, verifier, group_size=group_size, band=band)
+        rewards, records = score_groups(ids, all_answers, verifier, group_size=group_size, band=band, gold=gold)
         if stats is not None:
             stats.extend(records)
         log_metric = columns.get("log_metric")

@@ -38,6 +38,8 @@ _SENTENCE_END_RE = re.compile(r"\.\s|\.$")
 _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$]+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 # "is", "are", "equals" ... between a sentence's subject and the value it states.
 _COPULA_RE = re.compile(r"\b(?:is|are|was|were|equals|becomes)\b[ \t]*:?", re.IGNORECASE)
+# A value with no letters (digits, operators, ×) that a comma or a space hands over to words: "14, as ...", "18 and".
+_LEADING_VALUE_THEN_WORDS_RE = re.compile(r"^([-+−]?\d[^A-Za-z,\\$]*?)\s*,?\s+(?=[A-Za-z]{2,}\b|I\b)")
 _STARTS_WITH_VALUE_RE = re.compile(r"\s*(?:\$|\\\(|[-+]?\d)")
 _NUMBER_AT_START_RE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?![\w^/])")
 # What may stand between two boxes that give one answer together: "\boxed{1}, \boxed{2}",
@@ -182,13 +184,18 @@ def _rest_of_line(rest: str) -> str:
 def _value_of_sentence(rest: str) -> str:
     """The value a short sentence states: ``The largest $n$ is 34`` -> ``34``; else `rest` itself.
 
-    A leading math span followed by words gives that span (``$18$, which is ...`` -> ``$18$``);
-    a sentence that starts with a word gives what follows its first "is"/"are"/"equals" outside
-    math, when that is a math span or a number.
+    A leading math span followed by words gives that span (``$18$, which is ...`` -> ``$18$``),
+    and so does a leading value without letters followed by words (``14, as calculated by ...``
+    -> ``14``; ``18 and is 9 × 2`` -> ``18``; ``1, 2`` stays); a sentence that starts with a
+    word gives what follows its first "is"/"are"/"equals" outside math, when that is a math
+    span or a number.
     """
     spans = [(m.start(), m.end()) for m in _MATH_SPAN_RE.finditer(rest)]
     if spans and spans[0][0] == 0 and len(spans) == 1 and rest[spans[0][1] :].strip():
         return rest[: spans[0][1]]
+    leading = _LEADING_VALUE_THEN_WORDS_RE.match(rest)
+    if leading and not spans:
+        return leading.group(1)
     if not rest[:1].isalpha():
         return rest
     for copula in _COPULA_RE.finditer(rest):
