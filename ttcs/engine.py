@@ -104,6 +104,8 @@ class VLLMEngine:
 
     def wake(self) -> None:
         if self.asleep:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()  # PyTorch's cached blocks are not free to vLLM (TRL empties them too)
             self.llm.wake_up()
             self.asleep = False
 

@@ -28,6 +28,7 @@ from ttcs.engine import get_rollout_func
 from ttcs.evaluation import evaluate
 from ttcs.generation import VLLMBackend, backend_name, make_backend, make_engine
 from ttcs.grpo import check_generation_plan, free_memory
+from ttcs.memory import check_run_memory
 from ttcs.models import load_model, load_tokenizer, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
@@ -220,6 +221,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
                 cfg.method.name, rundir.root)
     ctx = RunContext(cfg, rundir, problems, get_verifier(cfg.data.verifier))
     ctx.tokenizer = load_tokenizer(cfg.model.path)
+    check_run_memory(cfg, uses_engine=ctx.uses_engine())
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
     for t in range(0, cfg.method.iterations + 1):
