@@ -67,3 +67,32 @@ def test_unfinished_run_is_skipped(tmp_path, capsys):
     assert main([str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "no finished evaluation" in captured.err and "| base | tiny | 50.0 | 50.0 |" in captured.out
+
+
+def test_paper_numbers_beside_ours_with_their_source(tmp_path, capsys):
+    make_run(tmp_path, "a", "ttcs", "aime24", "avg_at_k", [(10.0, 20.0, 5.0), (21.0, 30.0, 9.0)])
+    make_run(tmp_path, "b", "base", "amc23", "avg_at_k", [(40.0, 50.0, 45.0)])
+    for d in (tmp_path / "a", tmp_path / "b"):  # the paper's model
+        res = json.loads((d / "results.json").read_text())
+        (d / "results.json").write_text(json.dumps({**res, "model": "qwen2.5-math-1.5b"}))
+    assert main([str(tmp_path), "--paper"]) == 0
+    out = capsys.readouterr().out
+    rows = read_rows(out)
+    assert rows[0] == "| method | model | aime24 | amc23 | AVG |"
+    assert "| ttcs | qwen2.5-math-1.5b | 21.0 | — | 21.0* |" in rows
+    assert "| ttcs (paper) | qwen2.5-math-1.5b | 19.79 | 62.50 | 41.49† |" in rows
+    assert "| base (paper) | qwen2.5-math-1.5b | missing | missing | 17.30† |" in rows
+    assert not any("qwen2.5-math-7b" in r for r in rows)  # only the models in the table
+    assert "arXiv 2601.22628), Table 1" in out and "missing = not given there" in out
+
+
+def test_paper_numbers_from_a_file_and_a_broken_one(tmp_path, capsys):
+    make_run(tmp_path / "runs", "t", "ttcs", "aime24", "avg_at_k", [(10.0, 20.0, 5.0)])
+    good = tmp_path / "p.json"
+    good.write_text(json.dumps({"source": "a test", "rows": [{"method": "ttcs", "model": "tiny", "scores": {"aime24": 1.5}}]}))
+    assert main([str(tmp_path / "runs"), "--paper", str(good)]) == 0
+    assert "| ttcs (paper) | tiny | 1.50 | missing |" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rows": []}))
+    assert main([str(tmp_path / "runs"), "--paper", str(bad)]) == 2
+    assert "needs `source` and `rows`" in capsys.readouterr().err

@@ -184,6 +184,14 @@ def _phase_runner(name: str):
     raise ValueError(f"unknown phase {name!r}; known phases: {', '.join(KNOWN_PHASES)}")
 
 
+def table_score(cfg: DictConfig) -> str:
+    """The metric tables show for this run: the method's own (maj@k for self-consistency), or the evaluation
+    protocol's (``eval.score``: greedy pass@1 on the sets the paper scores greedily) for methods scored by avg@k."""
+    if cfg.method.score == "avg_at_k":
+        return cfg.eval.get("score") or "avg_at_k"
+    return cfg.method.score
+
+
 def build_results(ctx: RunContext) -> dict:
     """results.json, rebuilt from state.json so it always matches what finished."""
     cfg = ctx.cfg
@@ -197,7 +205,7 @@ def build_results(ctx: RunContext) -> dict:
         if "pseudo_label_accuracy" in solver:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
         iterations.append(entry)
-    return {"method": cfg.method.name, "score": cfg.method.score, "model": cfg.model.name, "data": cfg.data.name,
+    return {"method": cfg.method.name, "score": table_score(cfg), "model": cfg.model.name, "data": cfg.data.name,
             "seed": cfg.seed, "run_name": cfg.get("run_name"), "versions": provenance(),
             "iterations": iterations}
 
