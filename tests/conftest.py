@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny tokenizer and a tiny random Qwen2 model built here, never downloaded."""
+"""Shared fixtures: a tiny tokenizer and a tiny random Qwen2 model built here, never downloaded; a fake vLLM."""
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FAKE_VLLM = Path(__file__).resolve().parent / "fake_vllm"
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -100,3 +102,42 @@ def tiny_tokenizer():
 @pytest.fixture()
 def tiny_model(tiny_tokenizer):
     return build_tiny_model(tiny_tokenizer)
+
+
+@contextmanager
+def fake_vllm_installed():
+    """`tests/fake_vllm` importable as `vllm` and reported usable (no GPU here), with a clean record.
+
+    The engine sets the torch.distributed rendezvous variables that vLLM's external launcher
+    reads; they are put back as they were afterwards.
+    """
+    import sys
+
+    import trl.trainer.grpo_trainer  # noqa: F401 - first, so that TRL's import-time checks see no vLLM
+
+    import ttcs.generation
+
+    keys = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    before = {k: os.environ.get(k) for k in keys}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(FAKE_VLLM))
+        mp.delitem(sys.modules, "vllm", raising=False)
+        import vllm
+
+        vllm.RECORD.clear()
+        mp.setattr(ttcs.generation, "vllm_available", lambda: True)
+        try:
+            yield vllm
+        finally:
+            sys.modules.pop("vllm", None)
+            for k, v in before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@pytest.fixture()
+def fake_vllm():
+    with fake_vllm_installed() as vllm:
+        yield vllm

@@ -52,7 +52,8 @@ def test_cpu_config_builds_an_on_policy_fp32_grpo_config(tmp_path):
 def test_gpu_config_is_the_paper_setting_and_falls_back_on_cpu(tmp_path):
     solver = solver_dict("gpu")
     assert (solver["batch_questions"], solver["group_size"], solver["max_completion_length"]) == (64, 8, 3072)
-    assert solver["learning_rate"] == 1e-6 and solver["use_vllm"] and solver["bf16"]
+    assert solver["learning_rate"] == 1e-6 and solver["bf16"] and not solver["use_vllm"]  # ttcs's engine generates
+    assert solver["model_init_kwargs"] == {"dtype": "bfloat16"}  # a bf16 reference model beside fp32 master weights
     args = build_grpo_config(solver, output_dir=tmp_path, seed=0, train_size=500, cuda=False)
     assert not args.bf16 and not args.use_vllm
     # One step = one generation of 64 x 8 = 512 completions, cut into 2 optimizer updates of 256 (16 x 16).
@@ -304,3 +305,21 @@ def test_oracle_rewards_agreement_with_the_gold_answers(tmp_path, tiny_model_dir
     assert seen and all(r.kept for r in seen)  # no band for the positive control
     for r in seen:  # each group's reward is its share of answers equal to the gold answer, not its vote share
         assert r.mean_reward == sum(a == gold[r.problem_id] for a in r.answers) / len(r.answers)
+def test_release_trainer_frees_the_optimizer_and_the_reference_model(tmp_path, tiny_model_dir):
+    """The phase's frame still holds the trainer when the phase ends: its state must be cut loose anyway."""
+    import weakref
+
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    from ttcs.grpo import release_trainer
+
+    args = build_grpo_config(solver_dict("debug", beta=0.01, steps=1), output_dir=tmp_path, seed=0, train_size=2,
+                             cuda=False)
+    data = Dataset.from_dict({"prompt": ["What is 1 + 1?", "What is 2 + 5?"], "problem_id": ["a", "b"]})
+    trainer = GRPOTrainer(model=load_model(str(tiny_model_dir)), reward_funcs=constant_reward, args=args,
+                          train_dataset=data, processing_class=load_tokenizer(str(tiny_model_dir)))
+    trainer.train()
+    held = {name: weakref.ref(getattr(trainer, name)) for name in ("optimizer", "lr_scheduler", "ref_model")}
+    release_trainer(trainer)
+    assert {name: ref() is None for name, ref in held.items()} == dict.fromkeys(held, True)

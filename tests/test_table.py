@@ -81,6 +81,35 @@ def test_methods_that_use_labels_are_marked_and_seeds_give_a_standard_error(tmp_
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     # 40, 50, 60: mean 50, std 10, standard error 10 / sqrt(3) = 5.77
-    assert "| oracle † | tiny | 3 | 50.0 ± 5.8 | 50.0 |" in read_rows(out)
+    assert "| oracle ‡ | tiny | 3 | 50.0 ± 5.8 | 50.0 |" in read_rows(out)
     assert "| base | tiny | 1 | 10.0 | 10.0 |" in read_rows(out)
-    assert "† trains on the gold answers" in out
+    assert "‡ trains on the gold answers" in out
+
+
+def test_paper_numbers_beside_ours_with_their_source(tmp_path, capsys):
+    make_run(tmp_path, "a", "ttcs", "aime24", "avg_at_k", [(10.0, 20.0, 5.0), (21.0, 30.0, 9.0)])
+    make_run(tmp_path, "b", "base", "amc23", "avg_at_k", [(40.0, 50.0, 45.0)])
+    for d in (tmp_path / "a", tmp_path / "b"):  # the paper's model
+        res = json.loads((d / "results.json").read_text())
+        (d / "results.json").write_text(json.dumps({**res, "model": "qwen2.5-math-1.5b"}))
+    assert main([str(tmp_path), "--paper"]) == 0
+    out = capsys.readouterr().out
+    rows = read_rows(out)
+    assert rows[0] == "| method | model | seeds | aime24 | amc23 | AVG |"
+    assert "| ttcs | qwen2.5-math-1.5b | 1 | 21.0 | — | 21.0* |" in rows
+    assert "| ttcs (paper) | qwen2.5-math-1.5b | — | 19.79 | 62.50 | 41.49† |" in rows
+    assert "| base (paper) | qwen2.5-math-1.5b | — | missing | missing | 17.30† |" in rows
+    assert not any("qwen2.5-math-7b" in r for r in rows)  # only the models in the table
+    assert "arXiv 2601.22628), Table 1" in out and "missing = not given there" in out
+
+
+def test_paper_numbers_from_a_file_and_a_broken_one(tmp_path, capsys):
+    make_run(tmp_path / "runs", "t", "ttcs", "aime24", "avg_at_k", [(10.0, 20.0, 5.0)])
+    good = tmp_path / "p.json"
+    good.write_text(json.dumps({"source": "a test", "rows": [{"method": "ttcs", "model": "tiny", "scores": {"aime24": 1.5}}]}))
+    assert main([str(tmp_path / "runs"), "--paper", str(good)]) == 0
+    assert "| ttcs (paper) | tiny | — | 1.50 | missing |" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rows": []}))
+    assert main([str(tmp_path / "runs"), "--paper", str(bad)]) == 2
+    assert "needs `source` and `rows`" in capsys.readouterr().err

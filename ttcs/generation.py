@@ -1,8 +1,9 @@
 """Generation backends behind one small interface: prompts in, n samples per prompt out.
 
 `HFBackend` batches transformers `generate` (left padding, stops at EOS, runs on CPU);
-`VLLMBackend` uses vLLM when it is installed and a GPU is present. `make_backend`
-picks one from the Hydra `backend` node (``name: auto`` takes vLLM when it can).
+`VLLMBackend` samples one role's weights from the process's one vLLM engine
+(`ttcs.engine`), when vLLM is installed and a GPU is present. `make_backend` picks one
+from the Hydra `backend` node (``name: auto`` takes vLLM when it can).
 
 Example:
     >>> backend = HFBackend(model, tokenizer)                     # doctest: +SKIP
@@ -101,46 +102,46 @@ class HFBackend(GenerationBackend):
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         ids = self.model.generate(**enc, **kwargs)
-        texts = tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        new = ids[:, enc["input_ids"].shape[1]:]
+        count_generated(int((new != tok.pad_token_id).sum()))
+        texts = tok.batch_decode(new, skip_special_tokens=True)
         return [texts[i * sampling.n:(i + 1) * sampling.n] for i in range(len(prompts))]
 
 
 class VLLMBackend(GenerationBackend):
-    """vLLM offline engine over a model directory (a checkpoint path or hub id).
+    """One role's view of the process's `ttcs.engine.VLLMEngine`: loads that role's weights, then samples.
 
-    The engine holds its own copy of the weights: call `reload(path)` after a phase has
-    saved a new checkpoint.
+    Args:
+        engine: the run's one engine (never build a second: see `ttcs.engine`).
+        weights: the checkpoint directory (or base model) whose weights this backend samples from.
     """
 
     name = "vllm"
 
-    def __init__(self, model_path: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.5,
-                 tensor_parallel_size: int = 1, max_model_len: int | None = None, enforce_eager: bool = False):
-        from vllm import LLM  # import-guarded: CPU installs never need vLLM
-
-        self._kwargs = dict(dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
-                            tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
-                            enforce_eager=enforce_eager)
-        self.model_path = model_path
-        self.llm = LLM(model=model_path, **self._kwargs)
-
-    def reload(self, model_path: str) -> None:
-        """Point the engine at new weights (frees the old engine first)."""
-        from vllm import LLM
-
-        del self.llm
-        torch.cuda.empty_cache()
-        self.model_path = model_path
-        self.llm = LLM(model=model_path, **self._kwargs)
+    def __init__(self, engine, weights: str):
+        self.engine, self.weights = engine, weights
 
     def generate(self, prompts: list[str], sampling: Sampling, *, desc: str = "generating") -> list[list[str]]:
-        from vllm import SamplingParams
+        from ttcs.engine import sampling_params
 
-        params = SamplingParams(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
-                                top_k=sampling.top_k if sampling.top_k > 0 else -1,  # vLLM: -1 = off
-                                max_tokens=sampling.max_new_tokens, seed=sampling.seed)
-        results = self.llm.generate(prompts, params, use_tqdm=True)
+        self.engine.load(self.weights)
+        params = sampling_params(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+                                 top_k=sampling.top_k, max_tokens=sampling.max_new_tokens, seed=sampling.seed)
+        results = self.engine.generate(prompts, params)
         return [[o.text for o in r.outputs] for r in results]
+
+
+_GENERATED = {"tokens": 0}
+
+
+def count_generated(tokens: int) -> None:
+    """Add to the process's running total of generated tokens (read by benchmarks)."""
+    _GENERATED["tokens"] += int(tokens)
+
+
+def generated_tokens() -> int:
+    """Tokens generated through ttcs's backends in this process so far."""
+    return _GENERATED["tokens"]
 
 
 def vllm_available() -> bool:
@@ -156,20 +157,36 @@ def backend_name(cfg) -> str:
     return name
 
 
-def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None) -> GenerationBackend:
-    """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`)."""
+def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None,
+                 engine=None) -> GenerationBackend:
+    """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`).
+
+    vLLM backends are views of one engine: pass the run's `engine`, or one is built from
+    `model_path` (once per process: see `ttcs.engine`).
+    """
     name = backend_name(cfg)
-    if name == "vllm" and not model_path and cfg.get("name", "auto") == "auto":
+    if name == "vllm" and not (model_path or engine) and cfg.get("name", "auto") == "auto":
         name = "hf"
     if name == "hf":
         if model is None or tokenizer is None:
             raise ValueError("the hf backend needs the model and tokenizer objects")
         return HFBackend(model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True))
     if name == "vllm":
-        if not vllm_available():
-            raise RuntimeError("backend=vllm needs `pip install ttcs[gpu]` and a CUDA GPU; use backend=hf on CPU")
-        return VLLMBackend(model_path, dtype=cfg.get("dtype", "auto"),
-                           gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.5),
-                           tensor_parallel_size=cfg.get("tensor_parallel_size", 1),
-                           max_model_len=cfg.get("max_model_len"), enforce_eager=cfg.get("enforce_eager", False))
+        engine = engine or make_engine(cfg, model_path)
+        return VLLMBackend(engine, model_path or engine.weights)
     raise ValueError(f"unknown backend {name!r}; choose hf, vllm or auto")
+
+
+def make_engine(cfg, model_path: str, *, seed: int = 0):
+    """The process's one `ttcs.engine.VLLMEngine`, from the `backend` node; refused cleanly without vLLM or a GPU."""
+    if not vllm_available():
+        raise RuntimeError("backend=vllm needs `pip install ttcs[gpu]` and a CUDA GPU; use backend=hf on CPU")
+    if int(cfg.get("tensor_parallel_size", 1)) != 1:
+        raise ValueError("backend.tensor_parallel_size must be 1: each process holds one engine on its own GPU; "
+                         "use more GPUs with `accelerate launch --num_processes N`")
+    from ttcs.engine import VLLMEngine
+
+    return VLLMEngine(model_path, dtype=cfg.get("dtype", "auto"),
+                      gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.35),
+                      max_model_len=cfg.get("max_model_len"), enforce_eager=cfg.get("enforce_eager", False),
+                      seed=seed, sleep_level=cfg.get("sleep_level", 1), progress=cfg.get("progress", True))

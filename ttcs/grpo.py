@@ -101,7 +101,7 @@ def trained_model(trainer):
 
 def finish_training(trainer, ctx, role: str, iteration: int):
     """After `trainer.train()`: unwrap the model, save it as the `role` checkpoint of `iteration` (main process),
-    make it the context's current `role` model, and free the trainer.
+    hand it to the context, and let go of the trainer's optimizer, scheduler and reference model.
 
     Returns:
         (the trained model, its checkpoint path, the number of optimizer steps taken).
@@ -112,13 +112,67 @@ def finish_training(trainer, ctx, role: str, iteration: int):
         save_checkpoint(model, ctx.tokenizer, path)
     trainer.accelerator.wait_for_everyone()
     steps = trainer.state.global_step
-    del trainer
-    gc.collect()
+    release_trainer(trainer)
     # The next phase's KL reference: TRL builds it with from_pretrained(config._name_or_path), so point that at
     # this checkpoint (the next phase's starting point), not at the path the weights were first loaded from.
     model.config._name_or_path = str(path)
     ctx.set_model(role, str(path), model)
     return model, path, steps
+
+
+def rollout_kwargs(rollout) -> dict:
+    """GRPOTrainer keyword arguments for a ``rollout_func`` (none when TRL generates with transformers)."""
+    return {} if rollout is None else {"rollout_func": rollout}
+
+
+# Trainer (and callback-handler) attributes that hold GPU memory past the end of a phase.
+_HELD = ("model", "model_wrapped", "optimizer", "lr_scheduler", "ref_model", "train_dataloader")
+
+
+def release_trainer(trainer) -> None:
+    """Drop every reference the trainer and its accelerator hold to the model, optimizer and reference model.
+
+    The caller's frame still holds the trainer until the phase returns, so its state is cut
+    loose here: AdamW's moments (8 bytes a parameter) and the reference model are freed at
+    once, not one phase later.
+    """
+    trainer.accelerator.free_memory()  # accelerate's own lists of prepared models, optimizers, schedulers
+    for holder in (trainer, trainer.callback_handler):
+        for name in _HELD:
+            if getattr(holder, name, None) is not None:
+                setattr(holder, name, None)
+    free_memory()
+
+
+def free_memory() -> None:
+    """Collect garbage and hand cached CUDA blocks back, so the next phase (or vLLM) finds the memory free."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def check_generation_plan(cfg) -> None:
+    """Stop at once, saying what to change, when the config would put two vLLM engines in one process.
+
+    TRL's colocate mode builds a new `vllm.LLM` inside every GRPOTrainer (two per iteration)
+    and vLLM does not reliably free a deleted one; with ``backend=vllm`` ttcs's own engine
+    generates TRL's rollouts instead (`ttcs.engine.get_rollout_func`).
+    """
+    from ttcs.generation import backend_name
+
+    engine = backend_name(cfg.backend) == "vllm"
+    for role in ("solver", "synthesizer"):
+        node = cfg.train[role]
+        if not node.get("use_vllm"):
+            continue
+        if node.get("vllm_mode", "colocate") == "colocate":
+            raise ValueError(f"train.{role}.use_vllm=true (colocate) builds TRL's own vLLM engine in every trainer, "
+                             f"a second engine in this process; set train.{role}.use_vllm=false (with backend=vllm "
+                             "ttcs's engine generates TRL's rollouts), or vllm_mode=server with `trl vllm-serve` on "
+                             "other GPUs")
+        if engine:
+            raise ValueError(f"backend=vllm generates train.{role}'s rollouts with ttcs's engine; "
+                             f"set train.{role}.use_vllm=false, or use backend=hf with TRL's vLLM server")
 
 
 def save_checkpoint(model, tokenizer, path: Path) -> Path:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +24,12 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import set_seed
 
 from ttcs.data import load_data_config
+from ttcs.engine import get_rollout_func
 from ttcs.evaluation import evaluate
-from ttcs.generation import VLLMBackend, backend_name, make_backend
-from ttcs.models import load_model, load_tokenizer
+from ttcs.generation import VLLMBackend, backend_name, make_backend, make_engine
+from ttcs.grpo import check_generation_plan, free_memory
+from ttcs.memory import check_run_memory
+from ttcs.models import load_model, load_tokenizer, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir, write_json_atomic
@@ -39,13 +44,19 @@ RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report")
 
 @dataclass
 class RunContext:
-    """What every phase needs: the config, the run directory, the test problems and the verifier."""
+    """What every phase needs: the config, the run directory, the test problems and the verifier.
+
+    With ``backend=vllm`` it also holds the process's one vLLM engine (`ttcs.engine`), built
+    once from the base model; every generation of the run goes through it, each role's
+    weights loaded in place.
+    """
 
     cfg: DictConfig
     rundir: RunDir
     problems: list
     verifier: object
     tokenizer: object = None
+    engine: object = None
     _models: dict = field(default_factory=dict)
     _backends: dict = field(default_factory=dict)
 
@@ -66,7 +77,15 @@ class RunContext:
         return self._models[role][1]
 
     def set_model(self, role: str, path: str, model) -> None:
-        self._models[role] = (path, model)
+        """Keep a trained model for the hf backend, which samples that very object.
+
+        With the engine the weights are on disk and the engine loads them, so the model is let
+        go: it would hold its fp32 weights on the GPU through the next phase.
+        """
+        if self.uses_engine():
+            self._models.pop(role, None)
+        else:
+            self._models[role] = (path, model)
 
     @property
     def solver_prefill(self) -> str:
@@ -79,26 +98,47 @@ class RunContext:
         return [solver_prompt(self.tokenizer, p, kind=self.cfg.data.prompt, chat_template=m.chat_template,
                               system_prompt=m.get("system_prompt")) + self.solver_prefill for p in problems]
 
-    def backend(self, role: str, iteration: int):
-        """The generation backend over the `role` model of `iteration`, kept while that model stays current.
+    def uses_engine(self) -> bool:
+        return backend_name(self.cfg.backend) == "vllm"
 
-        A vLLM engine holds its own copy of the weights and much of the GPU: it is built once
-        per role and pointed at each new checkpoint with `reload`, never built twice.
+    def start_engine(self):
+        """The process's one vLLM engine, built from the base model on first use and never again."""
+        if self.engine is None:
+            path, _ = resolve_model_path(self.cfg.model.path)
+            self.engine = make_engine(self.cfg.backend, path, seed=int(self.cfg.seed))
+        return self.engine
+
+    def backend(self, role: str, iteration: int):
+        """The generation backend over the `role` model of `iteration`.
+
+        vLLM: a view of the one engine that loads this model's weights before it samples.
+        hf: the model object itself, kept while it stays current.
         """
         path = self.model_path(role, iteration)
+        if self.uses_engine():
+            weights = resolve_model_path(path)[0] if path == self.cfg.model.path else path
+            return VLLMBackend(self.start_engine(), weights)
         cached = self._backends.get(role)
         if cached is not None and cached[0] == path:
             return cached[1]
-        if cached is not None and isinstance(cached[1], VLLMBackend):
-            cached[1].reload(path)
-            backend = cached[1]
-        elif backend_name(self.cfg.backend) == "vllm":
-            backend = make_backend(self.cfg.backend, model_path=path)
-        else:
-            backend = make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
-                                   model_path=path)
+        backend = make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
+                               model_path=path)
         self._backends[role] = (path, backend)
         return backend
+
+    @contextmanager
+    def training(self, role: str):
+        """Around one TRL trainer's life; yields its ``rollout_func`` (None: TRL generates with transformers).
+
+        With the engine: it sleeps while the trainer is built and between its generations,
+        and it generates TRL's rollouts with the `role` policy's current weights.
+        """
+        if not self.uses_engine():
+            yield None
+            return
+        engine = self.start_engine()
+        with engine.training():
+            yield get_rollout_func(engine, role)
 
 
 def config_fingerprint(cfg: DictConfig) -> dict:
@@ -151,6 +191,14 @@ def _phase_runner(name: str):
     raise ValueError(f"unknown phase {name!r}; known phases: {', '.join(KNOWN_PHASES)}")
 
 
+def table_score(cfg: DictConfig) -> str:
+    """The metric tables show for this run: the method's own (maj@k for self-consistency), or the evaluation
+    protocol's (``eval.score``: greedy pass@1 on the sets the paper scores greedily) for methods scored by avg@k."""
+    if cfg.method.score == "avg_at_k":
+        return cfg.eval.get("score") or "avg_at_k"
+    return cfg.method.score
+
+
 def build_results(ctx: RunContext) -> dict:
     """results.json, rebuilt from state.json so it always matches what finished."""
     cfg = ctx.cfg
@@ -164,15 +212,21 @@ def build_results(ctx: RunContext) -> dict:
         if "pseudo_label_accuracy" in solver:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
         iterations.append(entry)
-    return {"method": cfg.method.name, "score": cfg.method.score, "model": cfg.model.name, "data": cfg.data.name,
-            "uses_labels": bool(cfg.method.get("uses_labels", False)), "seed": cfg.seed, "run_name": cfg.get("run_name"), "versions": provenance(),
+    return {"method": cfg.method.name, "score": table_score(cfg), "model": cfg.model.name, "data": cfg.data.name,
+            "uses_labels": bool(cfg.method.get("uses_labels", False)), "seed": cfg.seed,
+            "run_name": cfg.get("run_name"), "versions": provenance(),
             "iterations": iterations}
 
 
-def run(cfg: DictConfig, run_dir: str | Path) -> dict:
-    """Run (or resume) the method of `cfg` in `run_dir`; returns the results dict (also written to results.json)."""
+def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], AbstractContextManager] | None = None) -> dict:
+    """Run (or resume) the method of `cfg` in `run_dir`; returns the results dict (also written to results.json).
+
+    `monitor(phase_key)`, when given, is a context manager entered around every phase
+    (benchmarks use it to time phases and sample memory).
+    """
     rundir = RunDir(run_dir)
     rundir.check_config(config_fingerprint(cfg))
+    check_generation_plan(cfg)
     set_seed(cfg.seed)
     phases = list(cfg.method.phases)
     unknown = [p for p in phases if p not in KNOWN_PHASES]
@@ -183,6 +237,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
                 cfg.method.name, rundir.root)
     ctx = RunContext(cfg, rundir, problems, get_verifier(cfg.data.verifier))
     ctx.tokenizer = load_tokenizer(cfg.model.path)
+    check_run_memory(cfg, uses_engine=ctx.uses_engine())
+    if ctx.uses_engine():
+        ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
     for t in range(0, cfg.method.iterations + 1):
         for name in (phases if t > 0 else []) + ["eval"]:
             key = f"iter_{t:02d}/{name}"
@@ -190,8 +247,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
                 logger.info("resume: %s already finished, skipping it", key)
                 continue
             logger.info("== %s ==", key)
-            t0 = time.time()
-            info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})
+            with monitor(key) if monitor else nullcontext():
+                t0 = time.time()
+                info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})
+                free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
             rundir.mark_done(key, seconds=round(time.time() - t0, 1), **info)
             write_json_atomic(rundir.results_path, build_results(ctx))
     results = build_results(ctx)

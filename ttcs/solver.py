@@ -25,7 +25,7 @@ from transformers import TrainerCallback
 
 from ttcs.data import Problem
 from ttcs.frontier import measure_with_backend, select_frontier
-from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
+from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.rewards.solver import GroupVote, get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
 from ttcs.verify import matches_gold
@@ -185,18 +185,19 @@ def solver_phase(ctx, iteration: int) -> dict:
     callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)
     logger.info("solver iteration %d: %d questions, %d steps of %d questions x %d samples", iteration,
                 len(problems), args.max_steps, args.generation_batch_size // args.num_generations, args.num_generations)
-    trainer = GRPOTrainer(model=ctx.model("solver", iteration - 1), reward_funcs=reward, args=args,
-                          train_dataset=dataset, processing_class=ctx.tokenizer, callbacks=[callback],
-                          peft_config=build_lora_config(solver.get("lora")))
     quiet = _DroppedGroupsAreIntended()
     logging.getLogger("trl.trainer.grpo_trainer").addFilter(quiet)
-    t0 = time.time()
     try:
-        trainer.train()
+        with ctx.training("solver") as rollout:
+            trainer = GRPOTrainer(model=ctx.model("solver", iteration - 1), reward_funcs=reward, args=args,
+                                  train_dataset=dataset, processing_class=ctx.tokenizer, callbacks=[callback],
+                                  peft_config=build_lora_config(solver.get("lora")), **rollout_kwargs(rollout))
+            t0 = time.time()
+            trainer.train()
+            seconds = time.time() - t0
+            _, path, steps = finish_training(trainer, ctx, "solver", iteration)
     finally:
         logging.getLogger("trl.trainer.grpo_trainer").removeFilter(quiet)
-    seconds = time.time() - t0
-    _, path, steps = finish_training(trainer, ctx, "solver", iteration)
     summary = step_summary(records, gold, ctx.verifier)
     synthetic = {p.id for p in problems if p.source == "synthetic"}
     return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],

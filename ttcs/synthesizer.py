@@ -29,7 +29,7 @@ from transformers import TrainerCallback
 from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
 from ttcs.data import Problem
 from ttcs.generation import Sampling
-from ttcs.grpo import build_grpo_config, build_lora_config, finish_training
+from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import render
 from ttcs.rewards.synthesizer import parse_variant, self_consistency, synthesizer_rewards
 from ttcs.rundir import append_jsonl, read_jsonl
@@ -155,16 +155,17 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
     reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats)
     args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
                              seed=cfg.seed + iteration, train_size=len(rows))
-    trainer = GRPOTrainer(model=ctx.model("synthesizer", iteration - 1), reward_funcs=reward_fn, args=args,
-                          train_dataset=Dataset.from_list(rows), processing_class=ctx.tokenizer,
-                          callbacks=[SynthesizerMetricsCallback(ctx.rundir, iteration, stats)],
-                          peft_config=build_lora_config(node.get("lora")))
     logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
                 args.max_steps, node["batch_questions"], node["group_size"], node["solver_samples"])
-    t0 = time.time()
-    trainer.train()
-    seconds = time.time() - t0
-    _, path, steps = finish_training(trainer, ctx, "synthesizer", iteration)
+    with ctx.training("synthesizer") as rollout:
+        trainer = GRPOTrainer(model=ctx.model("synthesizer", iteration - 1), reward_funcs=reward_fn, args=args,
+                              train_dataset=Dataset.from_list(rows), processing_class=ctx.tokenizer,
+                              callbacks=[SynthesizerMetricsCallback(ctx.rundir, iteration, stats)],
+                              peft_config=build_lora_config(node.get("lora")), **rollout_kwargs(rollout))
+        t0 = time.time()
+        trainer.train()
+        seconds = time.time() - t0
+        _, path, steps = finish_training(trainer, ctx, "synthesizer", iteration)
     n = max(1, len(stats))
     return {"steps": steps, "train_seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 1),
             "reward_mean": sum(x["reward_mean"] for x in stats) / n,

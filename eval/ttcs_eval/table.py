@@ -5,14 +5,19 @@ the method's own score (``score`` in results.json: avg@k for most methods, maj@k
 self-consistency) at the run's last finished iteration: the mean over seeds ± its standard
 error (the standard deviation over seeds / sqrt(number of seeds)), with the number of seeds
 in the ``seeds`` column. Methods that train on gold answers (``method=oracle``) are marked
-with ``†``: they are upper bounds, not test-time methods. A
+with ``‡``: they are upper bounds, not test-time methods. A
 provenance footer lists, for every run used, its directory, overrides, seed, package
 versions and git commit, so each number traces back to a run.
+
+``--paper`` adds the paper's published numbers beside ours (rows marked "(paper)", for
+the models in the table), from ``data/ttcs_table1.json`` (TTCS Table 1; the file names its
+source) or a file of the same layout; a number the file does not give is "missing".
 
 Usage::
 
     ttcs -m method=base,self_consistency data=arith,amc23      # writes outputs/sweep/*
     ttcs-table outputs/sweep --csv table.csv --md table.md
+    ttcs-table outputs/sweep --paper                           # with TTCS Table 1 beside ours
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 METRICS = ("score", "avg_at_k", "maj_at_k", "greedy")
+PAPER_FILE = Path(__file__).resolve().parent / "data" / "ttcs_table1.json"
 
 
 class TableError(ValueError):
@@ -124,7 +130,7 @@ def build_table(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
     header = ["method", "model", "seeds", *datasets, "AVG"]
     rows = []
     for (method, model), per_data in sorted(cells.items()):
-        name = f"{method} †" if method in labelled else method
+        name = f"{method} ‡" if method in labelled else method
         row, means = [name, model, str(len(seeds[(method, model)]))], []
         for d in datasets:
             vals = per_data.get(d, [])
@@ -135,6 +141,40 @@ def build_table(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
         row.append(f"{statistics.fmean(means):.1f}" + ("" if complete else "*") if means else "—")
         rows.append(row)
     return header, rows
+
+
+def load_paper(path: Path) -> dict:
+    """A published-numbers file: ``source``, ``metric``, ``average_of`` and ``rows`` of method, model, average, scores."""
+    try:
+        paper = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise TableError(f"{path}: unreadable paper numbers ({type(err).__name__}: {err})") from err
+    if not isinstance(paper, dict) or not {"source", "rows"} <= set(paper):
+        raise TableError(f"{path}: a paper-numbers file needs `source` and `rows`")
+    return paper
+
+
+def paper_rows(paper: dict, datasets: list[str], models: set[str]) -> list[list[str]]:
+    """The paper's rows for `models` (the table's), under the table's dataset columns.
+
+    A dataset the file gives no number for reads "missing"; AVG is the paper's own average
+    (over its sets, ``average_of``), marked †.
+    """
+    rows = []
+    for r in paper["rows"]:
+        if r["model"] not in models:
+            continue
+        scores = r.get("scores") or {}
+        cells = [f"{scores[d]:.2f}" if d in scores else "missing" for d in datasets]
+        average = f"{r['average']:.2f}†" if r.get("average") is not None else "missing"
+        rows.append([f"{r['method']} (paper)", r["model"], "—", *cells, average])
+    return rows
+
+
+def paper_footer(paper: dict) -> str:
+    sets = ", ".join(paper.get("average_of") or [])
+    return (f"Rows marked (paper): {paper['source']}; {paper.get('metric', '')}. † the paper's average over its "
+            f"sets ({sets}), not over this table's columns; missing = not given there.")
 
 
 def to_markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -156,7 +196,7 @@ def provenance_footer(records: list[RunRecord]) -> str:
     lines = ["Accuracy in %, at each run's last finished iteration; mean over seeds ± standard error. "
              "`*` = AVG over the datasets present only."]
     if any(r.uses_labels for r in records):
-        lines.append("† trains on the gold answers (label leakage): an upper bound, not a test-time method.")
+        lines.append("‡ trains on the gold answers (label leakage): an upper bound, not a test-time method.")
     lines += ["", "Runs:"]
     for r in records:
         v = r.versions
@@ -174,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="which iteration of each run (first = the base model)")
     parser.add_argument("--md", type=Path, help="also write the Markdown table (with footer) here")
     parser.add_argument("--csv", type=Path, help="also write the table as CSV here")
+    parser.add_argument("--paper", nargs="?", type=Path, const=PAPER_FILE, default=None, metavar="FILE",
+                        help="add the paper's published numbers beside ours (default FILE: TTCS Table 1, shipped)")
     args = parser.parse_args(argv)
     try:
         records = [r for f in find_result_files(args.paths) if (r := load_run(f, args.metric, args.iteration))]
@@ -184,7 +226,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ttcs-table: no finished runs under {' '.join(args.paths)}", file=sys.stderr)
         return 2
     header, rows = build_table(records)
-    md = to_markdown(header, rows) + "\n\n" + provenance_footer(records) + "\n"
+    footer = provenance_footer(records)
+    if args.paper:
+        try:
+            paper = load_paper(args.paper)
+        except TableError as err:
+            print(f"ttcs-table: {err}", file=sys.stderr)
+            return 2
+        extra = paper_rows(paper, header[3:-1], {r.model for r in records})
+        if not extra:
+            print(f"note: {args.paper} has no numbers for the models {sorted({r.model for r in records})}",
+                  file=sys.stderr)
+        rows += extra
+        footer += "\n\n" + paper_footer(paper)
+    md = to_markdown(header, rows) + "\n\n" + footer + "\n"
     print(md)
     if args.md:
         args.md.write_text(md)

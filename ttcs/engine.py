@@ -1,0 +1,232 @@
+"""The run's one vLLM engine: built once per process, its weights swapped in place, asleep while TRL trains.
+
+vLLM reserves ``gpu_memory_utilization`` x the GPU when an engine starts, refuses to start
+when that much is not free, and does not reliably give the memory back when an engine is
+deleted. So a ttcs process builds exactly one `vllm.LLM`, from the base model that the
+Solver and the Synthesizer both start from, and never a second one:
+
+* `VLLMEngine.load` puts a checkpoint's weights into the living engine (the model's
+  ``load_weights``, the path TRL 1.16's colocate mode uses) and resets the prefix cache.
+  Each generation first loads its role's weights, so one engine serves both roles.
+* `VLLMEngine.push` does the same from a model in memory: the policy TRL is training.
+* `VLLMEngine.sleep` / `VLLMEngine.wake` (``enable_sleep_mode``; level 1 keeps the weights
+  in CPU memory and drops the KV cache). Inside `VLLMEngine.training` the engine sleeps
+  between generations, so the backward pass has the GPU to itself.
+* `get_rollout_func` is TRL's ``rollout_func``: GRPO's rollouts come from this engine, so
+  TRL never builds its own colocated engine (one new `vllm.LLM` per trainer).
+
+docs/gpu.md lays out the memory plan this follows.
+
+Example:
+    >>> engine = VLLMEngine("Qwen/Qwen2.5-Math-1.5B")             # doctest: +SKIP
+    >>> engine.load("outputs/run/checkpoints/solver/iter_01")       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from ttcs.generation import count_generated
+
+logger = logging.getLogger(__name__)
+
+Weights = Iterable[tuple[str, torch.Tensor]]
+
+
+class VLLMEngine:
+    """The process's one `vllm.LLM`, with the weights it holds tracked by name.
+
+    Args:
+        model_path: the base model (a local directory or hub id); the engine's architecture,
+            tokenizer and dtype come from it, later weights are loaded in place.
+        dtype: vLLM dtype (``auto``: the model config's, bf16 for Qwen2.5-Math).
+        gpu_memory_utilization: share of the GPU the engine reserves (weights, activations, KV cache).
+        max_model_len: longest prompt + completion (None: the model's).
+        enforce_eager: skip CUDA-graph capture (faster start, slower decoding).
+        seed: the engine's seed (each request also carries its own).
+        sleep_level: 1 keeps the weights in CPU memory while asleep, 2 drops them.
+        progress: show vLLM's progress bar.
+    """
+
+    def __init__(self, model_path: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.35,
+                 max_model_len: int | None = None, enforce_eager: bool = False, seed: int = 0,
+                 sleep_level: int = 1, progress: bool = True):
+        from vllm import LLM  # import-guarded: CPU installs never need vLLM
+
+        _set_launcher_env()
+        # The external launcher keeps the worker in this process, which `load_weights` needs; TRL builds its
+        # colocated engine the same way.
+        self.llm = LLM(model=model_path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                       max_model_len=max_model_len, enforce_eager=enforce_eager, seed=seed,
+                       enable_sleep_mode=True, distributed_executor_backend="external_launcher")
+        self.weights: str | None = model_path
+        self.asleep = False
+        self.sleep_between = False
+        self.sleep_level = sleep_level
+        self.progress = progress
+        logger.info("vLLM engine built from %s (%.2f of the GPU)", model_path, gpu_memory_utilization)
+
+    def _model(self):
+        # With the external launcher the worker lives in this process (trl/generation/vllm_generation.py,
+        # VLLMGeneration.sync_weights, takes the same path).
+        return self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+
+    def _load(self, weights: Weights, name: str) -> None:
+        self.wake()  # loading into a sleeping engine writes to unmapped memory
+        self._model().load_weights(weights)
+        self.llm.reset_prefix_cache()  # cached prefixes were computed with the old weights
+        self.weights = name
+
+    def load(self, path: str) -> None:
+        """Hold the weights saved at `path` (a checkpoint directory or the base model); no-op when held."""
+        if self.weights != path:
+            logger.info("engine: loading %s in place", path)
+            self._load(checkpoint_weights(path), path)
+        self.wake()
+
+    def push(self, model, name: str) -> None:
+        """Hold the weights of a model in memory (e.g. the policy being trained), known afterwards as `name`."""
+        self._load(model_weights(model), name)
+
+    def sleep(self) -> None:
+        """Release the GPU: level 1 moves the weights to CPU memory and drops the KV cache."""
+        if not self.asleep:
+            self.llm.sleep(level=self.sleep_level)
+            self.asleep = True
+            if self.sleep_level > 1:
+                self.weights = None  # level 2 discards them: the next use must load again
+
+    def wake(self) -> None:
+        if self.asleep:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()  # PyTorch's cached blocks are not free to vLLM (TRL empties them too)
+            self.llm.wake_up()
+            self.asleep = False
+
+    def generate(self, prompts: list, params) -> list:
+        """`vllm.LLM.generate` on awake weights; asleep again afterwards while a trainer is live."""
+        self.wake()
+        try:
+            results = self.llm.generate(prompts, params, use_tqdm=self.progress)
+        finally:
+            if self.sleep_between:
+                self.sleep()
+        count_generated(sum(len(o.token_ids) for r in results for o in r.outputs))
+        return results
+
+    @contextmanager
+    def training(self):
+        """Around a trainer's life: asleep now, and asleep again after every generation until the end."""
+        self.sleep()
+        self.sleep_between = True
+        try:
+            yield self
+        finally:
+            self.sleep_between = False
+
+
+def _set_launcher_env() -> None:
+    """vLLM's external launcher reads the torch.distributed rendezvous from the environment, as TRL sets it."""
+    from accelerate import PartialState
+    from trl.trainer.utils import ensure_master_addr_port
+
+    state = PartialState()  # first, so accelerate sees the launch as it is, not vLLM's variables
+    os.environ.setdefault("RANK", str(state.process_index))
+    os.environ.setdefault("LOCAL_RANK", str(state.local_process_index))
+    os.environ.setdefault("WORLD_SIZE", str(state.num_processes))
+    ensure_master_addr_port()
+
+
+def weights_dir(path: str) -> Path:
+    """The local directory holding the safetensors of `path` (a directory, or a hub id already in the cache)."""
+    local = Path(path).expanduser()
+    if local.is_dir():
+        return local
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(path, allow_patterns=["*.safetensors", "*.json"]))
+
+
+def checkpoint_weights(path: str) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) pairs of a saved model, read file by file from its safetensors on the CPU."""
+    from safetensors import safe_open
+
+    files = sorted(weights_dir(path).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{path} has no .safetensors weights to load into the engine")
+    for file in files:
+        with safe_open(str(file), framework="pt", device="cpu") as st:
+            for name in st.keys():
+                yield name, st.get_tensor(name)
+
+
+def model_weights(model) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) pairs of a model in memory, named as in its checkpoint; a LoRA model yields merged weights."""
+    if hasattr(model, "merge_adapter") and hasattr(model, "get_base_model"):
+        model.merge_adapter()
+        try:
+            for name, param in model.get_base_model().named_parameters():
+                if "lora_" not in name:
+                    yield name.replace(".base_layer", ""), param.data
+        finally:
+            model.unmerge_adapter()
+        return
+    for name, param in model.named_parameters():
+        yield name.replace("_checkpoint_wrapped_module.", ""), param.data
+
+
+def sampling_params(*, n: int, temperature: float, top_p: float, top_k: int, max_tokens: int, seed: int | None,
+                    repetition_penalty: float = 1.0):
+    """`vllm.SamplingParams` for n samples; top_k 0 (off in ttcs and TRL) is vLLM's -1."""
+    from vllm import SamplingParams
+
+    return SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k if top_k and top_k > 0 else -1,
+                          max_tokens=max_tokens, seed=seed, repetition_penalty=repetition_penalty)
+
+
+def _runs(prompts: list) -> list[tuple[object, int]]:
+    """Consecutive equal prompts as (prompt, count): TRL hands each prompt over G times in a row."""
+    runs: list[list] = []
+    for p in prompts:
+        if runs and runs[-1][0] == p:
+            runs[-1][1] += 1
+        else:
+            runs.append([p, 1])
+    return [(p, c) for p, c in runs]
+
+
+def get_rollout_func(engine: VLLMEngine, role: str):
+    """TRL's ``rollout_func`` over `engine`: the policy's current weights are pushed in, then its samples drawn.
+
+    TRL calls it with this process's prompts (each repeated G times in a row) and the
+    trainer; it returns one completion per prompt, as token ids. Sampling follows the
+    trainer's own settings (temperature, top_p, top_k, max_completion_length).
+    """
+
+    def rollout(prompts: list, trainer) -> dict:
+        step = trainer.state.global_step
+        name = f"trainer:{role}:step{step}"
+        if engine.weights != name:
+            engine.push(trainer.accelerator.unwrap_model(trainer.model), name)
+        runs = _runs(prompts)
+        ids = trainer.processing_class(text=[p for p, _ in runs])["input_ids"]  # as TRL tokenizes text prompts
+        seed = int(trainer.args.seed) + 1009 * step + 17 * trainer.accelerator.process_index
+        params = [sampling_params(n=count, temperature=trainer.temperature, top_p=trainer.top_p,
+                                  top_k=trainer.top_k or 0, max_tokens=trainer.max_completion_length,
+                                  seed=seed + i, repetition_penalty=trainer.repetition_penalty)
+                  for i, (_, count) in enumerate(runs)]
+        outputs = engine.generate([{"prompt_token_ids": list(x)} for x in ids], params)
+        prompt_ids, completion_ids = [], []
+        for x, out in zip(ids, outputs, strict=True):
+            for sample in out.outputs:
+                prompt_ids.append(list(x))
+                completion_ids.append(list(sample.token_ids))
+        return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
+
+    return rollout
