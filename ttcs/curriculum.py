@@ -1,6 +1,6 @@
 """The curriculum: filter the Synthesizer's variants and mix them with the test questions.
 
-DESIGN.md, "The algorithm", step 2: sample many variants per test question, keep the
+Step 2 of the TTCS method (docs/fidelity.md maps each step to the code): sample many variants per test question, keep the
 parseable ones, drop exact and near duplicates (and copies of test questions), and mix
 them with the test questions at a configurable ratio. Every variant is written to disk,
 one JSON line per variant, as built by `variant_record`.

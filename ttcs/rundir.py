@@ -1,6 +1,6 @@
 """The run directory: where one run keeps its state, metrics, results and checkpoints.
 
-Layout (see DESIGN.md)::
+Layout (outputs/README.md describes each file)::
 
     state.json        phases finished so far (resume reads it) and the config they ran under
     metrics.jsonl     one JSON line per event (phase, step, rewards, losses, seconds)

@@ -1,6 +1,6 @@
 """The Solver phase: GRPO on the training questions, rewarded by agreement with its own majority vote.
 
-DESIGN.md, "The algorithm", step 3. `solver_phase(ctx, iteration)` is called by
+Step 3 of the TTCS method (docs/fidelity.md). `solver_phase(ctx, iteration)` is called by
 `ttcs.loop` for the phase ``solver``; it reads top to bottom: training questions →
 prompts (formatted exactly as in evaluation) → reward (`ttcs.rewards.solver`) → TRL's
 `GRPOTrainer` → train → save the checkpoint → a summary for ``state.json``.

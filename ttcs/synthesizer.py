@@ -1,6 +1,6 @@
 """The Synthesizer: writes variants of the test questions at the Solver's capability frontier.
 
-Two phases of the loop live here (DESIGN.md, "The algorithm", steps 1 and 2):
+Two phases of the loop live here (steps 1 and 2 of the TTCS method; see docs/fidelity.md):
 
 * `synthesizer_phase` — a few GRPO steps on the Synthesizer. Each reference question is
   put in the Synthesizer prompt (``conf/prompts/synthesizer.txt``), G variants are

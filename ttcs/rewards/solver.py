@@ -1,6 +1,6 @@
 """The Solver's reward: agreement with its own majority vote (the pseudo-label), TTRL-style.
 
-DESIGN.md, "The algorithm", step 3. For one question the Solver samples G answers; the
+Step 3 of the TTCS method (docs/fidelity.md). For one question the Solver samples G answers; the
 pseudo-label is the answer of the largest equivalence cluster (`ttcs.voting.majority_vote`);
 answers in that cluster get reward 1, all others (and unparseable completions) 0. A group
 whose mean reward lies outside a band (default [0.25, 0.75]) carries no reliable signal

@@ -2,7 +2,7 @@
 
 The Synthesizer reads one test question (the *reference*) and writes a variant: a
 ``<question>...</question>`` block and a final ``\\boxed{...}`` answer. One variant's
-reward (DESIGN.md, "The algorithm", step 1) is
+reward (step 1 of the TTCS method; docs/fidelity.md compares it with the authors' code) is
 
     0                                  if the output cannot be parsed (format reward), else
     r = (4 s (1 - s))^gamma            s = the Solver's self-consistency on the variant
@@ -502,7 +502,7 @@ def repetition_penalty(
 ) -> list[float]:
     """Each text's repetition penalty: its cluster's size / the batch size.
 
-    As in DESIGN.md, the penalty is the share itself, so every variant pays at least
+    As in the published method, the penalty is the share itself, so every variant pays at least
     1 / batch_size, singletons included: a batch of B distinct texts pays 1/B each, and a
     batch of one text pays 1.0. Pass whole batches (all references x all variants).
 
