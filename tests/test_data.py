@@ -364,3 +364,22 @@ def test_load_data_config_accepts_plain_dict(tmp_path):
 def test_load_data_config_missing_name():
     with pytest.raises(DataError, match="missing required key 'name'"):
         load_data_config({"source": "arith"})
+
+
+@pytest.mark.parametrize(("gold", "expected"), [
+    ("$69$,$84$", "69, 84"),  # OlympiadBench's multi-part answers: every span kept whole
+    ("$f(x)=x$,$f(x)=2-x$", "f(x)=x, f(x)=2-x"),
+    ("$a$, $b$, and $c$", "a, b, c"),
+    ("$\\frac{1}{2}$", "\\frac{1}{2}"),
+    ("$$x^2$$", "x^2"),
+    ("$(1, 2)$", "(1, 2)"),
+    ("$x$ or $y$", "$x$ or $y$"),  # words between the spans: kept as given
+    ("$5$ apples", "$5$ apples"),
+    ("\\$5", "\\$5"),  # an escaped dollar is a dollar sign
+    ("12", "12"),
+])
+def test_gold_answers_in_math_delimiters_stay_valid_latex(tmp_path, gold, expected):
+    rows = verl_rows()[:1]
+    rows[0]["reward_model"]["ground_truth"] = gold
+    path = write_jsonl(tmp_path / "olympiad.jsonl", rows)
+    assert load_problems(str(path))[0].answer == expected

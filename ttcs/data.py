@@ -454,10 +454,24 @@ def _answer_text(value: Any) -> str | None:
         return str(value)
     if not isinstance(value, str):
         raise _RowError(f"answer is a {type(value).__name__}, expected a string, number or list")
-    text = value.strip()
-    while len(text) >= 2 and text.startswith("$") and text.endswith("$"):
-        text = text[1:-1].strip()
-    return text or None
+    return _strip_math_delimiters(value.strip()) or None
+
+
+_DOLLAR_SPAN = re.compile(r"(?<!\\)(\$\$?)(.+?)(?<!\\)\1", re.DOTALL)
+_SEPARATORS_ONLY = re.compile(r"[\s,;]*(?:and[\s,;]+)*", re.IGNORECASE)
+
+
+def _strip_math_delimiters(text: str) -> str:
+    """``$...$`` removed when the answer is nothing but math spans: ``$69$,$84$`` -> ``69, 84``.
+
+    Each span is kept whole and the spans are joined by ", " (OlympiadBench writes multi-part
+    answers as ``$a$,$b$``); an answer with words outside its math (``$5$ apples``) is kept
+    as given, and an escaped ``\\$`` is a dollar sign, not a delimiter.
+    """
+    spans = [m.group(2).strip() for m in _DOLLAR_SPAN.finditer(text)]
+    if not spans or not _SEPARATORS_ONLY.fullmatch(_DOLLAR_SPAN.sub(" ", text)):
+        return text
+    return ", ".join(spans)
 
 
 def _plain(value: Any) -> Any:
