@@ -22,7 +22,6 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ttcs.data import Problem
@@ -35,6 +34,7 @@ from ttcs.rewards.synthesizer import (
     parse_variant,
     ratio_upper_bound,
 )
+from ttcs.voting import majority_vote
 
 logger = logging.getLogger(__name__)
 
@@ -62,33 +62,20 @@ def _answer(item: Any) -> str | None:
     return answer if isinstance(answer, str) and answer.strip() else None
 
 
-@dataclass(frozen=True)
-class _Text:
-    """A question prepared for many comparisons: its normalised form and its copy-check probe."""
-
-    norm: str
-    probe: CopyProbe
-
-    @classmethod
-    def of(cls, text: str) -> _Text:
-        probe = CopyProbe.of(text)
-        return cls(probe.norm, probe)
-
-
-def _near(a: _Text, b: _Text, threshold: float) -> bool:
+def _near(a: CopyProbe, b: CopyProbe, threshold: float) -> bool:
     """char_similarity(a, b) >= threshold, skipping difflib when difflib's cheap upper bound is below it."""
-    if ratio_upper_bound(a.norm, b.norm, a.probe.chars, b.probe.chars) < threshold:
+    if ratio_upper_bound(a.norm, b.norm, a.chars, b.chars) < threshold:
         return False
     return char_similarity(a.norm, b.norm) >= threshold
 
 
-def _is_test_copy(text: _Text, tests: Sequence[_Text]) -> bool:
+def _is_test_copy(text: CopyProbe, tests: Sequence[CopyProbe]) -> bool:
     """The copy test of the Synthesizer's copy penalty (`copy_check`), against every test question."""
-    return any(copy_check(text.probe, t.probe, exact=False)[0] for t in tests)
+    return any(copy_check(text, t, exact=False)[0] for t in tests)
 
 
-def _is_near_duplicate(text: _Text, kept: Sequence[_Text], threshold: float) -> bool:
-    return any(_near(text, k, threshold) or copy_check(text.probe, k.probe, exact=False)[0] for k in kept)
+def _is_near_duplicate(text: CopyProbe, kept: Sequence[CopyProbe], threshold: float) -> bool:
+    return any(_near(text, k, threshold) or copy_check(text, k, exact=False)[0] for k in kept)
 
 
 def dedupe_variants(
@@ -137,18 +124,18 @@ def dedupe_variants(
     if mode not in DEDUPE_MODES:
         raise ValueError(f"unknown dedupe mode {mode!r}; choose one of {DEDUPE_MODES}")
     near = mode == "near"
-    tests = [_Text.of(q) for q in test_questions]
+    tests = [CopyProbe.of(q) for q in test_questions]
     test_norms = {t.norm for t in tests}
     stats = dict.fromkeys(DROP_REASONS, 0)
     kept: list[Any] = []
-    kept_texts: list[_Text] = []
+    kept_texts: list[CopyProbe] = []
     kept_norms: set[str] = set()
     for variant in variants:
         question = _question(variant)
         if question is None or (require_answer and _answer(variant) is None):
             stats["unparseable"] += 1
             continue
-        text = _Text.of(question)
+        text = CopyProbe.of(question)
         if text.norm in test_norms or (near and _is_test_copy(text, tests)):
             stats["test_copy"] += 1
         elif text.norm in kept_norms:
@@ -321,12 +308,10 @@ def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
     A diagnostic, not a reward term: the published method rewards s alone. A variant the
     Solver's vote does not confirm is either too hard or ill-posed (no single answer).
     """
-    claimed, answers = _answer(record), [a for a in (record.get("solver_answers") or []) if a is not None]
-    if _question(record) is None or claimed is None or not answers:
+    claimed = _answer(record)
+    if _question(record) is None or claimed is None:
         return False
-    from ttcs.voting import majority_vote
-
-    label = majority_vote(list(record["solver_answers"]), verifier).label
+    label = majority_vote(list(record.get("solver_answers") or []), verifier).label  # None: no answer at all
     return label is not None and bool(verifier.equivalent(label, claimed))
 
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 from ttcs.generation import Sampling
 from ttcs.rewards.solver import majority_rewards
-from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +138,9 @@ def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, s
         chosen = [problems[i] for i in indices]
         outs = backend.generate(ctx.prompts(chosen), Sampling(n=group_size, seed=seed + calls["n"], **sampling),
                                 desc="dynamic sampling")
-        policy = ctx.cfg.train.answer_policy
         shares = []
         for completions in outs:
-            answers = [vote_answer(ctx.solver_prefill + c, ctx.verifier, policy) for c in completions]
-            rewards, _ = majority_rewards(answers, ctx.verifier)
+            rewards, _ = majority_rewards([ctx.vote_answer(c) for c in completions], ctx.verifier)
             shares.append(sum(rewards) / len(rewards))
         return shares
 

@@ -34,6 +34,7 @@ from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir, write_json_atomic
 from ttcs.verify import get_verifier
+from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ class RunContext:
     def solver_prefill(self) -> str:
         """Text that starts every Solver answer (``train.solver.prefill``); completions continue it."""
         return self.cfg.train.solver.get("prefill") or ""
+
+    def vote_answer(self, completion: str) -> str | None:
+        """The answer a Solver completion (which continues the prefill) gives a vote, under ``train.answer_policy``."""
+        return vote_answer(self.solver_prefill + completion, self.verifier, self.cfg.train.answer_policy)
 
     def prompts(self, problems) -> list[str]:
         """The Solver's prompts, ending with the Solver prefill: the same for evaluation, training and scoring."""

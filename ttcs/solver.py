@@ -166,7 +166,8 @@ def solver_phase(ctx, iteration: int) -> dict:
     _warn_if_special_tokens_added(ctx.tokenizer)
     planned, frontier = problems, None
     band = solver.get("band")
-    if ctx.cfg.method.get("solver_reward", "vote") == "gold":
+    oracle = ctx.cfg.method.get("solver_reward", "vote") == "gold"
+    if oracle:
         logger.info("method %s: the Solver is rewarded by the GOLD answers (a positive control that uses labels; "
                     "no band, no dynamic sampling)", ctx.cfg.method.name)
     elif (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
@@ -174,7 +175,6 @@ def solver_phase(ctx, iteration: int) -> dict:
     dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
     records: list[GroupVote] = []
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
-    oracle = ctx.cfg.method.get("solver_reward", "vote") == "gold"
     reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
                                  stats=records, answer_policy=ctx.cfg.train.answer_policy, prefix=ctx.solver_prefill,
                                  gold=gold if oracle else None)

@@ -33,7 +33,6 @@ from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rol
 from ttcs.prompts import render
 from ttcs.rewards.synthesizer import parse_variant, self_consistency, synthesizer_rewards
 from ttcs.rundir import append_jsonl, read_jsonl
-from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def solver_consistency(ctx, backend, questions: Sequence[str], *, seed: int) -> 
     outputs = backend.generate(ctx.prompts(problems), sampling, desc="Solver on variants")
     scored = []
     for completions in outputs:
-        answers = [vote_answer(ctx.solver_prefill + c, ctx.verifier, ctx.cfg.train.answer_policy) for c in completions]
+        answers = [ctx.vote_answer(c) for c in completions]
         scored.append((answers, self_consistency(answers, ctx.verifier)))
     return scored
 

@@ -18,6 +18,8 @@ import logging
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
+from ttcs_verifiers._text import last_boxed
+
 from ttcs.verify import Verifier
 
 logger = logging.getLogger(__name__)
@@ -131,7 +133,5 @@ def vote_answer(completion: str, verifier: Verifier, policy: str = "boxed") -> s
         return verifier.extract(completion)
     if policy != "boxed":
         raise ValueError(f"unknown answer policy {policy!r}; choose one of {ANSWER_POLICIES}")
-    from ttcs_verifiers._text import last_boxed
-
     box = last_boxed(completion)
     return box if box else None
