@@ -382,6 +382,40 @@ def test_lenient_parse_still_needs_a_question(text):
     assert not parse_variant(text, lenient=True).ok
 
 
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("Please solve this problem: [equation].", "the question holds a template placeholder"),
+        ("(your new problem) ... (your new question)", "the question holds a template placeholder"),
+        ("(original problem)", "the question holds a template placeholder"),
+        ("What is 3 + 4? <insert question here>", "the question holds a template placeholder"),
+        ("Your question", "the question states no numbers or math"),
+        ("qwzx blorp frandle", "the question states no numbers or math"),
+    ],
+)
+def test_lenient_parse_refuses_text_that_states_no_problem(question, reason):
+    parsed = parse_variant(f"<question>\n{question}\n\nSome solution.", lenient=True)
+    assert not parsed.ok and parsed.reason == reason
+    # With a claimed answer, the strict (paper) format judges only the format, as the reference does.
+    assert parse_variant(f"<question>{question}</question> \\boxed{{7}}").ok
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How many legs do 3 cats have?", "Solve $x^2 = 4$ for x (give the positive answer).", "Compute \\frac{a}{b} for a = b.",
+     "A box has (3 red and 4 blue) balls. How many balls are in the box?", "What is seven times \\pi?"],
+)
+def test_lenient_parse_keeps_stated_problems(question):
+    assert parse_variant(f"<question>\n{question}\n\nSome solution.", lenient=True).question == question
+
+
+def test_ill_posed_lenient_variants_earn_nothing():
+    texts = [f"<question>\n{q}\n\n" for q in ("(original problem)", "Your question", "A shop sells 6 boxes of 7 pens. How many pens?")]
+    rewards = synthesizer_rewards(texts, ["What is 6 × 8?"] * 3, [None, None, 0.5], lenient=True,
+                                  repetition_penalty=False)
+    assert [r.total for r in rewards[:2]] == [0.0, 0.0] and rewards[2].total > 0.9
+
+
 def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
     new_objects = "A library lends 12 books on Monday and 30 books on Tuesday. How many books did it lend in all?"
     texts = [variant(new_objects), variant(DIFFERENT), variant(DIFFERENT), variant("(original problem)"),

@@ -57,6 +57,13 @@ _GREEK = re.compile(r"\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|th
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _COPY_TOKEN = re.compile(r"\\[a-z]+|[a-z]+|\d+|[-+*/=<>^|(){}\[\]_]")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+# What a stated math problem holds in the lenient format: a digit, a math span or a LaTeX command.
+_STATES_MATH = re.compile(r"\d|\$|\\[(\[]|\\[A-Za-z]+")
+# A template slot left unfilled: a bracketed phrase made only of slot words, such as "(your new problem)",
+# "[equation]" or "<insert question here>".
+_SLOT_WORDS = ("your|my|the|a|an|new|original|reference|insert|here|final|math|problem|problems|question|questions|"
+               "equation|equations|expression|answer|number|text")
+_PLACEHOLDER = re.compile(rf"[(\[<]\s*(?:(?:{_SLOT_WORDS})\b[\s.]*)+[)\]>]", re.IGNORECASE)
 _COPY_STOPWORDS = frozenset(
     "a an the of to in on at by for with from and or but if then than that this these those is are was "
     "were be been being it its as into what which who whom whose how many much let there their each all "
@@ -127,7 +134,9 @@ def parse_variant(
         max_answer_chars: longest answer accepted.
         lenient: for models too small to keep the format (the embedded 135M default): an
             unclosed last ``<question>`` block ends at its first blank line, and the boxed
-            answer may be missing (``answer`` None). The question must still be non-empty.
+            answer may be missing (``answer`` None). The question must still state a problem
+            (`states_a_problem`): without a claimed answer, that is what keeps text such as
+            "(original problem)" or "Solve this: [equation]." from earning a reward.
 
     Returns:
         A `ParsedVariant`; ``.ok`` is False and ``.reason`` says why when parsing failed.
@@ -153,6 +162,8 @@ def parse_variant(
         return ParsedVariant(None, None, "empty question block")
     if len(question) > max_question_chars:
         return ParsedVariant(None, None, f"question longer than {max_question_chars} characters")
+    if lenient and (reason := problem_text_flaw(question)) is not None:
+        return ParsedVariant(None, None, reason)
     boxes = list(_BOXED.finditer(text, end + len(QUESTION_CLOSE)))
     if not boxes and lenient:
         return ParsedVariant(question, None)
@@ -169,6 +180,34 @@ def parse_variant(
     if len(answer) > max_answer_chars:
         return ParsedVariant(None, None, f"answer longer than {max_answer_chars} characters")
     return ParsedVariant(question, answer)
+
+
+def problem_text_flaw(question: str) -> str | None:
+    """Why ``question`` does not state a math problem (None when it does): the lenient format's check.
+
+    A problem states its data: it holds a digit, a math span or a LaTeX command. It fills
+    every slot of the template: no bracketed placeholder such as "(your new problem)" or
+    "[equation]". Both are needed only where the Synthesizer may omit its claimed answer
+    (``lenient=True``); the strict format asks for that answer instead, as the reference does.
+
+    Example:
+        >>> problem_text_flaw("How many legs do 3 cats have?") is None
+        True
+        >>> problem_text_flaw("Please solve this problem: [equation].")
+        'the question holds a template placeholder'
+        >>> problem_text_flaw("Your question")
+        'the question states no numbers or math'
+    """
+    if _PLACEHOLDER.search(question):
+        return "the question holds a template placeholder"
+    if not _STATES_MATH.search(question):
+        return "the question states no numbers or math"
+    return None
+
+
+def states_a_problem(question: str) -> bool:
+    """True when `problem_text_flaw` finds nothing wrong with ``question``."""
+    return problem_text_flaw(question) is None
 
 
 def format_reward(text: str) -> float:
