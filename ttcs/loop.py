@@ -32,7 +32,7 @@ from ttcs.data import load_data_config
 from ttcs.engine import get_rollout_func
 from ttcs.evaluation import evaluate
 from ttcs.generation import VLLMBackend, backend_name, make_backend, make_engine
-from ttcs.grpo import check_generation_plan, free_memory
+from ttcs.grpo import check_generation_plan, check_launch, free_memory
 from ttcs.memory import check_run_memory
 from ttcs.models import load_model, load_tokenizer, resolve_model_path
 from ttcs.prompts import solver_prompt
@@ -239,6 +239,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     """
     rundir = open_rundir(run_dir, config_fingerprint(cfg))
     check_generation_plan(cfg)
+    check_launch(cfg)
     set_seed(cfg.seed)
     phases = list(cfg.method.phases)
     unknown = [p for p in phases if p not in KNOWN_PHASES]
