@@ -126,7 +126,8 @@ def finish_training(trainer, ctx, role: str, iteration: int):
     """
     accelerator = trainer.accelerator
     sharded = parameters_sharded(accelerator)
-    state_dict = accelerator.get_state_dict(trainer.model) if sharded else None  # a collective: every rank
+    # A collective (every rank); model_wrapped is the DeepSpeed engine or the FSDP module, which gather the weights.
+    state_dict = accelerator.get_state_dict(trainer.model_wrapped) if sharded else None
     model = trained_model(trainer)
     path = ctx.rundir.checkpoint_dir(role, iteration)
     if accelerator.num_processes > 1 and not sharded:
