@@ -5,6 +5,12 @@ Examples::
     ttcs                                   # the default job on the embedded model and built-in set
     ttcs method=base data=aime24 data.path=/data/aime24.parquet
     ttcs -m method=base,self_consistency data=arith,amc23    # a sweep; then: ttcs-table outputs/sweep
+    accelerate launch --config_file conf/accelerate/ddp.yaml -m ttcs.cli ...   # one process per GPU
+
+Under ``accelerate launch`` each process runs Hydra on its own; they all take the main
+process's run directory (a time-stamped ``hydra.run.dir`` could differ by a second between
+them), only the main process writes ``run.log``, ``report.md`` and the table, and each other
+process logs to ``run.rank<r>.log`` beside it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from ttcs import dist
 from ttcs.loop import run
 from ttcs.report import format_results_table, write_report
 
@@ -26,12 +33,38 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
-    run_dir = HydraConfig.get().runtime.output_dir
+    run_dir = shared_run_dir(HydraConfig.get().runtime.output_dir)
     results = run(cfg, run_dir)
+    if not dist.is_main():
+        return
     if cfg.report.enabled:
         write_report(run_dir)
     table = format_results_table(results)
     print(f"\n{table}\n\nrun directory: {run_dir}")
+
+
+def shared_run_dir(own: str) -> str:
+    """The main process's run directory, on every process; the other processes log to their own file in it."""
+    run_dir = dist.broadcast(own)
+    if dist.is_main():
+        return run_dir
+    if Path(run_dir).resolve() != Path(own).resolve():
+        logger.warning("process %d: Hydra chose %s, the main process %s; using the main process's (set a fixed "
+                       "hydra.run.dir to avoid the stray directory)", dist.rank(), own, run_dir)
+    _log_to_own_file(Path(run_dir) / f"run.rank{dist.rank()}.log")
+    return run_dir
+
+
+def _log_to_own_file(path: Path) -> None:
+    """Move the root logger's file handlers (Hydra's run.log) to `path`, same format and level."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        own = logging.FileHandler(path)
+        own.setFormatter(handler.formatter)
+        own.setLevel(handler.level)
+        root.removeHandler(handler)
+        handler.close()
+        root.addHandler(own)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ttcs import dist
+
 logger = logging.getLogger(__name__)
 
 
@@ -63,30 +65,51 @@ class HFBackend(GenerationBackend):
         tokenizer: its tokenizer; left padding is forced for batched decoding.
         batch_size: completions decoded together (prompts × n), bounding peak memory.
         progress: show a tqdm bar over batches.
+        shard: split the batches over the processes of an `accelerate launch` (`ttcs.dist`);
+            every process must then call `generate` together, and each gets every completion.
+
+    A batch is the unit of work and of seeding: batch ``b`` (prompts from ``start = b * size``)
+    is sampled under seed ``sampling.seed + start`` wherever it runs, so the completions do not
+    depend on how many processes share the work. A call that fits in one batch runs on the
+    main process alone; a smaller ``batch_size`` spreads it.
     """
 
     name = "hf"
 
-    def __init__(self, model, tokenizer, *, batch_size: int = 32, progress: bool = True):
+    def __init__(self, model, tokenizer, *, batch_size: int = 32, progress: bool = True, shard: bool = False):
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
+        self.shard = shard
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
 
     @torch.no_grad()
     def generate(self, prompts: list[str], sampling: Sampling, *, desc: str = "generating") -> list[list[str]]:
         per_batch = max(1, self.batch_size // sampling.n)
-        out: list[list[str]] = []
+        starts = list(range(0, len(prompts), per_batch))
+        if self.shard:
+            batches = dist.map_sharded(lambda mine: self._generate_batches(prompts, mine, per_batch, sampling, desc),
+                                       starts)
+        else:
+            batches = self._generate_batches(prompts, starts, per_batch, sampling, desc)
+        return [group for batch in batches for group in batch]
+
+    def _generate_batches(self, prompts: list[str], starts: list[int], per_batch: int, sampling: Sampling,
+                          desc: str) -> list[list[list[str]]]:
+        """The batches of `prompts` that begin at `starts`, each under its own seed; one list per batch."""
+        out: list[list[list[str]]] = []
+        total = sum(len(prompts[s:s + per_batch]) for s in starts)
         was_training = self.model.training
         self.model.train(False)  # inference mode (dropout off); restored below
         try:
-            with torch.random.fork_rng(devices=[]), tqdm(total=len(prompts), desc=desc, unit="prompt",
+            with torch.random.fork_rng(devices=[]), tqdm(total=total, desc=desc, unit="prompt",
                                                           disable=not self.progress, leave=False) as bar:
-                for start in range(0, len(prompts), per_batch):
+                for start in starts:
                     torch.manual_seed(sampling.seed + start)  # the same prompts+seed give the same samples
-                    out.extend(self._generate_batch(prompts[start:start + per_batch], sampling))
-                    bar.update(min(per_batch, len(prompts) - start))
+                    batch = prompts[start:start + per_batch]
+                    out.append(self._generate_batch(batch, sampling))
+                    bar.update(len(batch))
         finally:
             self.model.train(was_training)
         return out
@@ -114,16 +137,26 @@ class VLLMBackend(GenerationBackend):
     Args:
         engine: the run's one engine (never build a second: see `ttcs.engine`).
         weights: the checkpoint directory (or base model) whose weights this backend samples from.
+        shard: split the prompts over the processes of an `accelerate launch` (`ttcs.dist`), each
+            generating its slice with its own engine; every process gets every completion. Every
+            request carries the same seed, so the completions do not depend on the split.
     """
 
     name = "vllm"
 
-    def __init__(self, engine, weights: str):
-        self.engine, self.weights = engine, weights
+    def __init__(self, engine, weights: str, *, shard: bool = False):
+        self.engine, self.weights, self.shard = engine, weights, shard
 
     def generate(self, prompts: list[str], sampling: Sampling, *, desc: str = "generating") -> list[list[str]]:
+        if self.shard:
+            return dist.map_sharded(lambda mine: self._generate(mine, sampling), prompts)
+        return self._generate(prompts, sampling)
+
+    def _generate(self, prompts: list[str], sampling: Sampling) -> list[list[str]]:
         from ttcs.engine import sampling_params
 
+        if not prompts:
+            return []
         self.engine.load(self.weights)
         params = sampling_params(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
                                  top_k=sampling.top_k, max_tokens=sampling.max_new_tokens, seed=sampling.seed)
@@ -158,11 +191,12 @@ def backend_name(cfg) -> str:
 
 
 def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None,
-                 engine=None) -> GenerationBackend:
+                 engine=None, shard: bool = False) -> GenerationBackend:
     """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`).
 
     vLLM backends are views of one engine: pass the run's `engine`, or one is built from
-    `model_path` (once per process: see `ttcs.engine`).
+    `model_path` (once per process: see `ttcs.engine`). ``shard`` splits every call's work over
+    the processes of an `accelerate launch` (see `HFBackend`).
     """
     name = backend_name(cfg)
     if name == "vllm" and not (model_path or engine) and cfg.get("name", "auto") == "auto":
@@ -170,10 +204,11 @@ def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = No
     if name == "hf":
         if model is None or tokenizer is None:
             raise ValueError("the hf backend needs the model and tokenizer objects")
-        return HFBackend(model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True))
+        return HFBackend(model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True),
+                         shard=shard)
     if name == "vllm":
         engine = engine or make_engine(cfg, model_path)
-        return VLLMBackend(engine, model_path or engine.weights)
+        return VLLMBackend(engine, model_path or engine.weights, shard=shard)
     raise ValueError(f"unknown backend {name!r}; choose hf, vllm or auto")
 
 

@@ -10,12 +10,15 @@ interpreted here; every other key is passed to `GRPOConfig` under the same name,
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+
+from ttcs import dist
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
     if micro < 1 or mini % (micro * processes):
         raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step "
                          f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
-                         f"{node['micro_batch']} on {processes} process(es); change micro_batch or batch_questions")
+                         f"{node['micro_batch']} on {processes} process(es); {_split_hint(mini, processes)}")
     accumulation = mini // (micro * processes)
     fields = {k: v for k, v in node.items() if k not in OWN_KEYS}
     use_vllm = bool(fields.pop("use_vllm", False))
@@ -76,6 +79,17 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
         save_strategy=node.get("save_strategy", "no"), log_completions=False, use_cpu=not cuda)
     fields.update(node.get("grpo") or {})
     return GRPOConfig(**fields)
+
+
+def _split_hint(mini: int, processes: int) -> str:
+    """What would split a mini-batch of `mini` completions over `processes` processes."""
+    if mini % processes:
+        counts = [n for n in range(1, min(mini, 64) + 1) if mini % n == 0]
+        return (f"{mini} completions do not divide among {processes} processes: launch a process count that "
+                f"divides {mini} ({', '.join(map(str, counts))}), or change batch_questions / group_size / "
+                "updates_per_step")
+    fits = [m for m in range(1, mini // processes + 1) if (mini // processes) % m == 0]
+    return f"micro_batch must divide {mini // processes} (completions per process): one of {', '.join(map(str, fits))}"
 
 
 def build_lora_config(lora: Mapping | None):
@@ -103,21 +117,56 @@ def finish_training(trainer, ctx, role: str, iteration: int):
     """After `trainer.train()`: unwrap the model, save it as the `role` checkpoint of `iteration` (main process),
     hand it to the context, and let go of the trainer's optimizer, scheduler and reference model.
 
+    With several processes every one of them must call it. Replicas (DDP, ZeRO-1/2) are checked
+    to hold the same weights (`weights_digest`); when accelerate shards the parameters (ZeRO-3,
+    FSDP) the whole weights are gathered for the save and the next phase loads them from disk.
+
     Returns:
         (the trained model, its checkpoint path, the number of optimizer steps taken).
     """
+    accelerator = trainer.accelerator
+    sharded = parameters_sharded(accelerator)
+    # A collective (every rank); model_wrapped is the DeepSpeed engine or the FSDP module, which gather the weights.
+    state_dict = accelerator.get_state_dict(trainer.model_wrapped) if sharded else None
     model = trained_model(trainer)
     path = ctx.rundir.checkpoint_dir(role, iteration)
-    if trainer.accelerator.is_main_process:
-        save_checkpoint(model, ctx.tokenizer, path)
-    trainer.accelerator.wait_for_everyone()
+    if accelerator.num_processes > 1 and not sharded:
+        digest = weights_digest(model)
+        logger.info("%s weights after training: sha256 %s on process %d", role, digest, accelerator.process_index)
+        dist.agree(digest, f"the {role}'s weights after training")
+        logger.info("%s weights are identical on the %d processes", role, accelerator.num_processes)
+    if accelerator.is_main_process:
+        save_checkpoint(model, ctx.tokenizer, path, state_dict=state_dict)
+    accelerator.wait_for_everyone()
     steps = trainer.state.global_step
     release_trainer(trainer)
     # The next phase's KL reference: TRL builds it with from_pretrained(config._name_or_path), so point that at
     # this checkpoint (the next phase's starting point), not at the path the weights were first loaded from.
     model.config._name_or_path = str(path)
-    ctx.set_model(role, str(path), model)
+    if sharded:
+        ctx.forget_model(role)  # this process holds a shard: the next phase loads the whole model from `path`
+    else:
+        ctx.set_model(role, str(path), model)
     return model, path, steps
+
+
+def parameters_sharded(accelerator) -> bool:
+    """True when accelerate splits the parameters themselves over the processes (DeepSpeed ZeRO-3, FSDP)."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return True
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    return accelerator.distributed_type == DistributedType.DEEPSPEED and plugin is not None and plugin.zero_stage == 3
+
+
+def weights_digest(model) -> str:
+    """sha256 over every tensor of the state dict (names and bytes, in order): equal digests, equal weights."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().reshape(-1).contiguous().view(torch.uint8).cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def rollout_kwargs(rollout) -> dict:
@@ -175,13 +224,33 @@ def check_generation_plan(cfg) -> None:
                              f"set train.{role}.use_vllm=false, or use backend=hf with TRL's vLLM server")
 
 
-def save_checkpoint(model, tokenizer, path: Path) -> Path:
-    """Save a plain HF directory atomically: a kill mid-save leaves no half checkpoint at `path`."""
+def check_launch(cfg) -> None:
+    """Stop at once when the launch shards the parameters (ZeRO-3, FSDP) and a role trains a LoRA adapter.
+
+    A checkpoint is the merged model, and merging an adapter needs whole weights, which no
+    process of a sharded launch holds.
+    """
+    from ttcs.memory import sharded_launch
+
+    launch = sharded_launch()
+    if not launch:
+        return
+    for role in ("solver", "synthesizer"):
+        if (cfg.train[role].get("lora") or {}).get("enabled"):
+            raise ValueError(f"train.{role}.lora.enabled=true under {launch}: the adapter cannot be merged into "
+                             "sharded weights; use conf/accelerate/ddp.yaml or zero2.yaml, or full fine-tuning")
+
+
+def save_checkpoint(model, tokenizer, path: Path, *, state_dict: dict | None = None) -> Path:
+    """Save a plain HF directory atomically: a kill mid-save leaves no half checkpoint at `path`.
+
+    `state_dict` replaces the model's own (the whole weights gathered from a sharded model).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    model.save_pretrained(tmp, state_dict=state_dict)
     tokenizer.save_pretrained(tmp)
     if path.exists():  # written by a run that was killed before it recorded the phase as finished
         shutil.rmtree(path)

@@ -7,12 +7,16 @@ finished and says so. Baselines are the same loop with phases switched off:
 ``base``/``self_consistency`` (iteration 0 only), ``ttrl`` (Solver only), ``r_zero`` and
 ``ttcs`` (all phases).
 
-Run it through the CLI (``ttcs method=ttrl``) or call `run(cfg, run_dir)`.
+Run it through the CLI (``ttcs method=ttrl``) or call `run(cfg, run_dir)`. Under
+``accelerate launch --num_processes N`` every process runs this same loop: generation
+outside TRL is split over the processes and gathered (`ttcs.dist`), TRL trains one replica
+per process, only the main process writes the run directory, and all of them wait for it
+at the end of every phase. The main process reads ``state.json`` and hands it to the
+others, so every process skips the same finished phases on a rerun.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,16 +27,17 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from transformers import set_seed
 
+from ttcs import dist
 from ttcs.data import load_data_config
 from ttcs.engine import get_rollout_func
 from ttcs.evaluation import evaluate
 from ttcs.generation import VLLMBackend, backend_name, make_backend, make_engine
-from ttcs.grpo import check_generation_plan, free_memory
+from ttcs.grpo import check_generation_plan, check_launch, free_memory
 from ttcs.memory import check_run_memory
 from ttcs.models import load_model, load_tokenizer, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
-from ttcs.rundir import RunDir, write_json_atomic
+from ttcs.rundir import RunDir
 from ttcs.verify import get_verifier
 from ttcs.voting import vote_answer
 
@@ -88,6 +93,11 @@ class RunContext:
         else:
             self._models[role] = (path, model)
 
+    def forget_model(self, role: str) -> None:
+        """Let go of the `role` model: its next use loads it from disk."""
+        self._models.pop(role, None)
+        self._backends.pop(role, None)
+
     @property
     def solver_prefill(self) -> str:
         """Text that starts every Solver answer (``train.solver.prefill``); completions continue it."""
@@ -118,16 +128,18 @@ class RunContext:
 
         vLLM: a view of the one engine that loads this model's weights before it samples.
         hf: the model object itself, kept while it stays current.
+        Either way every call is split over the processes of a multi-process run, which must
+        all make it together (`ttcs.dist.map_sharded`).
         """
         path = self.model_path(role, iteration)
         if self.uses_engine():
             weights = resolve_model_path(path)[0] if path == self.cfg.model.path else path
-            return VLLMBackend(self.start_engine(), weights)
+            return VLLMBackend(self.start_engine(), weights, shard=True)
         cached = self._backends.get(role)
         if cached is not None and cached[0] == path:
             return cached[1]
         backend = make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
-                               model_path=path)
+                               model_path=path, shard=True)
         self._backends[role] = (path, backend)
         return backend
 
@@ -170,11 +182,7 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
                                 ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
                                 max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
                                 prefix=ctx.solver_prefill)
-    path = ctx.rundir.eval_path(iteration)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r.as_dict()) + "\n" for r in results))
-    tmp.replace(path)
+    ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
     summary["seconds"] = round(time.time() - t0, 1)
     ctx.rundir.log_metrics("eval", iteration=iteration, **summary)
     logger.info("iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)", iteration, summary["k"],
@@ -229,19 +237,20 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     `monitor(phase_key)`, when given, is a context manager entered around every phase
     (benchmarks use it to time phases and sample memory).
     """
-    rundir = RunDir(run_dir)
-    rundir.check_config(config_fingerprint(cfg))
+    rundir = open_rundir(run_dir, config_fingerprint(cfg))
     check_generation_plan(cfg)
+    check_launch(cfg)
     set_seed(cfg.seed)
     phases = list(cfg.method.phases)
     unknown = [p for p in phases if p not in KNOWN_PHASES]
     if unknown:
         raise ValueError(f"method.phases has unknown phases {unknown}; known: {', '.join(KNOWN_PHASES)}")
     problems = load_data_config(cfg.data)
-    logger.info("%d test problems from %s; method %s; run directory %s", len(problems), cfg.data.name,
-                cfg.method.name, rundir.root)
+    logger.info("%d test problems from %s; method %s; run directory %s%s", len(problems), cfg.data.name,
+                cfg.method.name, rundir.root, _processes_note())
     ctx = RunContext(cfg, rundir, problems, get_verifier(cfg.data.verifier))
-    ctx.tokenizer = load_tokenizer(cfg.model.path)
+    with dist.local_main_first():  # the embedded model is converted once per machine, then read by the others
+        ctx.tokenizer = load_tokenizer(cfg.model.path)
     check_run_memory(cfg, uses_engine=ctx.uses_engine())
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
@@ -256,8 +265,31 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
                 t0 = time.time()
                 info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})
                 free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
-            rundir.mark_done(key, seconds=round(time.time() - t0, 1), **info)
-            write_json_atomic(rundir.results_path, build_results(ctx))
+            # The main process's record (its timings) on every rank, so that all hold the same state.
+            rundir.mark_done(key, **dist.broadcast({"seconds": round(time.time() - t0, 1), **info}))
+            rundir.write_json(rundir.results_path, build_results(ctx))
+            dist.barrier()  # the next phase reads what the main process wrote in this one
     results = build_results(ctx)
-    write_json_atomic(rundir.results_path, results)
+    rundir.write_json(rundir.results_path, results)
     return results
+
+
+def open_rundir(run_dir: str | Path, fingerprint: dict) -> RunDir:
+    """The run directory, checked against the config; with several processes, the main process's view of it.
+
+    The main process reads ``state.json`` and refuses a different config (every process
+    then raises the same error); the others receive its state and never write.
+    """
+    rundir = RunDir(run_dir, writer=dist.is_main())
+
+    def check() -> dict:
+        rundir.check_config(fingerprint)
+        return rundir.state
+
+    rundir.state = dist.on_main(check)
+    return rundir
+
+
+def _processes_note() -> str:
+    n = dist.num_processes()
+    return "" if n == 1 else f"; {n} processes, this is process {dist.rank()}"

@@ -10,6 +10,11 @@ Layout (outputs/README.md describes each file)::
 Every write that another process might read is atomic (write a temporary file, then
 rename) or an append of whole flushed lines, so a run killed at any instant leaves
 files that a rerun can trust.
+
+In a run of several processes (``accelerate launch``) only the main process writes: the
+others open the directory with ``writer=False`` and keep the same state in memory
+(`ttcs.loop` hands them the main process's ``state.json``), so every rank agrees on what
+is finished while each file is written once.
 """
 
 from __future__ import annotations
@@ -68,10 +73,17 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 class RunDir:
-    """Paths and persistent state of one run."""
+    """Paths and persistent state of one run.
 
-    def __init__(self, root: str | Path):
+    Args:
+        root: the run directory.
+        writer: False on the processes of a multi-process run that must not write: state
+            changes stay in memory, and the write methods below do nothing.
+    """
+
+    def __init__(self, root: str | Path, *, writer: bool = True):
         self.root = Path(root)
+        self.writer = writer
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_path = self.root / "state.json"
         self.metrics_path = self.root / "metrics.jsonl"
@@ -116,12 +128,32 @@ class RunDir:
         return self.state["phases"].get(phase, {})
 
     def _save_state(self) -> None:
-        write_json_atomic(self.state_path, self.state)
+        self.write_json(self.state_path, self.state)
+
+    # -- files (written by the writer only) ----------------------------------------------
+    def write_json(self, path: Path, obj: Any) -> None:
+        """`write_json_atomic`, on the writing process only."""
+        if self.writer:
+            write_json_atomic(path, obj)
+
+    def write_jsonl(self, path: Path, records: list[dict]) -> None:
+        """Replace `path` atomically with one JSON line per record, on the writing process only."""
+        if not self.writer:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
+        tmp.replace(path)
+
+    def append_jsonl(self, path: Path, record: dict) -> None:
+        """`append_jsonl`, on the writing process only."""
+        if self.writer:
+            append_jsonl(path, record)
 
     # -- logs --------------------------------------------------------------------------
     def log_metrics(self, phase: str, **values: Any) -> None:
         """One line of metrics.jsonl: the phase, a timestamp and the values."""
-        append_jsonl(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
+        self.append_jsonl(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)

@@ -87,18 +87,10 @@ def apply_band(rewards: Sequence[float], band: Sequence[float] | None) -> list[f
 
 def _gather_groups(ids: list[str], answers: list[str | None]) -> tuple[list[str], list[str | None], int]:
     """Every process's (ids, answers) in process order, and where this process's slice starts."""
-    from accelerate import PartialState
+    from ttcs import dist
 
-    state = PartialState()
-    if state.num_processes == 1:
-        return ids, answers, 0
-    from accelerate.utils import gather_object
-
-    # One element per process (a list inside a list), so the slice boundaries survive the gather.
-    per_rank = gather_object([list(zip(ids, answers, strict=True))])
-    offset = sum(len(part) for part in per_rank[: state.process_index])
-    flat = [pair for part in per_rank for pair in part]
-    return [p for p, _ in flat], [a for _, a in flat], offset
+    pairs, offset = dist.gather_slices(list(zip(ids, answers, strict=True)))
+    return [p for p, _ in pairs], [a for _, a in pairs], offset
 
 
 def gold_rewards(answers: Sequence[str | None], gold: str, verifier) -> list[float]:

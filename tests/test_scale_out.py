@@ -1,0 +1,146 @@
+"""A whole ttcs iteration on two CPU processes (`accelerate launch`, gloo) against the same config on one.
+
+Each phase runs once (one ``== iter_XX/phase ==`` line in run.log), every output file holds
+the lines the one-process run writes, the base evaluation is the very same (the hf backend
+seeds each batch, wherever it runs), both processes end with the same weights, and a rerun
+of the same launch resumes and redoes nothing. ``method=ttrl`` runs in the default suite
+(about a minute); ``method=ttcs`` and the refused config are ``slow``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ttcs.rundir import read_jsonl
+
+PHASES = {"ttrl": ["iter_00/eval", "iter_01/solver", "iter_01/eval"],
+          "ttcs": ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]}
+# Logs and the report are prose, not records: their lines follow what was sampled (checked apart).
+NOT_RECORDS = ("run.log", "run.rank1.log", "report.md")
+N_QUESTIONS = 3
+
+
+def overrides(model_dir, method: str) -> list[str]:
+    # exact_match reads the last line of a random model's text, so votes split and the Solver's weights move
+    return [f"method={method}", "train=debug", f"model.path={model_dir}", "model.name=tiny",
+            f"data.options.n={N_QUESTIONS}", "data.verifier=exact_match", "eval.k=2", "eval.max_new_tokens=6",
+            "backend=hf", "backend.progress=false"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(run_dir: Path, args: list[str], processes: int) -> subprocess.CompletedProcess:
+    """`python -m ttcs.cli`, or the same under `accelerate launch` on `processes` CPU processes."""
+    cli = ["-m", "ttcs.cli", *args, f"hydra.run.dir={run_dir}"]
+    if processes == 1:
+        cmd = [sys.executable, *cli]
+    else:  # --multi_gpu picks the torchrun launcher; with no GPU visible the processes run on CPU over gloo
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(_free_port()), *cli]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=run_dir.parent)
+
+
+def record_files(run_dir: Path) -> dict[str, int]:
+    """Every file of the run the loop writes (not Hydra's, not checkpoints or plots), with its line count."""
+    skip = (".hydra", "checkpoints", "trl")
+    return {str(p.relative_to(run_dir)): len(p.read_text().splitlines()) for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.parts[len(run_dir.parts)] not in skip and p.suffix != ".png"
+            and p.name not in NOT_RECORDS}
+
+
+def digests(log: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+) weights after training: sha256 (\w+) on process", log))
+
+
+def headers(log: str) -> list[str]:
+    return re.findall(r"== (iter_\d\d/\w+) ==", log)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_model_dir):
+    """method -> (one-process run dir, two-process run dir, the two-process rerun), each method run once."""
+    made = {}
+
+    def get(method: str):
+        if method not in made:
+            root = tmp_path_factory.mktemp(f"scale-{method}")
+            one, two = root / "one", root / "two"
+            for run_dir, n in ((one, 1), (two, 2)):
+                out = launch(run_dir, overrides(tiny_model_dir, method), n)
+                assert out.returncode == 0, out.stderr[-4000:]
+            first = {"log": (two / "run.log").read_text(), "files": record_files(two)}
+            rerun = launch(two, overrides(tiny_model_dir, method), 2)
+            assert rerun.returncode == 0, rerun.stderr[-4000:]
+            made[method] = (one, two, first)
+        return made[method]
+
+    return get
+
+
+METHODS = ["ttrl", pytest.param("ttcs", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_phase_runs_once_and_every_file_is_written_once(runs, method):
+    one, two, first = runs(method)
+    assert headers((one / "run.log").read_text()) == PHASES[method]
+    assert headers(first["log"]) == PHASES[method], "one phase header per phase in the main log"
+    assert headers((two / "run.rank1.log").read_text())[: len(PHASES[method])] == PHASES[method]
+    assert first["files"] == record_files(one), "the same files with the same line counts as on one process"
+    for t in (0, 1):
+        assert len(read_jsonl(two / "eval" / f"iter_{t:02d}.jsonl")) == N_QUESTIONS
+    # The hf backend seeds each batch by its position, so the base model's evaluation is the same on 1 or 2.
+    assert (two / "eval" / "iter_00.jsonl").read_text() == (one / "eval" / "iter_00.jsonl").read_text()
+    state = json.loads((two / "state.json").read_text())
+    assert list(state["phases"]) == PHASES[method]
+    assert [it["iteration"] for it in json.loads((two / "results.json").read_text())["iterations"]] == [0, 1]
+    assert (two / "report.md").is_file()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_both_processes_end_with_the_saved_weights(runs, method, tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from ttcs.grpo import weights_digest
+
+    _, two, first = runs(method)
+    main, other = digests(first["log"]), digests((two / "run.rank1.log").read_text())
+    roles = ["solver"] + (["synthesizer"] if method == "ttcs" else [])
+    assert sorted(main) == sorted(roles) and main == {r: other[r] for r in roles}
+    saved = weights_digest(AutoModelForCausalLM.from_pretrained(two / "checkpoints" / "solver" / "iter_01"))
+    assert main["solver"] == saved
+    assert saved != weights_digest(AutoModelForCausalLM.from_pretrained(tiny_model_dir)), "training moved nothing"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_rerun_on_two_processes_resumes_and_redoes_nothing(runs, method):
+    _, two, first = runs(method)
+    log = (two / "run.log").read_text()
+    assert headers(log) == headers(first["log"]), "the rerun started no phase"
+    for key in PHASES[method]:
+        assert f"resume: {key} already finished" in log
+        assert f"resume: {key} already finished" in (two / "run.rank1.log").read_text()
+    assert record_files(two) == first["files"]
+
+
+@pytest.mark.slow
+def test_a_changed_config_stops_both_processes(runs, tiny_model_dir):
+    _, two, _ = runs("ttrl")
+    out = launch(two, [*overrides(tiny_model_dir, "ttrl"), "eval.k=3"], 2)
+    assert out.returncode != 0
+    assert out.stderr.count("ConfigMismatchError") >= 2, "the main process's refusal is raised on both"
