@@ -60,7 +60,7 @@ from fractions import Fraction
 
 from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
-from ttcs_verifiers._safe import SymbolicWorker, screen
+from ttcs_verifiers._safe import MAX_SYMBOLIC_CHARS, SymbolicWorker, screen
 from ttcs_verifiers._text import (
     last_answer_phrase,
     last_answer_phrase_at,
@@ -75,6 +75,7 @@ from ttcs_verifiers._worker import decide, numbers_equal
 logger = logging.getLogger(__name__)
 
 _MAX_CANONICAL_CHARS = 1100
+_MAX_PARSER_INPUT = 4 * MAX_SYMBOLIC_CHARS  # longer answers are unequal to anything but themselves
 _MIN_ROUNDED_DIGITS = 6  # a decimal with this many significant digits may be a rounded value
 
 # A LaTeX command name ends at the first non-letter: `\dfrac12` is `\dfrac` then `12`.
@@ -139,6 +140,24 @@ class _LRU:
             self._items.move_to_end(key)
             if len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+class _Clock:
+    """The time left for one symbolic comparison, counted from its first request to the worker.
+
+    A worker that must first start (importing sympy, seconds on a busy machine) is started
+    before the clock runs: the start is no property of the answers being compared.
+    """
+
+    def __init__(self, worker: SymbolicWorker, timeout: float) -> None:
+        self.worker, self.timeout, self.deadline = worker, timeout, None
+
+    def remaining(self) -> float:
+        if self.deadline is None:
+            if not self.worker.ready:
+                self.worker.warm_up()
+            self.deadline = time.monotonic() + self.timeout
+        return self.deadline - time.monotonic()
 
 
 class MathVerifier:
@@ -243,6 +262,8 @@ class MathVerifier:
         verdict = forms_verdict(self._form(a), self._form(b))
         if verdict is not None:
             return verdict  # follows from the two exact forms (see `ttcs_verifiers._forms`)
+        if max(len(a), len(b)) > _MAX_PARSER_INPUT:
+            return False  # far beyond what the screen lets through; its clean-up alone would cost seconds
         return self._cached_symbolic(_for_parser(a), _for_parser(b), gold_first, tolerance)
 
     def _plain_number(self, answer: str) -> Fraction | None:
@@ -293,14 +314,14 @@ class MathVerifier:
             if reason:
                 logger.debug("not comparing %.80r symbolically: %s", answer, reason)
                 return False
-        deadline = time.monotonic() + self.timeout
+        clock = _Clock(self._worker, self.timeout)
         # An answer without an exact form first: when it cannot be parsed, the other needs no parse either.
         swap = self._form(a) is not None and self._form(b) is None
         first, second = (b, a) if swap else (a, b)
-        description_first = self._describe(first, deadline)
+        description_first = self._describe(first, clock)
         if description_first["kind"] == "empty" or (description_first["kind"] == "unparsed" and swap):
             return False  # an unparsed string matches only an equal string, which a parsed answer never has
-        description_second = self._describe(second, deadline)
+        description_second = self._describe(second, clock)
         verdict = _numbers_verdict(description_first, description_second, tolerance)
         if verdict is None:
             verdict = decide(description_first, description_second)
@@ -308,7 +329,7 @@ class MathVerifier:
             verdict = _structure_verdict(description_first, description_second)
         if verdict is not None:
             return verdict  # follows from the parses alone (see `ttcs_verifiers._worker`)
-        reply = self._worker.request("compare", deadline - time.monotonic(), a=a, b=b, gold_first=gold_first,
+        reply = self._worker.request("compare", clock.remaining(), a=a, b=b, gold_first=gold_first,
                                      tolerance=float(tolerance))
         if reply is None:
             logger.debug("no symbolic verdict on %.80r vs %.80r (timeout or error): False", a, b)
@@ -341,14 +362,14 @@ class MathVerifier:
             return {"kind": "other"} if form.label else {"kind": "expression", "fingerprint": form.fingerprint}
         return {"kind": "structure"}
 
-    def _describe(self, answer: str, deadline: float) -> dict:
+    def _describe(self, answer: str, clock: _Clock) -> dict:
         """The parse of `answer` in brief, from the cache, made here (`_local_description`) or by the worker."""
         description = self._descriptions.get(answer)
         if description is not None:
             return description
         description = self._local_description(answer)
         if description is None:
-            remaining = deadline - time.monotonic()
+            remaining = clock.remaining()
             if remaining <= 0:
                 return {"kind": "empty"}  # out of time for this comparison; not the answer's fault
             description = self._worker.request("describe", remaining, a=answer)
