@@ -111,7 +111,8 @@ def _line(rng: random.Random) -> list[str]:
 
 def _scaled_radical(rng: random.Random) -> list[str]:
     k, m = rng.randint(2, 7), rng.choice([2, 3, 5, 6, 7, 10])
-    return [rf"{k}\sqrt{{{m}}}", rf"\sqrt{{{k * k * m}}}", rf"{k} \sqrt {m}", rf"\sqrt{{{m}}} \cdot {k}"]
+    spaced = rf"{k} \sqrt {m}" if m < 10 else rf"{k} \sqrt {{{m}}}"  # `\sqrt 10` is sqrt(1) times 0
+    return [rf"{k}\sqrt{{{m}}}", rf"\sqrt{{{k * k * m}}}", spaced, rf"\sqrt{{{m}}} \cdot {k}"]
 
 
 def _pi_fraction(rng: random.Random) -> list[str]:
@@ -161,7 +162,7 @@ def _values(rng: random.Random, family: str) -> list[list[str]]:
     values: list[list[str]] = []
     for _ in range(50 * count):  # rival values of a kind with few values may repeat: draw again
         forms = kind(rng)
-        if all(forms[0] != other[0] for other in values):
+        if all(not set(forms) & set(other) for other in values):  # `5 cm` and `5 m` are both `5`
             values.append(forms)
         if len(values) == count:
             break

@@ -201,7 +201,7 @@ def _end(text: str) -> Fraction | float:
 def _union(pieces: list[tuple]) -> Form:
     """Disjoint pieces that cannot merge, sorted: a normal form of their union."""
     pieces = sorted(pieces, key=lambda piece: piece[0])
-    for (_, _, high, high_closed), (low, low_closed, _, _) in zip(pieces, pieces[1:]):
+    for (_, _, high, high_closed), (low, low_closed, _, _) in zip(pieces, pieces[1:], strict=False):
         if high > low or (high == low and (high_closed or low_closed)):
             raise _Refused("overlapping pieces")
     return Form("intervals", tuple(pieces))

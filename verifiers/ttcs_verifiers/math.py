@@ -1,12 +1,17 @@
 """The ``math`` verifier: final answers of math problems, compared symbolically and safely.
 
-Three tiers, cheapest first, so that the symbolic checker is rarely needed:
+Four tiers, cheapest first, so that the symbolic checker is rarely needed:
 
 1. plain string equality;
 2. `canonical` keys: integers, decimals and simple fractions become exact
    `fractions.Fraction` values in pure Python (``033``, ``1,000``, ``1 000``, ``\\$5``,
    ``5^\\circ``, ``\\frac{1}{2}``, ``0.5``, ``1/2``, the mixed number ``1 1/4`` ...);
-3. in a sympy subprocess with a hard deadline, after a pre-screen that refuses inputs
+3. exact forms (`ttcs_verifiers._forms`), also pure Python: the normal form of an
+   interval or union of intervals, a tuple, set or matrix of rationals, a polynomial (or
+   an assignment ``y = 2x+3``), a combination of ``\\pi`` and square roots, one word in
+   ``\\text{}``. Two forms decide most pairs by themselves; numbers among them are
+   compared by value, as in tier 4, but valued here;
+4. in a sympy subprocess with a hard deadline, after a pre-screen that refuses inputs
    known to hang sympy (`ttcs_verifiers._safe`): each distinct answer is parsed once
    (math-verify's LaTeX -> sympy) and described (its structure, its value when it is a
    number, a numeric fingerprint otherwise); numbers are decided from their values, and
