@@ -7,9 +7,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Property-based tests: few examples, the same ones every run, no example database; each test
+# asserts its own time limits instead of hypothesis' deadline. `--hypothesis-profile=thorough` digs deeper.
+_HYPOTHESIS = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                          HealthCheck.function_scoped_fixture])
+settings.register_profile("ttcs", max_examples=30, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("thorough", max_examples=1000, **_HYPOTHESIS)
+settings.load_profile("ttcs")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKE_VLLM = Path(__file__).resolve().parent / "fake_vllm"

@@ -8,7 +8,6 @@ import time
 from fractions import Fraction
 
 import pytest
-from ttcs_verifiers._safe import screen
 from ttcs_verifiers.math import MathVerifier
 
 TIMEOUT = 1.0
@@ -161,11 +160,12 @@ CANONICAL = [
     (r"-\frac{1}{2}", Fraction(-1, 2)),
     ("x = 5", Fraction(5)),
     (r"5 \text{ cm}", Fraction(5)),
-    (r"2\sqrt{2}", None),
-    (r"\pi", None),
-    ("(1,2)", None),
+    (r"\sqrt{x}", None),  # outside the exact forms: left to the symbolic checker
+    (r"\ln 2", None),
+    ("1.5x", None),
+    ("(0.5, 1)", None),
     ("1/0", None),
-    ("abc", None),
+    (r"\alpha + 1", None),
     ("", None),
 ]
 
@@ -192,73 +192,7 @@ def test_canonical_needs_no_sympy_subprocess(monkeypatch):
     assert not v.equivalent("12", "13")
 
 
-# ---- hostile input ----------------------------------------------------------------------
-
-HOSTILE = [
-    "__import__('os').system('touch {marker}')",
-    r"\boxed{__import__('os').system('touch {marker}')}",
-    "{" * 10000,
-    "}" * 10000 + "{" * 10000,
-    r"\frac{" * 5000,
-    "9!!!!!!",
-    "(10^{5})!",
-    "100000!",
-    "10^{10^{10^{10}}}",
-    "2^3^4^5^6",
-    "2^{1000000000}",
-    "9" * 5000,
-    "1\x002",
-    "\x00" * 100,
-    r"\boxed{",
-    r"\boxed{\boxed{\boxed{",
-    "x" * 1_000_000,
-    r"\boxed{" + "1" * 1_000_000 + "}",
-    "answer: . " * 100_000,
-    r"\sqrt{" * 1000 + "2" + "}" * 1000,
-    "\ud800",
-]
-
-
-@pytest.mark.parametrize("template", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))])
-def test_hostile_input_is_harmless(verifier, tmp_path, template):
-    marker = tmp_path / "pwned"
-    text = template.replace("{marker}", str(marker))
-    for call in (
-        lambda: verifier.extract(text),
-        lambda: verifier.canonical(text),
-        lambda: verifier.equivalent(text, "5"),
-        lambda: verifier.equivalent("5", text),
-        lambda: verifier.equivalent(text, text + " "),
-        lambda: verifier.extract_for_scoring(text),
-        lambda: verifier.is_correct(text, "5"),
-        lambda: verifier.is_correct("5", text),
-    ):
-        verifier.warm_up()  # a replacement worker is ready, as it normally is between calls
-        result, seconds = timed(call)
-        assert seconds < BUDGET
-        assert result is None or isinstance(result, (str, bool, Fraction))
-    assert not marker.exists()
-
-
-def test_injection_is_never_evaluated(verifier, tmp_path):
-    marker = tmp_path / "pwned"
-    payload = f"__import__('os').system('touch {marker}')"
-    for other in ("0", payload, f"{payload} + 1", rf"\text{{{payload}}}"):
-        verifier.equivalent(payload, other)
-    assert not marker.exists()
-
-
-@pytest.mark.parametrize(
-    "answer", ["10^{10^{10^{10}}}", "9!!!!!!", "2^3^4", "x" * 2000, "1\x00", "{" * 100 + "}" * 100, "9" * 300]
-)
-def test_screen_refuses_what_hangs_sympy(answer):
-    assert screen(answer) is not None
-
-
-@pytest.mark.parametrize("answer", [r"\frac{1}{2}", "2^{2023}", r"\sqrt{8}", "10!", r"(1,2]", r"\binom{10}{3}"])
-def test_screen_lets_ordinary_answers_through(answer):
-    assert screen(answer) is None
-
+# ---- slow symbolic work (hostile input in general: tests/test_hostile_inputs.py) ----------------
 
 SLOW = r"\sum_{k=1}^{9999} k^{k}"  # passes the screen; sympy takes far longer than the timeout
 
@@ -309,14 +243,17 @@ def test_verdicts_and_parses_are_cached(verifier, monkeypatch):
         return original(op, timeout, **fields)
 
     monkeypatch.setattr(v._worker, "request", spy)
-    for _ in range(3):
-        assert v.equivalent("x^2+2x+1", "(x+1)^2")
-    assert requests.count("describe") == 2  # each distinct string once
+    for _ in range(3):  # a division by a polynomial is no exact form: the worker parses it, once
+        assert v.equivalent(r"\frac{x^2-1}{x-1}", "x+1")
+    assert requests.count("describe") == 1  # `x+1` is an exact form, described without the worker
     assert requests.count("compare") == 1
     for _ in range(3):
-        assert v.equivalent(r"2\sqrt{3}", r"\sqrt{12}")
-    assert requests.count("describe") == 4
+        assert v.equivalent("e^{2}", r"e \cdot e")
+    assert requests.count("describe") == 3  # each distinct string once
     assert requests.count("compare") == 1  # two numbers are decided by their values, without a comparison
+    for _ in range(3):
+        assert v.equivalent("x^2+2x+1", "(x+1)^2") and v.equivalent(r"2\sqrt{3}", r"\sqrt{12}")
+    assert len(requests) == 4  # exact forms need no worker (see `ttcs_verifiers._forms`)
 
 
 # ---- the shortcut that skips math-verify's verify ------------------------------------------

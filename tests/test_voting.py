@@ -111,3 +111,32 @@ def test_vote_groups(math_verifier):
     votes = vote_groups([["1", "1", "2"], [None], ["0.5", r"\frac12"]], math_verifier)
     assert [v.label for v in votes] == ["1", None, "0.5"]
     assert [v.count for v in votes] == [2, 0, 2]
+
+
+REAL_FORMS = [
+    ([r"(-\infty, 3] \cup (5, \infty)", r"\left(-\infty,3\right]\cup(5,+\infty)", r"(-\infty, 3) \cup (5, \infty)"],
+     [[0, 1], [2]]),
+    (["(1, -2)", r"\left(1,-2\right)", "(-2, 1)", r"(1,\, -2)"], [[0, 1, 3], [2]]),
+    ([r"\{1,2,3\}", r"\{3, 2, 1\}", r"\{1,2\}", "(1, 2, 3)"], [[0, 1], [2], [3]]),
+    (["x^2+2x+1", "(x+1)^2", "x^2+1", "1+2x+x^2"], [[0, 1, 3], [2]]),
+    (["y = 2x + 3", "2x+3", "y=3+2x", "y = 3x + 2"], [[0, 1, 2], [3]]),
+    ([r"2\sqrt{3}", r"\sqrt{12}", "3.46410161514", r"3\sqrt{2}"], [[0, 1, 2], [3]]),
+    ([r"\frac{\pi}{4}", r"\dfrac{\pi}{4}", r"\pi/4", r"\frac{\pi}{2}"], [[0, 1, 2], [3]]),
+    ([r"5\text{ cm}", "5 cm", "5", r"30^\circ", "30"], [[0, 1, 2], [3, 4]]),
+    ([r"\text{even}", r"\text{Even}", "even", r"\text{odd}"], [[0, 1, 2], [3]]),
+]
+
+
+@pytest.mark.parametrize(("answers", "clusters"), REAL_FORMS)
+def test_real_answer_forms_cluster_like_the_verifier(math_verifier, answers, clusters):
+    assert majority_vote(answers, math_verifier).clusters == clusters
+
+
+def test_equal_canonical_keys_of_real_forms_are_equivalent(math_verifier):
+    answers = [a for group, _ in REAL_FORMS for a in group]
+    keys = {a: math_verifier.canonical(a) for a in answers}
+    assert sum(key is not None for key in keys.values()) >= len(answers) - 4  # most real forms have a key
+    for a in answers:
+        for b in answers:
+            if keys[a] is not None and keys[a] == keys[b]:
+                assert math_verifier.equivalent(a, b), (a, b)

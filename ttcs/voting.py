@@ -5,11 +5,14 @@ Synthesizer's self-consistency reward, maj@k evaluation). It clusters answers by
 verifier's notion of equivalence, cheapest test first:
 
 1. identical strings share a cluster without any comparison;
-2. strings with equal `verifier.canonical` keys share a cluster (a dict lookup);
+2. strings with equal `verifier.canonical` keys share a cluster (a dict lookup; the
+   ``math`` verifier has keys for numbers, intervals, tuples, sets, polynomials, radicals
+   and words, so most of a real vote's equal answers meet here);
 3. only then is `verifier.equivalent` called, and only between one distinct string and
    the representative of each existing cluster -- never between all pairs of members.
 
-Run ``ttcs-bench-voting`` to time it against the naive all-symbolic way.
+Run ``ttcs-bench-voting`` to time it against the naive all-symbolic way, on numbers and
+on the forms of real gold answers (``--family numeric|realistic|both``).
 """
 
 from __future__ import annotations

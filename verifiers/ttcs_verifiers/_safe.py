@@ -138,6 +138,11 @@ class SymbolicWorker:
         self._buffer = b""
         self._next_id = 0
 
+    @property
+    def ready(self) -> bool:
+        """Whether a started process is waiting for requests (no start-up wait before the next one)."""
+        return self._ready and self._proc is not None and self._proc.poll() is None
+
     def warm_up(self) -> bool:
         """Start the subprocess and wait until it answers; True when it is ready."""
         with self._lock:

@@ -137,6 +137,8 @@ def last_boxed_run(text: str) -> tuple[str, int] | None:
         return None
     run = [spans[-1]]
     for span in reversed(spans[:-1]):
+        if span[1] > run[0][0]:
+            break  # the later box lies inside this one: nested boxes are one answer, not a run
         gap = text[span[1] : run[0][0]]
         if len(gap) > _MAX_BOX_GAP or not _BOX_GAP_RE.fullmatch(gap):
             break

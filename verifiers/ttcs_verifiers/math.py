@@ -1,12 +1,17 @@
 """The ``math`` verifier: final answers of math problems, compared symbolically and safely.
 
-Three tiers, cheapest first, so that the symbolic checker is rarely needed:
+Four tiers, cheapest first, so that the symbolic checker is rarely needed:
 
 1. plain string equality;
 2. `canonical` keys: integers, decimals and simple fractions become exact
    `fractions.Fraction` values in pure Python (``033``, ``1,000``, ``1 000``, ``\\$5``,
    ``5^\\circ``, ``\\frac{1}{2}``, ``0.5``, ``1/2``, the mixed number ``1 1/4`` ...);
-3. in a sympy subprocess with a hard deadline, after a pre-screen that refuses inputs
+3. exact forms (`ttcs_verifiers._forms`), also pure Python: the normal form of an
+   interval or union of intervals, a tuple, set or matrix of rationals, a polynomial (or
+   an assignment ``y = 2x+3``), a combination of ``\\pi`` and square roots, one word in
+   ``\\text{}``. Two forms decide most pairs by themselves; numbers among them are
+   compared by value, as in tier 4, but valued here;
+4. in a sympy subprocess with a hard deadline, after a pre-screen that refuses inputs
    known to hang sympy (`ttcs_verifiers._safe`): each distinct answer is parsed once
    (math-verify's LaTeX -> sympy) and described (its structure, its value when it is a
    number, a numeric fingerprint otherwise); numbers are decided from their values, and
@@ -58,8 +63,9 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from fractions import Fraction
 
+from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
-from ttcs_verifiers._safe import SymbolicWorker, screen
+from ttcs_verifiers._safe import MAX_SYMBOLIC_CHARS, SymbolicWorker, screen
 from ttcs_verifiers._text import (
     last_answer_phrase,
     last_answer_phrase_at,
@@ -74,6 +80,7 @@ from ttcs_verifiers._worker import decide, numbers_equal
 logger = logging.getLogger(__name__)
 
 _MAX_CANONICAL_CHARS = 1100
+_MAX_PARSER_INPUT = 4 * MAX_SYMBOLIC_CHARS  # longer answers are unequal to anything but themselves
 _MIN_ROUNDED_DIGITS = 6  # a decimal with this many significant digits may be a rounded value
 
 # A LaTeX command name ends at the first non-letter: `\dfrac12` is `\dfrac` then `12`.
@@ -103,6 +110,7 @@ _MIXED_RE = re.compile(r"^([+-]?)(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\frac\s*(?:\{\s
 _DECIMAL_COMMA_RE = re.compile(r"^([+-]?(?:\d+|[1-9]\d{0,2}(?: \d{3})+)),(\d+)$")
 
 
+_NO_FORM = object()  # cached: this answer has no exact form
 _WORKER: SymbolicWorker | None = None  # one sympy subprocess per Python process, started lazily
 
 
@@ -139,6 +147,24 @@ class _LRU:
                 self._items.popitem(last=False)
 
 
+class _Clock:
+    """The time left for one symbolic comparison, counted from its first request to the worker.
+
+    A worker that must first start (importing sympy, seconds on a busy machine) is started
+    before the clock runs: the start is no property of the answers being compared.
+    """
+
+    def __init__(self, worker: SymbolicWorker, timeout: float) -> None:
+        self.worker, self.timeout, self.deadline = worker, timeout, None
+
+    def remaining(self) -> float:
+        if self.deadline is None:
+            if not self.worker.ready:
+                self.worker.warm_up()
+            self.deadline = time.monotonic() + self.timeout
+        return self.deadline - time.monotonic()
+
+
 class MathVerifier:
     """Extracts and compares final answers of math problems.
 
@@ -156,6 +182,7 @@ class MathVerifier:
         self.cache_size = cache_size
         self._verdicts = _LRU(cache_size)  # (a, b) -> bool
         self._descriptions = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
+        self._forms = _LRU(cache_size)  # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
         self._worker = _shared_worker()
 
     def extract(self, completion: str) -> str | None:
@@ -182,14 +209,20 @@ class MathVerifier:
             return run[0]
         return phrase[0] if phrase else last_stated_value(completion)
 
-    def canonical(self, answer: str) -> Fraction | None:
-        """An exact `Fraction` for plain numbers (``033``, ``1,000``, ``-\\frac{1}{2}``, ``0.5``), else None."""
-        if not isinstance(answer, str) or len(answer) > _MAX_CANONICAL_CHARS:
+    def canonical(self, answer: str) -> Hashable | None:
+        """A key such that equal keys mean equivalent answers, else None.
+
+        Plain numbers (``033``, ``1,000``, ``-\\frac{1}{2}``, ``0.5``) give an exact `Fraction`;
+        the exact forms of `ttcs_verifiers._forms` give their normal form (``2\\sqrt{3}`` and
+        ``\\sqrt{12}``, ``(x+1)^2`` and ``x^2+2x+1``, ``\\{1,2\\}`` and ``\\{2, 1\\}`` share one).
+        """
+        number = self._plain_number(answer)
+        if number is not None:
+            return number
+        form = self._form(answer)
+        if form is None:
             return None
-        try:
-            return _number(_strip_number_decorations(answer))
-        except (ValueError, ZeroDivisionError, OverflowError):  # e.g. int() of >4300 digits
-            return None
+        return form.rational if form.rational is not None else (form.kind, form.key)
 
     def equivalent(self, a: str, b: str) -> bool:
         """Whether `a` and `b` are the same answer; symmetric. Never raises; returns within ~`timeout`."""
@@ -231,14 +264,44 @@ class MathVerifier:
         numbers = self._plain_numbers(a, b, gold_first)
         if numbers is not None:
             return abs(numbers[0] - numbers[1]) <= tolerance  # exact, but for the rounding of a written decimal
+        verdict = forms_verdict(self._form(a), self._form(b))
+        if verdict is not None:
+            return verdict  # follows from the two exact forms (see `ttcs_verifiers._forms`)
+        if max(len(a), len(b)) > _MAX_PARSER_INPUT:
+            return False  # far beyond what the screen lets through; its clean-up alone would cost seconds
         return self._cached_symbolic(_for_parser(a), _for_parser(b), gold_first, tolerance)
+
+    def _plain_number(self, answer: str) -> Fraction | None:
+        """`answer` as an exact number when it is a plain one (no sympy, no exact-form reading)."""
+        if not isinstance(answer, str) or len(answer) > _MAX_CANONICAL_CHARS:
+            return None
+        try:
+            return _number(_strip_number_decorations(answer))
+        except (ValueError, ZeroDivisionError, OverflowError):  # e.g. int() of >4300 digits
+            return None
+
+    def _form(self, answer: str) -> Form | None:
+        """The exact form of `answer` as the symbolic checker would see it (cached), or None."""
+        if not isinstance(answer, str):
+            return None
+        form = self._forms.get(answer)
+        if form is None:
+            form = read_form(_for_parser(answer)) if len(answer) <= _MAX_CANONICAL_CHARS else None
+            self._forms.put(answer, _NO_FORM if form is None else form)
+        return None if form is _NO_FORM else form
 
     def _plain_numbers(self, a: str, b: str, gold_first: bool) -> tuple[Fraction, Fraction] | None:
         """Both answers as exact numbers, or None; a prediction's decimal comma counts against one gold number."""
-        key_a, key_b = self.canonical(a), self.canonical(b)
+        key_a, key_b = self._rational(a), self._rational(b)
         if gold_first and key_a is not None and key_b is None:
             key_b = _decimal_comma(b)
         return (key_a, key_b) if key_a is not None and key_b is not None else None
+
+    def _rational(self, answer: str) -> Fraction | None:
+        """A plain number, or an exact form that is rational (``\\sqrt{4}``, ``2^{10}``), as a `Fraction`."""
+        number = self._plain_number(answer)
+        form = self._form(answer) if number is None else None
+        return form.rational if form is not None else number
 
     def _cached_symbolic(self, a: str, b: str, gold_first: bool, tolerance: Fraction) -> bool:
         if a == b:
@@ -256,36 +319,62 @@ class MathVerifier:
             if reason:
                 logger.debug("not comparing %.80r symbolically: %s", answer, reason)
                 return False
-        deadline = time.monotonic() + self.timeout
-        description_a = self._describe(a, deadline)
-        if description_a["kind"] == "empty":
-            return False
-        description_b = self._describe(b, deadline)
-        verdict = _numbers_verdict(description_a, description_b, tolerance)
+        clock = _Clock(self._worker, self.timeout)
+        # An answer without an exact form first: when it cannot be parsed, the other needs no parse either.
+        swap = self._form(a) is not None and self._form(b) is None
+        first, second = (b, a) if swap else (a, b)
+        description_first = self._describe(first, clock)
+        if description_first["kind"] == "empty" or (description_first["kind"] == "unparsed" and swap):
+            return False  # an unparsed string matches only an equal string, which a parsed answer never has
+        description_second = self._describe(second, clock)
+        verdict = _numbers_verdict(description_first, description_second, tolerance)
         if verdict is None:
-            verdict = decide(description_a, description_b)
+            verdict = decide(description_first, description_second)
+        if verdict is None:
+            verdict = _structure_verdict(description_first, description_second)
         if verdict is not None:
             return verdict  # follows from the parses alone (see `ttcs_verifiers._worker`)
-        reply = self._worker.request("compare", deadline - time.monotonic(), a=a, b=b, gold_first=gold_first,
+        reply = self._worker.request("compare", clock.remaining(), a=a, b=b, gold_first=gold_first,
                                      tolerance=float(tolerance))
         if reply is None:
             logger.debug("no symbolic verdict on %.80r vs %.80r (timeout or error): False", a, b)
             return False
         return bool(reply.get("equal"))
 
-    def _describe(self, answer: str, deadline: float) -> dict:
-        """The parse of `answer` in brief, from the cache, `canonical` or the worker."""
+    def _local_description(self, answer: str) -> dict | None:
+        """What the worker's `describe` would say of a plain number or an exact form, made here; else None.
+
+        Without the worker's "strings" (they only ever prove equality) and, for numbers, its
+        "text" (a number's str never equals a symbol's name, see `_worker.decide`). Structures
+        (tuples, sets, intervals, matrices) get the kind "structure", known only here.
+        """
+        number = self._rational(answer)
+        value = _as_float(number)
+        if number is not None:
+            if value is None:
+                return None
+            return {"kind": "number", "fingerprint": [value, 0.0], "rational": str(number),
+                    "value": [_decimal_text(number), "0"]}
+        form = self._form(answer)
+        if form is None:
+            return None
+        if form.value is not None:  # pi and square roots, valued in pure Python
+            return {"kind": "number", "fingerprint": [float(form.value[0]), float(form.value[1])],
+                    "value": [str(form.value[0]), str(form.value[1])]}
+        if form.kind == "text" or form.variable is not None:
+            return {"kind": "symbol", "name": form.key if form.kind == "text" else form.variable}
+        if form.kind == "poly":
+            return {"kind": "other"} if form.label else {"kind": "expression", "fingerprint": form.fingerprint}
+        return {"kind": "structure"}
+
+    def _describe(self, answer: str, clock: _Clock) -> dict:
+        """The parse of `answer` in brief, from the cache, made here (`_local_description`) or by the worker."""
         description = self._descriptions.get(answer)
         if description is not None:
             return description
-        number = self.canonical(answer)
-        value = _as_float(number)
-        if number is not None and value is not None:
-            # No "text": a rational's str never equals a symbol's name (see `_worker.decide`).
-            description = {"kind": "number", "fingerprint": [value, 0.0], "rational": str(number),
-                           "value": [_decimal_text(number), "0"]}
-        else:
-            remaining = deadline - time.monotonic()
+        description = self._local_description(answer)
+        if description is None:
+            remaining = clock.remaining()
             if remaining <= 0:
                 return {"kind": "empty"}  # out of time for this comparison; not the answer's fault
             description = self._worker.request("describe", remaining, a=answer)
@@ -302,6 +391,15 @@ def _numbers_verdict(a: dict, b: dict, tolerance: Fraction) -> bool | None:
     if a["kind"] != "number" or b["kind"] != "number":
         return None
     return numbers_equal(a, b, tolerance)
+
+
+_VALUES = frozenset({"number", "expression", "symbol"})
+
+
+def _structure_verdict(a: dict, b: dict) -> bool | None:
+    """A tuple, set, interval or matrix never equals a value (`_worker.comparable`); None otherwise."""
+    kinds = {a["kind"], b["kind"]}
+    return False if "structure" in kinds and kinds & _VALUES else None
 
 
 def _labels_differ(a: str, b: str) -> bool:
