@@ -10,22 +10,27 @@ Examples::
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ttcs.loop import run
-from ttcs.report import format_results_table, write_report
+from ttcs import config
 
 logger = logging.getLogger("ttcs")
-# conf/ sits beside the package in the source tree (installed with `pip install -e .`).
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+# The repository's conf/ in a source checkout, the copy inside the package in an installed wheel.
+CONFIG_DIR = str(config.CONFIG_DIR)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
+    try:
+        config.validate_config(cfg)  # before the heavy imports below: a bad value fails in a second
+    except config.ConfigError as err:
+        raise SystemExit(f"ttcs: invalid config: {err}") from None
+    from ttcs.loop import run
+    from ttcs.report import format_results_table, write_report
+
     run_dir = HydraConfig.get().runtime.output_dir
     results = run(cfg, run_dir)
     if cfg.report.enabled:

@@ -23,6 +23,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from transformers import set_seed
 
+from ttcs.config import KNOWN_PHASES, validate_config
 from ttcs.data import load_data_config
 from ttcs.engine import get_rollout_func
 from ttcs.evaluation import evaluate
@@ -38,7 +39,6 @@ from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
-KNOWN_PHASES = ("synthesizer", "curriculum", "solver")
 # Config keys that may change between a run and its resumption without invalidating it.
 RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report")
 
@@ -229,14 +229,12 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     `monitor(phase_key)`, when given, is a context manager entered around every phase
     (benchmarks use it to time phases and sample memory).
     """
+    validate_config(cfg)
     rundir = RunDir(run_dir)
     rundir.check_config(config_fingerprint(cfg))
     check_generation_plan(cfg)
     set_seed(cfg.seed)
     phases = list(cfg.method.phases)
-    unknown = [p for p in phases if p not in KNOWN_PHASES]
-    if unknown:
-        raise ValueError(f"method.phases has unknown phases {unknown}; known: {', '.join(KNOWN_PHASES)}")
     problems = load_data_config(cfg.data)
     logger.info("%d test problems from %s; method %s; run directory %s", len(problems), cfg.data.name,
                 cfg.method.name, rundir.root)
