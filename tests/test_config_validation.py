@@ -109,6 +109,14 @@ def test_an_existing_local_model_directory_is_accepted(tiny_model_dir):
     validate_config(compose_with(f"model.path={tiny_model_dir}"))
 
 
+def test_the_module_example_runs():
+    import doctest
+
+    import ttcs.config
+
+    assert doctest.testmod(ttcs.config).failed == 0
+
+
 def test_dtype_names_match_the_loader():
     from ttcs.models import DTYPES
 

@@ -10,10 +10,11 @@ in a second instead of after the model has loaded.
 
 Example:
     >>> from omegaconf import OmegaConf
-    >>> validate_config(OmegaConf.create({"eval": {"k": 0}}))
-    Traceback (most recent call last):
-    ...
-    ttcs.config.ConfigError: eval.k=0: must be an integer >= 1
+    >>> try:
+    ...     validate_config(OmegaConf.create({"eval": {"k": 0}}))
+    ... except ConfigError as err:
+    ...     print(err)
+    eval.k=0: must be an integer >= 1
 """
 
 from __future__ import annotations
