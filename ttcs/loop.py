@@ -12,7 +12,6 @@ Run it through the CLI (``ttcs method=ttrl``) or call `run(cfg, run_dir)`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -170,11 +169,7 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
                                 ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
                                 max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
                                 prefix=ctx.solver_prefill)
-    path = ctx.rundir.eval_path(iteration)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r.as_dict()) + "\n" for r in results))
-    tmp.replace(path)
+    ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
     summary["seconds"] = round(time.time() - t0, 1)
     ctx.rundir.log_metrics("eval", iteration=iteration, **summary)
     logger.info("iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)", iteration, summary["k"],
@@ -250,6 +245,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
                 logger.info("resume: %s already finished, skipping it", key)
                 continue
             logger.info("== %s ==", key)
+            rundir.begin_phase(key)
             with monitor(key) if monitor else nullcontext():
                 t0 = time.time()
                 info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})

@@ -8,8 +8,10 @@ Layout (outputs/README.md describes each file)::
     eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, checkpoints/{synthesizer,solver}/iter_XX/
 
 Every write that another process might read is atomic (write a temporary file, then
-rename) or an append of whole flushed lines, so a run killed at any instant leaves
-files that a rerun can trust.
+rename) or an append of whole flushed lines. A phase that was cut short (a kill at any
+instant) is redone from its start: `RunDir.begin_phase` first cuts the files that phases
+extend line by line (`APPEND_LOGS`) back to their sizes when the last phase finished, so
+the rerun neither repeats nor loses a line, and a torn last line disappears with the rest.
 """
 
 from __future__ import annotations
@@ -17,11 +19,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+# Files that phases extend line by line, relative to the run directory (glob patterns).
+APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl")
+# Test-only hook, inert unless set: "<phase key>:<n>" (e.g. "iter_01/solver:1") makes the process SIGKILL itself
+# right after its n-th write to the run directory within that phase (0: as the phase starts), so that a test can cut a
+# real run short at an exact point (tests/test_kill_resume.py).
+KILL_AFTER_ENV = "TTCS_TEST_KILL_AFTER"
 
 
 class ConfigMismatchError(RuntimeError):
@@ -77,6 +88,8 @@ class RunDir:
         self.metrics_path = self.root / "metrics.jsonl"
         self.results_path = self.root / "results.json"
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
+        self.phase: str | None = None  # the phase running now (between begin_phase and mark_done)
+        self._writes = 0  # writes to the run directory within that phase
 
     # -- paths -------------------------------------------------------------------------
     def eval_path(self, iteration: int) -> Path:
@@ -107,10 +120,26 @@ class RunDir:
     def is_done(self, phase: str) -> bool:
         return phase in self.state["phases"]
 
+    def begin_phase(self, phase: str) -> None:
+        """Before `phase` runs (again): drop what an unfinished run of it appended to the logs."""
+        self.phase, self._writes = phase, 0
+        finished = list(self.state["phases"].values())
+        sizes = finished[-1].get("log_bytes") if finished else {}
+        if sizes is not None:  # None: a run directory from before log sizes were recorded
+            for path in self._append_logs():
+                keep, size = sizes.get(path.relative_to(self.root).as_posix(), 0), path.stat().st_size
+                if size > keep:
+                    logger.info("resume: %s was cut short; dropping the %d bytes it had appended to %s", phase,
+                                size - keep, path.relative_to(self.root))
+                    os.truncate(path, keep)
+        self._maybe_kill()
+
     def mark_done(self, phase: str, **info: Any) -> None:
-        """Record a finished phase (with any small summary worth keeping) atomically."""
-        self.state["phases"][phase] = {"finished_at": time.time(), **info}
+        """Record a finished phase (with any small summary worth keeping, and the log sizes) atomically."""
+        sizes = {p.relative_to(self.root).as_posix(): p.stat().st_size for p in self._append_logs()}
+        self.state["phases"][phase] = {"finished_at": time.time(), **info, "log_bytes": sizes}
         self._save_state()
+        self.phase = None
 
     def phase_info(self, phase: str) -> dict:
         return self.state["phases"].get(phase, {})
@@ -118,10 +147,39 @@ class RunDir:
     def _save_state(self) -> None:
         write_json_atomic(self.state_path, self.state)
 
-    # -- logs --------------------------------------------------------------------------
+    # -- writes ------------------------------------------------------------------------
+    def append(self, path: Path, record: dict) -> None:
+        """Append one JSON line to a log of the run (one of `APPEND_LOGS`)."""
+        append_jsonl(path, record)
+        self._count_write()
+
+    def write_jsonl(self, path: Path, records: list[dict]) -> None:
+        """Write a whole JSON-lines file atomically (readers see all of it or the previous file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w") as f:
+            f.write("".join(json.dumps(r, default=str) + "\n" for r in records))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+        self._count_write()
+
     def log_metrics(self, phase: str, **values: Any) -> None:
         """One line of metrics.jsonl: the phase, a timestamp and the values."""
-        append_jsonl(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
+        self.append(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
+
+    def _append_logs(self) -> list[Path]:
+        return sorted(p for pattern in APPEND_LOGS for p in self.root.glob(pattern) if p.is_file())
+
+    def _count_write(self) -> None:
+        self._writes += 1
+        self._maybe_kill()
+
+    def _maybe_kill(self) -> None:
+        """The test-only `KILL_AFTER_ENV` hook."""
+        target = os.environ.get(KILL_AFTER_ENV)
+        if target and self.phase and target == f"{self.phase}:{self._writes}":
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

@@ -16,7 +16,6 @@ Two phases of the loop live here (steps 1 and 2 of the TTCS method; see docs/fid
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -31,7 +30,7 @@ from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import load_template, render
 from ttcs.rewards.synthesizer import parse_variant, self_consistency, synthesizer_rewards
-from ttcs.rundir import append_jsonl, read_jsonl
+from ttcs.rundir import read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
         t0 = time.time()
         scored = score_variants(ctx, backend, completions, refs, seed=ctx.cfg.seed + 1000 * calls["n"])
         for rid, ref, sc in zip(reference_id, refs, scored, strict=True):
-            append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
+            ctx.rundir.append(path, variant_record(reference_id=rid, reference_question=ref, **sc,
                                               phase="synthesizer", step=calls["n"]))
         totals = [sc["reward"].total for sc in scored]
         caps = [sc["reward"].capability for sc in scored if sc["parsed"].ok]
@@ -212,16 +211,14 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
-        append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
+        ctx.rundir.append(ctx.rundir.curriculum_path(iteration), rec)
     kept, stats = dedupe_variants(records, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
                                   require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
                            max_size=c.max_size)
-    out = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps({"id": p.id, "question": p.question, "answer": None, "source": p.source,
-                                       "meta": dict(p.meta)}) + "\n" for p in mixed))
-    tmp.replace(out)
+    ctx.rundir.write_jsonl(ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl",
+                           [{"id": p.id, "question": p.question, "answer": None, "source": p.source,
+                             "meta": dict(p.meta)} for p in mixed])
     caps = [r["reward"]["capability"] for r in records if r.get("question")]
     info = {"variants": len(records), "parsed_share": sum(bool(r.get("question")) for r in records) / max(1, len(records)),
             "kept": len(kept), "dropped": {k: v for k, v in stats.items() if k not in ("input", "kept")},
