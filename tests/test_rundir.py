@@ -1,4 +1,4 @@
-"""Run directory state: atomic writes, torn-line tolerance, config fingerprint checks."""
+"""Run directory state: atomic writes, torn-line tolerance, config fingerprint checks, rollback of a cut-short phase."""
 
 import json
 
@@ -40,3 +40,23 @@ def test_metrics_lines(tmp_path):
     rd.log_metrics("solver", step=2, reward_mean=0.6)
     assert [m["step"] for m in rd.metrics()] == [1, 2]
     assert all(m["phase"] == "solver" and "time" in m for m in rd.metrics())
+
+
+def test_a_phase_cut_short_loses_its_appended_lines_before_it_runs_again(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.begin_phase("iter_00/eval")
+    rd.log_metrics("eval", iteration=0)
+    rd.mark_done("iter_00/eval")
+    rd.begin_phase("iter_01/synthesizer")  # killed after two lines, one of them torn
+    rd.append(rd.curriculum_path(1), {"variant": 1})
+    rd.log_metrics("synthesizer", step=1)
+    with open(rd.metrics_path, "a") as f:
+        f.write('{"phase": "synth')
+    again = RunDir(tmp_path)
+    again.begin_phase("iter_01/synthesizer")
+    assert [m["phase"] for m in again.metrics()] == ["eval"]
+    assert rd.metrics_path.read_text().endswith("}\n")
+    assert rd.curriculum_path(1).read_text() == ""
+    again.append(again.curriculum_path(1), {"variant": 1})
+    again.mark_done("iter_01/synthesizer")
+    assert again.phase_info("iter_01/synthesizer")["log_bytes"]["curriculum/iter_01.jsonl"] > 0
