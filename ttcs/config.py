@@ -1,8 +1,8 @@
 """The config: where the Hydra config tree lives, and one check of a composed config before anything loads.
 
 `CONFIG_DIR` is the ``conf/`` tree: the repository's ``conf/`` in a source checkout
-(``pip install -e .``), the copy shipped inside the package (``ttcs/conf/``) in an
-installed wheel. `validate_config(cfg)` refuses impossible values (a band out of order,
+(``pip install -e .``; ``ttcs/conf`` is a link to it), the copy shipped inside the
+package (``ttcs/conf/``) in an installed wheel. `validate_config(cfg)` refuses impossible values (a band out of order,
 a group of one sample, a batch that does not split into micro-batches, a local model
 path that does not exist, ...) with a `ConfigError` of one line that names the key, the
 value and what is allowed; `ttcs.loop.run` calls it first, so a bad command line fails
@@ -30,9 +30,9 @@ from omegaconf import DictConfig, OmegaConf
 def _find_config_dir() -> Path:
     """The installed copy (``ttcs/conf``) when there is one, else the source tree's ``conf/``."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parent / "conf"):
+    for candidate in (here / "conf", here.parent / "conf"):  # in a checkout ttcs/conf links to conf/
         if (candidate / "config.yaml").is_file():
-            return candidate
+            return candidate.resolve()
     return here.parent / "conf"
 
 
