@@ -48,7 +48,7 @@ def test_a_phase_cut_short_loses_its_appended_lines_before_it_runs_again(tmp_pat
     rd.log_metrics("eval", iteration=0)
     rd.mark_done("iter_00/eval")
     rd.begin_phase("iter_01/synthesizer")  # killed after two lines, one of them torn
-    rd.append(rd.curriculum_path(1), {"variant": 1})
+    rd.append_jsonl(rd.curriculum_path(1), {"variant": 1})
     rd.log_metrics("synthesizer", step=1)
     with open(rd.metrics_path, "a") as f:
         f.write('{"phase": "synth')
@@ -57,6 +57,6 @@ def test_a_phase_cut_short_loses_its_appended_lines_before_it_runs_again(tmp_pat
     assert [m["phase"] for m in again.metrics()] == ["eval"]
     assert rd.metrics_path.read_text().endswith("}\n")
     assert rd.curriculum_path(1).read_text() == ""
-    again.append(again.curriculum_path(1), {"variant": 1})
+    again.append_jsonl(again.curriculum_path(1), {"variant": 1})
     again.mark_done("iter_01/synthesizer")
     assert again.phase_info("iter_01/synthesizer")["log_bytes"]["curriculum/iter_01.jsonl"] > 0

@@ -148,7 +148,7 @@ class RunDir:
         write_json_atomic(self.state_path, self.state)
 
     # -- writes ------------------------------------------------------------------------
-    def append(self, path: Path, record: dict) -> None:
+    def append_jsonl(self, path: Path, record: dict) -> None:
         """Append one JSON line to a log of the run (one of `APPEND_LOGS`)."""
         append_jsonl(path, record)
         self._count_write()
@@ -166,7 +166,7 @@ class RunDir:
 
     def log_metrics(self, phase: str, **values: Any) -> None:
         """One line of metrics.jsonl: the phase, a timestamp and the values."""
-        self.append(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
+        self.append_jsonl(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)

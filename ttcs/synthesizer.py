@@ -94,7 +94,7 @@ def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
         t0 = time.time()
         scored = score_variants(ctx, backend, completions, refs, seed=ctx.cfg.seed + 1000 * calls["n"])
         for rid, ref, sc in zip(reference_id, refs, scored, strict=True):
-            ctx.rundir.append(path, variant_record(reference_id=rid, reference_question=ref, **sc,
+            ctx.rundir.append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
                                               phase="synthesizer", step=calls["n"]))
         totals = [sc["reward"].total for sc in scored]
         caps = [sc["reward"].capability for sc in scored if sc["parsed"].ok]
@@ -211,7 +211,7 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
-        ctx.rundir.append(ctx.rundir.curriculum_path(iteration), rec)
+        ctx.rundir.append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
     kept, stats = dedupe_variants(records, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
                                   require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
