@@ -101,6 +101,29 @@ def test_an_impossible_value_is_refused_in_one_line_naming_the_key(overrides, me
     assert refusal(*overrides).startswith(message)
 
 
+@pytest.mark.parametrize(("processes", "overrides", "message"), [
+    (3, ["train=debug"], "train.solver.micro_batch=8: the mini-batch of 8 completions (batch_questions x group_size "
+     "/ updates_per_step) does not split into micro-batches on 3 processes; 8 completions do not divide among 3 "
+     "processes: launch a process count that divides 8 (1, 2, 4, 8)"),
+    (2, ["train=debug", "train.solver.batch_questions=3", "train.solver.micro_batch=4"],
+     "train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x group_size / updates_per_step) "
+     "does not split into micro-batches on 2 processes; micro_batch must divide 6 (completions per process): one of "
+     "1, 2, 3, 6"),
+])
+def test_under_accelerate_launch_the_split_over_the_processes_is_checked(monkeypatch, processes, overrides,
+                                                                         message):
+    """accelerate launch (torchrun) sets WORLD_SIZE in every process: the split ttcs.grpo makes is checked up front,
+    with the same hint as its own refusal."""
+    cfg = compose_with(*overrides)
+    validate_config(cfg)  # fine on one process
+    monkeypatch.setenv("WORLD_SIZE", str(processes))
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    validate_config(compose_with("train=debug"))  # 8 completions split 2 per process
+
+
 @pytest.mark.parametrize("path", ["Qwen/Qwen2.5-Math-1.5B", "gpt2", "embedded:smollm2-135m"])
 def test_hub_ids_and_embedded_models_are_accepted_unchecked(path):
     validate_config(compose_with(f"model.path={path}"))

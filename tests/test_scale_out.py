@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,20 @@ def test_a_changed_config_stops_both_processes(runs, tiny_model_dir):
     out = launch(two, [*overrides(tiny_model_dir, "ttrl"), "eval.k=3"], 2)
     assert out.returncode != 0
     assert out.stderr.count("ConfigMismatchError") >= 2, "the main process's refusal is raised on both"
+
+
+def test_a_refused_config_stops_both_processes_at_once(tmp_path, tiny_model_dir):
+    """Every process validates the same config before any collective (and before it imports torch), so each refuses
+    it with the one-line message and exits: none is left waiting for another (the launcher ends any process still
+    running once the first exits). The split of a step over the launched processes is part of the check
+    (accelerate launch sets WORLD_SIZE in each)."""
+    args = [*overrides(tiny_model_dir, "ttrl"), "train.solver.batch_questions=3", "train.solver.micro_batch=4"]
+    t0 = time.time()
+    out = launch(tmp_path / "run", args, 2)
+    assert out.returncode != 0
+    assert time.time() - t0 < 120, "a process waited for the other"
+    refusal = ("ttcs: invalid config: train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x "
+               "group_size / updates_per_step) does not split into micro-batches on 2 processes")
+    assert out.stderr.count(refusal) >= 1, out.stderr[-3000:]
+    assert "ConfigError" not in out.stderr  # a refusal, not a traceback
+    assert not (tmp_path / "run" / "state.json").exists()

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -232,13 +233,39 @@ def _check_grpo(cfg, node: str) -> None:
         _fail(f"{node}.updates_per_step", updates, f"must divide batch_questions x group_size = {completions} "
               "completions into equal mini-batches")
     mini, micro = completions // updates, _value(cfg, f"{node}.micro_batch")
-    if mini % min(micro, mini):
+    processes = launched_processes()
+    if processes == 1 and mini % min(micro, mini):
         _fail(f"{node}.micro_batch", micro, f"must divide the mini-batch of {mini} completions "
               "(batch_questions x group_size / updates_per_step)")
+    if processes > 1 and (mini < processes or mini % (min(micro, mini // processes) * processes)):
+        # The split ttcs.grpo.build_grpo_config makes: each process takes mini / N completions in micro-batches.
+        _fail(f"{node}.micro_batch", micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
+              f"updates_per_step) does not split into micro-batches on {processes} processes; "
+              + split_hint(mini, processes))
     if OmegaConf.select(cfg, f"{node}.lora.enabled"):
         integer(cfg, f"{node}.lora.r", 1)
         number(cfg, f"{node}.lora.alpha", 0, low_open=True)
         number(cfg, f"{node}.lora.dropout", 0, 1, high_open=True)
+
+
+def launched_processes() -> int:
+    """How many processes the launch started, read without torch: ``WORLD_SIZE``, which ``accelerate launch``
+    (torchrun) sets for each of them; 1 for a plain run."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def split_hint(mini: int, processes: int) -> str:
+    """What would split a mini-batch of `mini` completions over `processes` processes."""
+    if mini % processes:
+        counts = [n for n in range(1, min(mini, 64) + 1) if mini % n == 0]
+        return (f"{mini} completions do not divide among {processes} processes: launch a process count that "
+                f"divides {mini} ({', '.join(map(str, counts))}), or change batch_questions / group_size / "
+                "updates_per_step")
+    fits = [m for m in range(1, mini // processes + 1) if (mini // processes) % m == 0]
+    return f"micro_batch must divide {mini // processes} (completions per process): one of {', '.join(map(str, fits))}"
 
 
 def _check_solver(cfg, node: str) -> None:
