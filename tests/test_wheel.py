@@ -59,6 +59,9 @@ def test_the_installed_package_is_the_wheel_and_ships_configs_and_prompts(instal
     assert Path(lines[1]) == Path(lines[0]).resolve().parent / "conf"
     assert int(lines[2]) > 100
     assert not Path(lines[1]).is_symlink() and (Path(lines[1]) / "experiment").is_dir()
+    # the accelerate launch configs too (not a Hydra group, but the README's launch commands name them)
+    shipped = sorted(p.name for p in (Path(lines[1]) / "accelerate").glob("*.yaml"))
+    assert shipped == sorted(p.name for p in (REPO_ROOT / "conf" / "accelerate").glob("*.yaml")) and shipped
 
 
 def test_ttcs_cfg_job_from_the_wheel(installed):
