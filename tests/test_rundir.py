@@ -1,10 +1,10 @@
-"""Run directory state: atomic writes, torn-line tolerance, config fingerprint checks."""
+"""Run directory state: atomic writes, torn-line tolerance, config fingerprint checks, rollback of a cut-short phase."""
 
 import json
 
 import pytest
 
-from ttcs.rundir import ConfigMismatchError, RunDir, append_jsonl, read_jsonl
+from ttcs.rundir import KILL_AFTER_ENV, ConfigMismatchError, RunDir, append_jsonl, read_jsonl
 
 
 def test_phases_persist(tmp_path):
@@ -40,3 +40,56 @@ def test_metrics_lines(tmp_path):
     rd.log_metrics("solver", step=2, reward_mean=0.6)
     assert [m["step"] for m in rd.metrics()] == [1, 2]
     assert all(m["phase"] == "solver" and "time" in m for m in rd.metrics())
+
+
+def test_a_phase_cut_short_loses_its_appended_lines_before_it_runs_again(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.begin_phase("iter_00/eval")
+    rd.log_metrics("eval", iteration=0)
+    rd.mark_done("iter_00/eval")
+    rd.begin_phase("iter_01/synthesizer")  # killed after two lines, one of them torn
+    rd.append_jsonl(rd.curriculum_path(1), {"variant": 1})
+    rd.log_metrics("synthesizer", step=1)
+    with open(rd.metrics_path, "a") as f:
+        f.write('{"phase": "synth')
+    again = RunDir(tmp_path)
+    again.begin_phase("iter_01/synthesizer")
+    assert [m["phase"] for m in again.metrics()] == ["eval"]
+    assert rd.metrics_path.read_text().endswith("}\n")
+    assert rd.curriculum_path(1).read_text() == ""
+    again.append_jsonl(again.curriculum_path(1), {"variant": 1})
+    again.mark_done("iter_01/synthesizer")
+    assert again.phase_info("iter_01/synthesizer")["log_bytes"]["curriculum/iter_01.jsonl"] > 0
+
+
+def test_a_process_that_does_not_write_cuts_nothing_back_and_counts_nothing(tmp_path, monkeypatch):
+    """Under accelerate launch the other ranks' RunDir(writer=False): begin_phase is a no-op there (only the main
+    process cuts the logs back), their writes are not counted, so the kill hook never fires on them."""
+    main = RunDir(tmp_path)
+    main.begin_phase("iter_00/eval")
+    main.log_metrics("eval", iteration=0)
+    main.mark_done("iter_00/eval")
+    main.begin_phase("iter_01/solver")
+    main.log_metrics("solver", step=1)  # a phase cut short: one line beyond the recorded size
+    size = main.metrics_path.stat().st_size
+    monkeypatch.setenv(KILL_AFTER_ENV, "iter_01/solver:0")
+    other = RunDir(tmp_path, writer=False)
+    other.begin_phase("iter_01/solver")  # would kill this process (n=0) and cut the line on a writer
+    other.log_metrics("solver", step=1)
+    other.write_jsonl(other.eval_path(1), [{"id": 1}])
+    assert main.metrics_path.stat().st_size == size and not other.eval_path(1).exists()
+    assert other.phase is None and other._writes == 0
+    record = other.phase_record(seconds=1.0)
+    assert record["log_bytes"] is None  # it measured nothing: the loop hands it the main process's record
+    other.mark_done("iter_01/solver", {"finished_at": 1.0, "seconds": 1.0, "log_bytes": {"metrics.jsonl": 7}})
+    assert other.phase_info("iter_01/solver")["log_bytes"] == {"metrics.jsonl": 7}
+    assert list(RunDir(tmp_path).state["phases"]) == ["iter_00/eval"]  # state.json untouched by it
+
+
+def test_mark_done_takes_a_given_record_as_is(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.log_metrics("eval", iteration=0)
+    record = rd.phase_record(seconds=2.0, eval={"score": 0.5})
+    assert record["log_bytes"] == {"metrics.jsonl": rd.metrics_path.stat().st_size}
+    rd.mark_done("iter_00/eval", record)
+    assert RunDir(tmp_path).phase_info("iter_00/eval") == json.loads(json.dumps(record))

@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(run_dir: Path, args: list[str], processes: int) -> subprocess.CompletedProcess:
+def launch(run_dir: Path, args: list[str], processes: int, env: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m ttcs.cli`, or the same under `accelerate launch` on `processes` CPU processes."""
     cli = ["-m", "ttcs.cli", *args, f"hydra.run.dir={run_dir}"]
     if processes == 1:
@@ -50,8 +51,8 @@ def launch(run_dir: Path, args: list[str], processes: int) -> subprocess.Complet
         cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", str(_free_port()), *cli]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "CUDA_VISIBLE_DEVICES": ""}
+    env = {**(os.environ if env is None else env), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=run_dir.parent)
 
 
@@ -144,3 +145,51 @@ def test_a_changed_config_stops_both_processes(runs, tiny_model_dir):
     out = launch(two, [*overrides(tiny_model_dir, "ttrl"), "eval.k=3"], 2)
     assert out.returncode != 0
     assert out.stderr.count("ConfigMismatchError") >= 2, "the main process's refusal is raised on both"
+
+
+@pytest.mark.slow
+def test_killed_mid_phase_on_two_processes_then_rerun_matches_the_uninterrupted_run(runs, tmp_path, tiny_model_dir):
+    """The kill hook set for both processes: the main process (the one that writes, so the one that counts) kills
+    itself right after the Solver's first metrics line, the launcher takes the other one down; the same launch
+    again cuts that line back, redoes the Solver and the last evaluation, and ends as the uninterrupted launch."""
+    from test_kill_resume import KILL_AFTER_ENV, same, strict_lines, untimed
+
+    _, reference, first = runs("ttrl")
+    run_dir = tmp_path / "two"
+    env = {**os.environ, KILL_AFTER_ENV: "iter_01/solver:1"}
+    killed = launch(run_dir, overrides(tiny_model_dir, "ttrl"), 2, env=env)
+    assert killed.returncode != 0, killed.stderr[-3000:]
+    assert list(json.loads((run_dir / "state.json").read_text())["phases"]) == ["iter_00/eval"]
+    assert [m["phase"] for m in read_jsonl(run_dir / "metrics.jsonl")][-1] == "solver"  # the line to cut back
+    out = launch(run_dir, overrides(tiny_model_dir, "ttrl"), 2)
+    assert out.returncode == 0, out.stderr[-4000:]
+    log = (run_dir / "run.log").read_text()
+    assert headers(log) == ["iter_00/eval", "iter_01/solver", "iter_01/solver", "iter_01/eval"]
+    assert "resume: iter_01/solver was cut short; dropping the" in log
+    assert "was cut short" not in (run_dir / "run.rank1.log").read_text(), "only the main process cuts back"
+    assert record_files(run_dir) == first["files"]
+    for name in ("eval/iter_00.jsonl", "eval/iter_01.jsonl", "metrics.jsonl"):
+        got, want = strict_lines(run_dir / name), strict_lines(reference / name)
+        assert len(got) == len(want), name
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert same(untimed(g), untimed(w)), f"{name} line {i + 1}: {untimed(g)} != {untimed(w)}"
+    state = json.loads((run_dir / "state.json").read_text())["phases"]
+    assert list(state) == PHASES["ttrl"]
+    assert state["iter_01/solver"]["log_bytes"]["metrics.jsonl"] < (run_dir / "metrics.jsonl").stat().st_size
+
+
+def test_a_refused_config_stops_both_processes_at_once(tmp_path, tiny_model_dir):
+    """Every process validates the same config before any collective (and before it imports torch), so each refuses
+    it with the one-line message and exits: none is left waiting for another (the launcher ends any process still
+    running once the first exits). The split of a step over the launched processes is part of the check
+    (accelerate launch sets WORLD_SIZE in each)."""
+    args = [*overrides(tiny_model_dir, "ttrl"), "train.solver.batch_questions=3", "train.solver.micro_batch=4"]
+    t0 = time.time()
+    out = launch(tmp_path / "run", args, 2)
+    assert out.returncode != 0
+    assert time.time() - t0 < 120, "a process waited for the other"
+    refusal = ("ttcs: invalid config: train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x "
+               "group_size / updates_per_step) does not split into micro-batches on 2 processes")
+    assert out.stderr.count(refusal) >= 1, out.stderr[-3000:]
+    assert "ConfigError" not in out.stderr  # a refusal, not a traceback
+    assert not (tmp_path / "run" / "state.json").exists()

@@ -22,17 +22,25 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ttcs import dist
-from ttcs.loop import run
-from ttcs.report import format_results_table, write_report
+from ttcs import config
 
 logger = logging.getLogger("ttcs")
-# conf/ sits beside the package in the source tree (installed with `pip install -e .`).
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+# The repository's conf/ in a source checkout, the copy inside the package in an installed wheel.
+CONFIG_DIR = str(config.CONFIG_DIR)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
+    try:
+        # Before the heavy imports below (ttcs.dist imports torch): a bad value fails in a second. Under accelerate
+        # launch every process checks the same config and exits alike, before any collective it could hang in.
+        config.validate_config(cfg)
+    except config.ConfigError as err:
+        raise SystemExit(f"ttcs: invalid config: {err}") from None
+    from ttcs import dist
+    from ttcs.loop import run
+    from ttcs.report import format_results_table, write_report
+
     run_dir = shared_run_dir(HydraConfig.get().runtime.output_dir)
     results = run(cfg, run_dir)
     if not dist.is_main():
@@ -45,6 +53,8 @@ def main(cfg: DictConfig) -> None:
 
 def shared_run_dir(own: str) -> str:
     """The main process's run directory, on every process; the other processes log to their own file in it."""
+    from ttcs import dist
+
     run_dir = dist.broadcast(own)
     if dist.is_main():
         return run_dir

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ttcs import dist
+from ttcs.config import split_hint
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
     if micro < 1 or mini % (micro * processes):
         raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step "
                          f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
-                         f"{node['micro_batch']} on {processes} process(es); {_split_hint(mini, processes)}")
+                         f"{node['micro_batch']} on {processes} process(es); {split_hint(mini, processes)}")
     accumulation = mini // (micro * processes)
     fields = {k: v for k, v in node.items() if k not in OWN_KEYS}
     use_vllm = bool(fields.pop("use_vllm", False))
@@ -79,17 +80,6 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
         save_strategy=node.get("save_strategy", "no"), log_completions=False, use_cpu=not cuda)
     fields.update(node.get("grpo") or {})
     return GRPOConfig(**fields)
-
-
-def _split_hint(mini: int, processes: int) -> str:
-    """What would split a mini-batch of `mini` completions over `processes` processes."""
-    if mini % processes:
-        counts = [n for n in range(1, min(mini, 64) + 1) if mini % n == 0]
-        return (f"{mini} completions do not divide among {processes} processes: launch a process count that "
-                f"divides {mini} ({', '.join(map(str, counts))}), or change batch_questions / group_size / "
-                "updates_per_step")
-    fits = [m for m in range(1, mini // processes + 1) if (mini // processes) % m == 0]
-    return f"micro_batch must divide {mini // processes} (completions per process): one of {', '.join(map(str, fits))}"
 
 
 def build_lora_config(lora: Mapping | None):

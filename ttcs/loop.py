@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import set_seed
 
 from ttcs import dist
+from ttcs.config import KNOWN_PHASES, validate_config
 from ttcs.data import load_data_config
 from ttcs.engine import get_rollout_func
 from ttcs.evaluation import evaluate
@@ -43,7 +44,6 @@ from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
-KNOWN_PHASES = ("synthesizer", "curriculum", "solver")
 # Config keys that may change between a run and its resumption without invalidating it.
 RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report")
 
@@ -237,14 +237,12 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     `monitor(phase_key)`, when given, is a context manager entered around every phase
     (benchmarks use it to time phases and sample memory).
     """
+    validate_config(cfg)  # on every rank, before any collective: each refuses a bad config alike and stops
     rundir = open_rundir(run_dir, config_fingerprint(cfg))
     check_generation_plan(cfg)
     check_launch(cfg)
     set_seed(cfg.seed)
     phases = list(cfg.method.phases)
-    unknown = [p for p in phases if p not in KNOWN_PHASES]
-    if unknown:
-        raise ValueError(f"method.phases has unknown phases {unknown}; known: {', '.join(KNOWN_PHASES)}")
     problems = load_data_config(cfg.data)
     logger.info("%d test problems from %s; method %s; run directory %s%s", len(problems), cfg.data.name,
                 cfg.method.name, rundir.root, _processes_note())
@@ -261,12 +259,14 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
                 logger.info("resume: %s already finished, skipping it", key)
                 continue
             logger.info("== %s ==", key)
+            rundir.begin_phase(key)  # the main process cuts back what a killed run of this phase appended ...
+            dist.barrier()  # ... before any process reads the run directory in it
             with monitor(key) if monitor else nullcontext():
                 t0 = time.time()
                 info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})
                 free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
-            # The main process's record (its timings) on every rank, so that all hold the same state.
-            rundir.mark_done(key, **dist.broadcast({"seconds": round(time.time() - t0, 1), **info}))
+            # The main process's record (its timings, the log sizes it measured) on every rank, so all hold one state.
+            rundir.mark_done(key, dist.broadcast(rundir.phase_record(seconds=round(time.time() - t0, 1), **info)))
             rundir.write_json(rundir.results_path, build_results(ctx))
             dist.barrier()  # the next phase reads what the main process wrote in this one
     results = build_results(ctx)

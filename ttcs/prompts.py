@@ -1,14 +1,18 @@
-"""Prompt formatting for the Solver: the instruction, multiple-choice options, chat or plain layout.
+"""Prompts: the Solver's (instruction, multiple-choice options, chat or plain layout) and the Synthesizer's templates.
 
 Instruct models get their own chat template; base models (no template) get a plain
 "Question: ... Answer:" layout. The same function serves evaluation and training, so the
-Solver is trained on exactly the prompts it is evaluated on.
+Solver is trained on exactly the prompts it is evaluated on. Synthesizer templates are
+text files with a ``{reference}`` slot, built in under ``conf/prompts/`` or given as a path.
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Sequence
+from pathlib import Path
+
+from ttcs.config import PROMPTS_DIR
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 CHOICE_INSTRUCTION = (
@@ -53,3 +57,20 @@ def solver_prompt(tokenizer, problem, *, kind: str = "math", chat_template: str 
     """Prompt for one `ttcs.data.Problem` (uses its question and, when present, its choices)."""
     text = question_text(problem.question, getattr(problem, "choices", None), kind)
     return render(tokenizer, text, chat_template=chat_template, system_prompt=system_prompt)
+
+
+def template_path(name_or_path: str) -> Path | None:
+    """The file of a Synthesizer prompt template: a text file, or a name under ``conf/prompts/``; None if neither."""
+    for path in (Path(name_or_path).expanduser(), PROMPTS_DIR / f"{name_or_path}.txt"):
+        if path.is_file():
+            return path
+    return None
+
+
+def load_template(name_or_path: str) -> str:
+    """A Synthesizer prompt template's text (see `template_path`)."""
+    path = template_path(name_or_path)
+    if path is None:
+        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
+        raise FileNotFoundError(f"no Synthesizer template {name_or_path!r}; built-in templates: {known}")
+    return path.read_text()

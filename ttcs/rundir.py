@@ -8,13 +8,16 @@ Layout (outputs/README.md describes each file)::
     eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, checkpoints/{synthesizer,solver}/iter_XX/
 
 Every write that another process might read is atomic (write a temporary file, then
-rename) or an append of whole flushed lines, so a run killed at any instant leaves
-files that a rerun can trust.
+rename) or an append of whole flushed lines. A phase that was cut short (a kill at any
+instant) is redone from its start: `RunDir.begin_phase` first cuts the files that phases
+extend line by line (`APPEND_LOGS`) back to their sizes when the last phase finished, so
+the rerun neither repeats nor loses a line, and a torn last line disappears with the rest.
 
 In a run of several processes (``accelerate launch``) only the main process writes: the
 others open the directory with ``writer=False`` and keep the same state in memory
-(`ttcs.loop` hands them the main process's ``state.json``), so every rank agrees on what
-is finished while each file is written once.
+(`ttcs.loop` hands them the main process's ``state.json`` and, as each phase finishes, the
+main process's record of it, log sizes included), so every rank agrees on what is finished
+while each file is written, measured and cut back by one process.
 """
 
 from __future__ import annotations
@@ -22,11 +25,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+# Files that phases extend line by line, relative to the run directory (glob patterns).
+APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl")
+# Test-only hook, inert unless set: "<phase key>:<n>" (e.g. "iter_01/solver:1") makes the process SIGKILL itself
+# right after its n-th write to the run directory within that phase (0: as the phase starts), so that a test can cut a
+# real run short at an exact point (tests/test_kill_resume.py).
+KILL_AFTER_ENV = "TTCS_TEST_KILL_AFTER"
 
 
 class ConfigMismatchError(RuntimeError):
@@ -78,7 +90,8 @@ class RunDir:
     Args:
         root: the run directory.
         writer: False on the processes of a multi-process run that must not write: state
-            changes stay in memory, and the write methods below do nothing.
+            changes stay in memory, the write methods below do nothing, `begin_phase` cuts
+            nothing back and no write is counted (the test-only kill hook fires on the writer only).
     """
 
     def __init__(self, root: str | Path, *, writer: bool = True):
@@ -89,6 +102,8 @@ class RunDir:
         self.metrics_path = self.root / "metrics.jsonl"
         self.results_path = self.root / "results.json"
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
+        self.phase: str | None = None  # the phase running now (between begin_phase and mark_done)
+        self._writes = 0  # writes to the run directory within that phase
 
     # -- paths -------------------------------------------------------------------------
     def eval_path(self, iteration: int) -> Path:
@@ -119,10 +134,33 @@ class RunDir:
     def is_done(self, phase: str) -> bool:
         return phase in self.state["phases"]
 
-    def mark_done(self, phase: str, **info: Any) -> None:
-        """Record a finished phase (with any small summary worth keeping) atomically."""
-        self.state["phases"][phase] = {"finished_at": time.time(), **info}
+    def begin_phase(self, phase: str) -> None:
+        """Before `phase` runs (again): drop what an unfinished run of it appended to the logs (writer only)."""
+        if not self.writer:
+            return
+        self.phase, self._writes = phase, 0
+        finished = list(self.state["phases"].values())
+        sizes = finished[-1].get("log_bytes") if finished else {}
+        if sizes is not None:  # None: a run directory from before log sizes were recorded
+            for path in self._append_logs():
+                keep, size = sizes.get(path.relative_to(self.root).as_posix(), 0), path.stat().st_size
+                if size > keep:
+                    logger.info("resume: %s was cut short; dropping the %d bytes it had appended to %s", phase,
+                                size - keep, path.relative_to(self.root))
+                    os.truncate(path, keep)
+        self._maybe_kill()
+
+    def phase_record(self, **info: Any) -> dict:
+        """The state.json entry of a phase finishing now: the time, `info` (any small summary worth keeping) and the
+        log sizes (None on a process that does not write: it has not measured them)."""
+        return {"finished_at": time.time(), **info, "log_bytes": self.log_sizes() if self.writer else None}
+
+    def mark_done(self, phase: str, record: dict | None = None, /, **info: Any) -> None:
+        """Record a finished phase atomically: `record` as given (in a multi-process run, the main process's
+        `phase_record`, the same on every rank), else ``phase_record(**info)``."""
+        self.state["phases"][phase] = dict(record) if record is not None else self.phase_record(**info)
         self._save_state()
+        self.phase = None
 
     def phase_info(self, phase: str) -> dict:
         return self.state["phases"].get(phase, {})
@@ -130,30 +168,53 @@ class RunDir:
     def _save_state(self) -> None:
         self.write_json(self.state_path, self.state)
 
-    # -- files (written by the writer only) ----------------------------------------------
+    # -- writes (on the writing process only) --------------------------------------------
     def write_json(self, path: Path, obj: Any) -> None:
-        """`write_json_atomic`, on the writing process only."""
+        """`write_json_atomic` (state.json, results.json), on the writing process only."""
         if self.writer:
             write_json_atomic(path, obj)
 
+    def append_jsonl(self, path: Path, record: dict) -> None:
+        """Append one JSON line to a log of the run (one of `APPEND_LOGS`), on the writing process only."""
+        if not self.writer:
+            return
+        append_jsonl(path, record)
+        self._count_write()
+
     def write_jsonl(self, path: Path, records: list[dict]) -> None:
-        """Replace `path` atomically with one JSON line per record, on the writing process only."""
+        """Write a whole JSON-lines file atomically (readers see all of it or the previous file), on the writing
+        process only."""
         if not self.writer:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
+        with open(tmp, "w") as f:
+            f.write("".join(json.dumps(r, default=str) + "\n" for r in records))
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(path)
+        self._count_write()
 
-    def append_jsonl(self, path: Path, record: dict) -> None:
-        """`append_jsonl`, on the writing process only."""
-        if self.writer:
-            append_jsonl(path, record)
-
-    # -- logs --------------------------------------------------------------------------
     def log_metrics(self, phase: str, **values: Any) -> None:
         """One line of metrics.jsonl: the phase, a timestamp and the values."""
         self.append_jsonl(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
+
+    def log_sizes(self) -> dict[str, int]:
+        """The byte size of each of `APPEND_LOGS` now, by path relative to the run directory."""
+        return {p.relative_to(self.root).as_posix(): p.stat().st_size for p in self._append_logs()}
+
+    def _append_logs(self) -> list[Path]:
+        return sorted(p for pattern in APPEND_LOGS for p in self.root.glob(pattern) if p.is_file())
+
+    def _count_write(self) -> None:  # called by the writer only: the hook counts real writes
+        self._writes += 1
+        self._maybe_kill()
+
+    def _maybe_kill(self) -> None:
+        """The test-only `KILL_AFTER_ENV` hook (on the writer: the process whose writes it counts)."""
+        target = os.environ.get(KILL_AFTER_ENV)
+        if target and self.writer and self.phase and target == f"{self.phase}:{self._writes}":
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

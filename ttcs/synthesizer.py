@@ -20,7 +20,6 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from omegaconf import OmegaConf
 from transformers import TrainerCallback
@@ -30,24 +29,11 @@ from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
 from ttcs.data import Problem
 from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
-from ttcs.prompts import render
+from ttcs.prompts import load_template, render
 from ttcs.rewards.synthesizer import parse_variant, self_consistency, synthesizer_rewards
 from ttcs.rundir import read_jsonl
 
 logger = logging.getLogger(__name__)
-
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "conf" / "prompts"
-
-
-def load_template(name_or_path: str) -> str:
-    """A Synthesizer prompt template: a name under ``conf/prompts/`` or a path to a text file."""
-    path = Path(name_or_path).expanduser()
-    if not path.is_file():
-        path = PROMPTS_DIR / f"{name_or_path}.txt"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
-        raise FileNotFoundError(f"no Synthesizer template {name_or_path!r}; built-in templates: {known}")
-    return path.read_text()
 
 
 def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_template="auto",
