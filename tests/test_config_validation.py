@@ -60,7 +60,7 @@ REFUSED = [
     (["train.synthesizer.steps=0"], "train.synthesizer.steps=0: must be an integer >= 1"),
     # group sizes against batch sizes
     (["train.solver.micro_batch=3"],
-     "train.solver.micro_batch=3: must divide the mini-batch of 16 completions (batch_questions x group_size"),
+     "train.solver.micro_batch=3: must divide the mini-batch of 32 completions (batch_questions x group_size"),
     (["train=gpu", "train.synthesizer.updates_per_step=3"],
      "train.synthesizer.updates_per_step=3: must divide batch_questions x group_size = 128 completions"),
     # temperatures, nucleus, lengths, ratios, iterations
@@ -171,3 +171,17 @@ def test_the_cli_refuses_a_bad_band_at_once_without_loading_a_model(tmp_path):
     assert not (tmp_path / "cache").exists()  # the embedded model was never materialised
     assert not (tmp_path / "run" / "state.json").exists()
     assert elapsed < 60, elapsed  # ~1 s alone; importing torch would add ~10 s, loading the model far more
+
+
+@pytest.mark.parametrize(("value", "ok"), [("auto", True), (1, True), (4, True), (0, False), ("many", False)])
+def test_threads_is_auto_or_a_positive_count(value, ok):
+    from omegaconf import OmegaConf
+
+    from ttcs.config import ConfigError, validate_config
+
+    cfg = OmegaConf.create({"threads": value})
+    if ok:
+        validate_config(cfg)
+    else:
+        with pytest.raises(ConfigError, match=r"^threads=.*: must be auto or a positive integer"):
+            validate_config(cfg)

@@ -42,10 +42,11 @@ def solver_dict(train="cpu", **changes):
 
 def test_cpu_config_builds_an_on_policy_fp32_grpo_config(tmp_path):
     args = build_grpo_config(solver_dict("cpu"), output_dir=tmp_path, seed=3, train_size=32, cuda=False)
-    assert (args.num_generations, args.per_device_train_batch_size, args.generation_batch_size) == (4, 16, 16)
-    assert args.gradient_accumulation_steps == args.steps_per_generation == 1
+    # One step = one generation of 8 questions x 4 samples, one optimizer update over 2 micro-batches of 16.
+    assert (args.num_generations, args.per_device_train_batch_size, args.generation_batch_size) == (4, 16, 32)
+    assert args.gradient_accumulation_steps == args.steps_per_generation == 2
     assert not args.bf16 and not args.use_vllm and args.beta == 0.0 and args.loss_type == "dapo"
-    assert args.max_steps == 4 and args.seed == 3 and args.save_strategy == "no"
+    assert args.max_steps == 6 and args.seed == 3 and args.save_strategy == "no" and args.max_completion_length == 3
     assert args.lr_scheduler_type == "constant" and args.epsilon == 0.2
 
 
@@ -63,20 +64,21 @@ def test_gpu_config_is_the_paper_setting_and_falls_back_on_cpu(tmp_path):
 
 
 def test_updates_per_step_split_one_generation_into_optimizer_updates(tmp_path):
-    args = build_grpo_config(solver_dict("cpu", updates_per_step=2, micro_batch=4), output_dir=tmp_path, seed=0,
+    args = build_grpo_config(solver_dict("cpu", updates_per_step=2, micro_batch=4, batch_questions=4, steps=4), output_dir=tmp_path, seed=0,
                              train_size=32, cuda=False)
     # 4 questions x 4 samples = 16 completions per generation; 2 updates of 8 = 2 micro-batches of 4 each.
     assert args.generation_batch_size == 16 and args.gradient_accumulation_steps == 2
     assert args.steps_per_generation == 4 and args.max_steps == 8  # 4 steps x 2 updates
     with pytest.raises(ValueError, match="updates_per_step"):
-        build_grpo_config(solver_dict("cpu", updates_per_step=3), output_dir=tmp_path, seed=0, train_size=32,
+        build_grpo_config(solver_dict("cpu", updates_per_step=3, batch_questions=4), output_dir=tmp_path, seed=0, train_size=32,
                           cuda=False)
 
 
 def test_micro_batches_and_small_sets(tmp_path):
-    args = build_grpo_config(solver_dict("cpu", micro_batch=4), output_dir=tmp_path, seed=0, train_size=32, cuda=False)
+    args = build_grpo_config(solver_dict("cpu", micro_batch=4, batch_questions=4), output_dir=tmp_path, seed=0,
+                             train_size=32, cuda=False)
     assert args.gradient_accumulation_steps == args.steps_per_generation == 4
-    small = build_grpo_config(solver_dict("cpu"), output_dir=tmp_path, seed=0, train_size=2, cuda=False)
+    small = build_grpo_config(solver_dict("cpu", batch_questions=4), output_dir=tmp_path, seed=0, train_size=2, cuda=False)
     assert small.generation_batch_size == 8
     with pytest.raises(ValueError, match="micro-batches"):
         build_grpo_config(solver_dict("cpu", micro_batch=3), output_dir=tmp_path, seed=0, train_size=32, cuda=False)

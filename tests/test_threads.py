@@ -50,3 +50,22 @@ def test_apply_threads_sets_torch(caplog):
         assert 1 <= n <= threads.available_cores() and torch.get_num_threads() == n
     finally:
         torch.set_num_threads(before)
+
+
+def test_results_do_not_depend_on_the_thread_count(tiny_model_dir):
+    """threads=auto may pick another count on a busier machine: the numbers must not move."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    ids = torch.randint(0, model.config.vocab_size, (4, 24), generator=torch.Generator().manual_seed(0))
+    before, out = torch.get_num_threads(), {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            model.zero_grad()
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            out[n] = (loss.detach(), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(out[1][0], out[2][0]) and torch.equal(out[1][1], out[2][1])

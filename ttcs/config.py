@@ -58,6 +58,8 @@ def validate_config(cfg: DictConfig) -> None:
 
     Only the groups present are checked, so a partial config (a test's) can be validated.
     """
+    if "threads" in cfg:
+        _check_threads(cfg)
     for group, check in (("model", _check_model), ("data", _check_data), ("backend", _check_backend),
                          ("eval", _check_eval), ("train", _check_train), ("method", _check_method)):
         if group in cfg:
@@ -65,6 +67,14 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 # ----------------------------------------------------------------------------- rules
+
+
+def _check_threads(cfg) -> None:
+    value = cfg.threads
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        _fail("threads", value, "must be auto or a positive integer (torch's CPU threads)")
 
 
 def _fail(key: str, value: Any, rule: str):

@@ -39,13 +39,14 @@ from ttcs.models import load_model, load_tokenizer, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir
+from ttcs.threads import apply_threads
 from ttcs.verify import get_verifier
 from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption without invalidating it.
-RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report")
+RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report", "threads")
 
 
 @dataclass
@@ -241,6 +242,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     rundir = open_rundir(run_dir, config_fingerprint(cfg))
     check_generation_plan(cfg)
     check_launch(cfg)
+    apply_threads(cfg.get("threads", "auto"), processes=dist.num_processes())
     set_seed(cfg.seed)
     phases = list(cfg.method.phases)
     problems = load_data_config(cfg.data)
