@@ -27,6 +27,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ttcs.threads import RULE as THREADS_RULE
+from ttcs.threads import is_valid_setting
+
 
 def _find_config_dir() -> Path:
     """The installed copy (``ttcs/conf``) when there is one, else the source tree's ``conf/``."""
@@ -70,11 +73,8 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 def _check_threads(cfg) -> None:
-    value = cfg.threads
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail("threads", value, "must be auto or a positive integer (torch's CPU threads)")
+    if not is_valid_setting(cfg.threads):
+        _fail("threads", cfg.threads, f"{THREADS_RULE} (torch's CPU threads)")
 
 
 def _fail(key: str, value: Any, rule: str):

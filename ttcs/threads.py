@@ -56,6 +56,19 @@ def busy_cores(window: float = 0.5) -> float:
         return 0.0
 
 
+RULE = "must be auto or a positive integer"  # what `threads` may be; the config check says the same
+
+
+def is_auto(setting) -> bool:
+    """Whether ``setting`` asks for `choose_threads`'s automatic count."""
+    return isinstance(setting, str) and setting.strip().lower() == "auto"
+
+
+def is_valid_setting(setting) -> bool:
+    """``auto`` or a positive integer (not a bool)."""
+    return is_auto(setting) or (isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1)
+
+
 def choose_threads(setting, *, cores: int | None = None, load: float | None = None, processes: int = 1) -> int:
     """The torch thread count for ``setting``: a positive integer as given, or ``auto``.
 
@@ -65,14 +78,14 @@ def choose_threads(setting, *, cores: int | None = None, load: float | None = No
         >>> choose_threads(4, cores=2, load=0.0), choose_threads("auto", cores=8, load=0.2, processes=2)
         (4, 4)
     """
-    if isinstance(setting, str) and setting.strip().lower() == "auto":
+    if is_auto(setting):
         cores = available_cores() if cores is None else cores
         load = busy_cores() if load is None else load
         share = cores / max(1, processes)
         busy = load / max(1, processes)
         return max(1, min(int(share), round(share - busy)))
-    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
-        raise ValueError(f"threads={setting!r}: must be auto or a positive integer")
+    if not is_valid_setting(setting):
+        raise ValueError(f"threads={setting!r}: {RULE}")
     return setting
 
 
@@ -80,7 +93,7 @@ def apply_threads(setting, *, processes: int = 1) -> int:
     """Set torch's intra-op thread count from ``setting`` (see `choose_threads`) and log it."""
     import torch
 
-    auto = isinstance(setting, str)
+    auto = is_auto(setting)
     load = busy_cores() if auto else None
     n = choose_threads(setting, load=load, processes=processes)
     if n != torch.get_num_threads():
