@@ -142,3 +142,31 @@ def test_bad_levels_rejected():
 def test_load_problems_routes_to_arith():
     got = load_problems("arith", n=10, seed=4, levels=[2, 3], limit=6)
     assert got == generate_arith(n=10, seed=4, levels=[2, 3])[:6]
+
+
+def test_level0_ops_pick_the_operations():
+    got = generate_arith(n=40, seed=0, levels=[0], ops="+*")
+    assert {p.meta["ops"][0] for p in got} == {"+", "*"}
+    assert all(parse_answer(p.answer) == expected_value(p.meta) for p in got)
+    assert all(p.meta["operands"][0] + p.meta["operands"][1] <= 10 for p in got if p.meta["ops"] == ["+"])
+    assert {p.meta["ops"][0] for p in generate_arith(n=12, levels=[0], ops="-")} == {"-"}
+    # the default draws all three, as before the option existed; other levels ignore it
+    assert generate_arith(n=24, levels=[0]) == generate_arith(n=24, levels=[0], ops=None)
+    assert {p.meta["ops"][0] for p in generate_arith(n=24, levels=[0])} == {"+", "-", "*"}
+    assert generate_arith(n=8, levels=[1, 3], ops="*") == generate_arith(n=8, levels=[1, 3])
+
+
+@pytest.mark.parametrize("ops", ["", "/", "+x", "++"])
+def test_bad_ops_rejected(ops):
+    with pytest.raises(ValueError, match="ops"):
+        generate_arith(n=3, levels=[0], ops=ops)
+
+
+def test_frontier_config_loads_sums_and_products():
+    from conftest import REPO_ROOT
+    from omegaconf import OmegaConf
+
+    from ttcs.data import load_data_config
+
+    got = load_data_config(OmegaConf.load(REPO_ROOT / "conf" / "data" / "arith_frontier.yaml"))
+    assert len(got) == 24 and {p.meta["ops"][0] for p in got} == {"+", "*"}

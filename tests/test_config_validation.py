@@ -57,6 +57,9 @@ REFUSED = [
     (["eval.k=0"], "eval.k=0: must be an integer >= 1"),
     (["train.solver.group_size=1"], "train.solver.group_size=1: must be an integer >= 2"),
     (["train.synthesizer.solver_samples=1"], "train.synthesizer.solver_samples=1: must be an integer >= 2"),
+    (["train.synthesizer.claim_prefill=''"], "train.synthesizer.claim_prefill=: must be a non-empty text or null"),
+    (["train.synthesizer.claim_max_new_tokens=0"], "train.synthesizer.claim_max_new_tokens=0: must be an integer >= 1"),
+    (["train.synthesizer.problem_gate=maybe"], "train.synthesizer.problem_gate=maybe: must be true or false"),
     (["train.synthesizer.steps=0"], "train.synthesizer.steps=0: must be an integer >= 1"),
     # group sizes against batch sizes
     (["train.solver.micro_batch=3"],

@@ -182,3 +182,96 @@ def test_curriculum_total_below_the_number_of_questions_samples_a_subset(tmp_pat
     info = curriculum_phase(ctx, 1)
     records = read_jsonl(ctx.rundir.curriculum_path(1))
     assert info["variants"] == len(records) == 1 and records[0]["reference_id"] in {"q1", "q2"}
+
+
+class StubClaimer:
+    """A Synthesizer backend for the claim stage: states 7 for every context; keeps the contexts and samplings."""
+
+    name = "stub"
+
+    def __init__(self, answer="7."):
+        self.answer, self.contexts, self.samplings = answer, [], []
+
+    def generate(self, prompts, sampling, desc=""):
+        self.contexts += prompts
+        self.samplings.append(sampling)
+        return [[self.answer] for _ in prompts]
+
+
+def lenient_ctx(tmp_path, *overrides):
+    return make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "train.synthesizer.lenient_format=true",
+                    "train.synthesizer.solver_samples=2", "train.synthesizer.claim_prefill='The answer is '",
+                    *overrides)
+
+
+def test_claim_stage_gives_unclaimed_variants_the_synthesizers_own_answer(tmp_path):
+    from ttcs.curriculum import is_well_posed
+    from ttcs.verify import get_verifier
+
+    ctx = lenient_ctx(tmp_path)
+    claimer, solver = StubClaimer(), StubSolver(["7", "7"])
+    reward = get_synthesizer_reward(ctx, 1, solver, [], claimer=claimer)
+    texts = ["A farmer has 4 cows and buys 3 more. How many cows?\n\nrambling on", "\n\n",
+             "Ann has 2 pens and gets 5. How many pens?\n</question> \\boxed{7}"]
+    prompts = ["PROMPT-A<question>\n", "PROMPT-B<question>\n", "PROMPT-C<question>\n"]
+    got = reward(prompts=prompts, completions=texts, reference_id=["q1"] * 3, reference=[PROBLEMS[0].question] * 3)
+    # one greedy call, only for the variant that parsed without a claimed answer
+    assert claimer.contexts == ["PROMPT-A<question>\nA farmer has 4 cows and buys 3 more. How many cows?\n"
+                                "</question>\nThe answer is "]
+    assert claimer.samplings[0].temperature == 0.0 and claimer.samplings[0].n == 1
+    records = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert records[0]["claimed_answer"] == "7" and records[0]["claimed_by"] == "claim_stage"
+    assert records[1]["question"] is None and "claimed_by" not in records[1]
+    assert records[2]["claimed_answer"] == "7" and "claimed_by" not in records[2]
+    # the claim is a diagnostic: the reward is the one without it
+    plain = get_synthesizer_reward(lenient_ctx(tmp_path / "plain"), 1, StubSolver(["7", "7"]), [])
+    assert got == plain(prompts=prompts, completions=texts, reference_id=["q1"] * 3,
+                        reference=[PROBLEMS[0].question] * 3)
+    verifier = get_verifier("math")
+    assert is_well_posed(records[0], verifier)
+    solver_disagrees = dict(records[0], solver_answers=["8", "8"])
+    assert not is_well_posed(solver_disagrees, verifier)
+
+
+def test_claim_stage_with_no_number_leaves_no_claim(tmp_path):
+    ctx = lenient_ctx(tmp_path)
+    reward = get_synthesizer_reward(ctx, 1, StubSolver(["7"]), [], claimer=StubClaimer("\n\n"))
+    reward(prompts=["P<question>\n"], completions=["Bo has 3 hats and 4 caps. How many in all?"],
+           reference_id=["q1"], reference=[PROBLEMS[0].question])
+    (record,) = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert record["claimed_answer"] is None and record["claimed_by"] == "claim_stage"
+
+
+def test_curriculum_phase_claims_with_the_trained_synthesizer(tmp_path, monkeypatch):
+    ctx = lenient_ctx(tmp_path, "train.curriculum.variants_per_question=1", "train.curriculum.total=2")
+    writer, claimer = StubWriter(["Mia has 5 pens and buys 2 more. How many pens?"]), StubClaimer()
+    seen = []
+
+    def backend(role, iteration):
+        seen.append((role, iteration))
+        return {"synthesizer": writer if len(seen) == 1 else claimer, "solver": StubSolver(["7", "7"])}[role]
+
+    monkeypatch.setattr(ctx, "backend", backend)
+    curriculum_phase(ctx, 1)
+    assert ("synthesizer", 1) in seen[1:]  # the claim stage uses the phase's (trained) Synthesizer
+    records = read_jsonl(ctx.rundir.curriculum_path(1))
+    assert [r["claimed_answer"] for r in records] == ["7", "7"]
+    assert all(c.endswith("How many pens?\n</question>\nThe answer is ") for c in claimer.contexts)
+
+
+def test_problem_gate_off_lets_any_text_parse(tmp_path):
+    from ttcs.rewards.synthesizer import parse_variant
+
+    assert parse_variant("<question>\n(your new problem)", lenient=True).reason
+    assert parse_variant("<question>\n(your new problem)", lenient=True, require_problem=False).question \
+        == "(your new problem)"
+    ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "train.synthesizer.lenient_format=true",
+                   "train.synthesizer.solver_samples=2", "train.synthesizer.problem_gate=false")
+    texts = ["(your new problem)", "A bus carries 12 people and 5 get off. How many are left?"]
+    got = get_synthesizer_reward(ctx, 1, StubSolver(["5", "6"]), [])(
+        prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)
+    assert got[0] > 0  # the ablation: a template slot earns the capability reward again
+    gated = make_ctx(tmp_path / "gated", "train.synthesizer.prefill='<question>\n'",
+                     "train.synthesizer.lenient_format=true", "train.synthesizer.solver_samples=2")
+    assert get_synthesizer_reward(gated, 1, StubSolver(["5", "6"]), [])(
+        prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)[0] == 0.0

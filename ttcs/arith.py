@@ -66,8 +66,8 @@ def _apply(op: str, a: sympy.Rational, b: sympy.Rational) -> sympy.Rational:
 # ---------------------------------------------------------------- level 0: single-digit facts
 
 
-def _level0(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
-    op = rng.choice("+-*")
+def _level0(rng: random.Random, ops: str = "+-*") -> tuple[str, sympy.Rational, dict]:
+    op = rng.choice(ops)
     if op == "-":
         a = rng.randint(2, 9)
         b = rng.randint(1, a - 1)
@@ -235,12 +235,12 @@ def _level4(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
 GENERATORS = {0: _level0, 1: _level1, 2: _level2, 3: _level3, 4: _level4}
 
 
-def _draw(level: int, seed: int, index: int, seen: set[str]) -> tuple[str, sympy.Rational, dict]:
+def _draw(level: int, seed: int, index: int, seen: set[str], ops: str | None = None) -> tuple[str, sympy.Rational, dict]:
     """Problem ``index`` of ``level``: redrawn (deterministically) on a repeat or a division by zero."""
     for attempt in range(_MAX_ATTEMPTS):
         rng = random.Random(f"ttcs-arith:{seed}:{index}:{attempt}")
         try:
-            question, answer, meta = GENERATORS[level](rng)
+            question, answer, meta = GENERATORS[level](rng, ops) if ops and level == 0 else GENERATORS[level](rng)
         except ZeroDivisionError:
             continue
         if question not in seen:
@@ -248,13 +248,14 @@ def _draw(level: int, seed: int, index: int, seen: set[str]) -> tuple[str, sympy
     raise RuntimeError(f"arith: could not draw a new level-{level} problem after {_MAX_ATTEMPTS} attempts")
 
 
-def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS) -> list[Problem]:
+def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS, ops: str | None = None) -> list[Problem]:
     """Generate ``n`` arithmetic/algebra problems, levels taken in turn from ``levels``.
 
     Args:
         n: how many problems.
         seed: the same seed gives the same problems.
         levels: which difficulty levels (0-4) to use; problem ``i`` has level ``levels[i % len(levels)]``.
+        ops: the operations of level 0, a string over ``+-*`` (None: all three); other levels ignore it.
 
     Returns:
         Problems with ids like ``arith-L2-0007``, a gold ``answer`` computed with sympy,
@@ -269,10 +270,12 @@ def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS) -
         raise ValueError(f"arith: n must be >= 0, got {n}")
     if not levels or any(level not in GENERATORS for level in levels):
         raise ValueError(f"arith: levels must be a non-empty subset of {sorted(GENERATORS)}, got {list(levels)}")
+    if ops is not None and (not ops or set(ops) - set("+-*") or len(set(ops)) != len(ops)):
+        raise ValueError(f"arith: ops must be distinct operations from '+-*', got {ops!r}")
     problems, seen = [], set()
     for index in range(n):
         level = levels[index % len(levels)]
-        question, answer, meta = _draw(level, seed, index, seen)
+        question, answer, meta = _draw(level, seed, index, seen, ops)
         seen.add(question)
         problems.append(Problem(id=f"{SOURCE}-L{level}-{index:04d}", question=question,
                                 answer=format_rational(answer), source=SOURCE, meta={"level": level, **meta}))

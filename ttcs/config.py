@@ -296,6 +296,13 @@ def _check_synthesizer(cfg, node: str) -> None:
     number(cfg, f"{node}.solver_top_p", 0, 1, low_open=True)
     integer(cfg, f"{node}.solver_top_k", 0)
     flag(cfg, f"{node}.lenient_format")
+    if OmegaConf.select(cfg, f"{node}.problem_gate", default=None) is not None:
+        flag(cfg, f"{node}.problem_gate")
+    claim = OmegaConf.select(cfg, f"{node}.claim_prefill", default=None)
+    if claim is not None:
+        if not isinstance(claim, str) or not claim:
+            _fail(f"{node}.claim_prefill", claim, "must be a non-empty text or null")
+        integer(cfg, f"{node}.claim_max_new_tokens", 1)
     _check_template(cfg, f"{node}.template")
 
 

@@ -30,8 +30,9 @@ from ttcs.data import Problem
 from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import load_template, render
-from ttcs.rewards.synthesizer import parse_variant, self_consistency, synthesizer_rewards
+from ttcs.rewards.synthesizer import ParsedVariant, parse_variant, self_consistency, synthesizer_rewards
 from ttcs.rundir import read_jsonl
+from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
@@ -69,28 +70,90 @@ def solver_consistency(ctx, backend, questions: Sequence[str], *, seed: int) -> 
     return scored
 
 
-def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str | None], *, seed: int) -> list[dict]:
-    """Parse, Solver-score and reward a batch of Synthesizer outputs; one record per output."""
+def claim_prompts(prompts: Sequence[str], texts: Sequence[str], questions: Sequence[str], *, prefill: str,
+                  claim_prefill: str) -> list[str]:
+    """The Synthesizer's own context for stating the answer of each variant it wrote without one.
+
+    Each is the Synthesizer prompt (without its prefill), the output up to the end of the
+    parsed question, the closing ``</question>`` and ``claim_prefill``: the model continues
+    as if it had closed the block and begun its answer. ``texts`` start with the prefill.
+
+    Example:
+        >>> claim_prompts(["P<question>\\n"], ["<question>\\nWhat is 2 + 5?\\n\\njunk"], ["What is 2 + 5?"],
+        ...               prefill="<question>\\n", claim_prefill="The answer is ")
+        ['P<question>\\nWhat is 2 + 5?\\n</question>\\nThe answer is ']
+    """
+    out = []
+    for prompt, text, question in zip(prompts, texts, questions, strict=True):
+        head = prompt[: len(prompt) - len(prefill)] if prefill and prompt.endswith(prefill) else prompt
+        end = text.rfind(question)
+        upto = text[: end + len(question)] if end >= 0 else prefill + question
+        out.append(f"{head}{upto}\n</question>\n{claim_prefill}")
+    return out
+
+
+def state_claims(ctx, backend, prompts: Sequence[str], texts: Sequence[str], questions: Sequence[str],
+                 *, seed: int) -> list[str | None]:
+    """The claim stage (``train.synthesizer.claim_prefill``): the Synthesizer answers its own variants.
+
+    For models too small to write a boxed answer after the question (the lenient format):
+    each variant's context is continued greedily from ``claim_prefill`` for
+    ``claim_max_new_tokens`` tokens and read like a Solver answer (``train.answer_policy``).
+    The claimed answer is a diagnostic (`ttcs.curriculum.is_well_posed`); the reward uses
+    the Solver's consistency alone, as the published method does.
+    """
+    s = ctx.cfg.train.synthesizer
+    if not questions:
+        return []
+    contexts = claim_prompts(prompts, texts, questions, prefill=s.prefill, claim_prefill=s.claim_prefill)
+    outputs = backend.generate(contexts, Sampling(n=1, temperature=0.0, max_new_tokens=s.get("claim_max_new_tokens", 8),
+                                                  seed=seed), desc="Synthesizer claims")
+    return [vote_answer(s.claim_prefill + group[0], ctx.verifier, ctx.cfg.train.answer_policy) for group in outputs]
+
+
+def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str | None], *, seed: int,
+                   prompts: Sequence[str] | None = None, claimer=None) -> list[dict]:
+    """Parse, Solver-score and reward a batch of Synthesizer outputs; one record per output.
+
+    With ``train.synthesizer.claim_prefill`` set and a ``claimer`` (the Synthesizer's
+    backend) and the outputs' ``prompts`` given, variants parsed without a claimed answer get
+    one from `state_claims`; their records say ``claimed_by: "claim_stage"``.
+    """
     m, s = ctx.cfg.method, ctx.cfg.train.synthesizer
+    gate = bool(s.get("problem_gate", True))
     texts = [s.prefill + t for t in texts]  # the prompt ended with the prefill: the output continues it
-    parsed = [parse_variant(t, lenient=s.lenient_format) for t in texts]
+    parsed = [parse_variant(t, lenient=s.lenient_format, require_problem=gate) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
     scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], seed=seed), strict=True))
     consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
     rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
                                   copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
-                                  threshold=m.repetition_threshold, lenient=s.lenient_format)
-    return [dict(parsed=parsed[i], solver_answers=scored.get(i, ([], None))[0], consistency=consistencies[i],
-                 reward=rewards[i], output=texts[i]) for i in range(len(texts))]
+                                  threshold=m.repetition_threshold, lenient=s.lenient_format, require_problem=gate)
+    claimed: dict[int, str | None] = {}
+    if s.get("claim_prefill") and claimer is not None and prompts is not None:
+        missing = [i for i in ok if parsed[i].answer is None]
+        claims = state_claims(ctx, claimer, [prompts[i] for i in missing], [texts[i] for i in missing],
+                              [parsed[i].question for i in missing], seed=seed)
+        claimed = dict(zip(missing, claims, strict=True))
+    records = []
+    for i in range(len(texts)):
+        record = dict(parsed=parsed[i], solver_answers=scored.get(i, ([], None))[0], consistency=consistencies[i],
+                      reward=rewards[i], output=texts[i])
+        if i in claimed:
+            record["parsed"] = ParsedVariant(parsed[i].question, claimed[i])
+            record["claimed_by"] = "claim_stage"
+        records.append(record)
+    return records
 
 
-def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
+def get_synthesizer_reward(ctx, iteration: int, backend, stats: list, claimer=None):
     """TRL reward function for the Synthesizer: scores the batch and appends every variant to disk.
 
     TRL calls it on each process with that process's slice of the batch. The repetition
     penalty compares the variants of the whole batch, so every process gathers the whole
     batch, scores it (the Solver's samples split over the processes by the backend), writes it
-    once (main process) and returns the rewards of its own slice.
+    once (main process) and returns the rewards of its own slice. ``claimer``: the backend of
+    the claim stage (`state_claims`), None for none.
     """
     path = ctx.rundir.curriculum_path(iteration)
     calls = {"n": 0}
@@ -100,7 +163,9 @@ def get_synthesizer_reward(ctx, iteration: int, backend, stats: list):
         rows, offset = dist.gather_slices(list(zip(completions, reference_id, reference, strict=True)))
         texts, rids, refs = [r[0] for r in rows], [r[1] for r in rows], [r[2] or None for r in rows]
         t0 = time.time()
-        scored = score_variants(ctx, backend, texts, refs, seed=ctx.cfg.seed + 1000 * calls["n"])
+        prompt_rows = dist.gather_slices(list(prompts))[0] if claimer is not None else None
+        scored = score_variants(ctx, backend, texts, refs, seed=ctx.cfg.seed + 1000 * calls["n"],
+                                prompts=prompt_rows, claimer=claimer)
         for rid, ref, sc in zip(rids, refs, scored, strict=True):
             ctx.rundir.append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
                                                          phase="synthesizer", step=calls["n"]))
@@ -144,7 +209,10 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
         row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
                                            chat_template=cfg.model.chat_template, prefill=node["prefill"])
     stats: list[dict] = []
-    reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats)
+    # The claim stage samples from the Synthesizer being trained (hf: the live policy object; vLLM: the
+    # phase's starting weights)
+    claimer = ctx.backend("synthesizer", iteration - 1) if cfg.train.synthesizer.get("claim_prefill") else None
+    reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats, claimer=claimer)
     args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
                              seed=cfg.seed + iteration, train_size=len(rows))
     logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
@@ -202,9 +270,9 @@ def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool
                                               max_new_tokens=c.max_new_tokens, seed=ctx.cfg.seed + 7 * iteration),
                             desc="sampling curriculum")
     texts, meta = [], []
-    for r, group in zip(refs, outs, strict=True):
+    for r, prompt, group in zip(refs, prompts, outs, strict=True):
         texts += group
-        meta += [r] * len(group)
+        meta += [{**r, "prompt": prompt}] * len(group)
     return texts, meta
 
 
@@ -214,8 +282,9 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
     texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
+    claimer = ctx.backend("synthesizer", iteration) if cfg.train.synthesizer.get("claim_prefill") else None
     scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
-                            seed=cfg.seed + 13 * iteration)
+                            seed=cfg.seed + 13 * iteration, prompts=[m["prompt"] for m in meta], claimer=claimer)
     records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:

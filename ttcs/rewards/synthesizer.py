@@ -120,6 +120,7 @@ def parse_variant(
     max_question_chars: int = MAX_QUESTION_CHARS,
     max_answer_chars: int = MAX_ANSWER_CHARS,
     lenient: bool = False,
+    require_problem: bool = True,
 ) -> ParsedVariant:
     """Split a Synthesizer output into the variant question and its claimed answer.
 
@@ -137,6 +138,8 @@ def parse_variant(
             answer may be missing (``answer`` None). The question must still state a problem
             (`states_a_problem`): without a claimed answer, that is what keeps text such as
             "(original problem)" or "Solve this: [equation]." from earning a reward.
+        require_problem: apply that check in the lenient format (False = ablation: any
+            non-empty text in the block parses, as before the check existed).
 
     Returns:
         A `ParsedVariant`; ``.ok`` is False and ``.reason`` says why when parsing failed.
@@ -162,7 +165,7 @@ def parse_variant(
         return ParsedVariant(None, None, "empty question block")
     if len(question) > max_question_chars:
         return ParsedVariant(None, None, f"question longer than {max_question_chars} characters")
-    if lenient and (reason := problem_text_flaw(question)) is not None:
+    if lenient and require_problem and (reason := problem_text_flaw(question)) is not None:
         return ParsedVariant(None, None, reason)
     boxes = list(_BOXED.finditer(text, end + len(QUESTION_CLOSE)))
     if not boxes and lenient:
@@ -571,6 +574,7 @@ def synthesizer_rewards(
     repetition_penalty: bool = True,
     threshold: float = 0.5,
     lenient: bool = False,
+    require_problem: bool = True,
 ) -> list[RewardBreakdown]:
     """The reward of every variant of one batch, with each term.
 
@@ -589,6 +593,7 @@ def synthesizer_rewards(
         repetition_penalty: apply the repetition penalty (False = ablation; term None).
         threshold: BLEU-distance threshold of `repetition_clusters`.
         lenient: parse with `parse_variant(..., lenient=True)`.
+        require_problem: `parse_variant`'s check that a lenient question states a problem.
 
     Returns:
         One `RewardBreakdown` per text, in order.
@@ -601,7 +606,7 @@ def synthesizer_rewards(
     """
     if not len(texts) == len(references) == len(consistencies):
         raise ValueError("texts, references and consistencies must have the same length")
-    parsed = [parse_variant(t, lenient=lenient) for t in texts]
+    parsed = [parse_variant(t, lenient=lenient, require_problem=require_problem) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
     shares: dict[int, float] = {}
     if repetition_penalty and ok:
