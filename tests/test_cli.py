@@ -17,7 +17,7 @@ def test_multirun_then_table(tmp_path, tiny_model_dir, capsys):
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert runs == ["base-tiny-arith_facts-seed0", "self_consistency-tiny-arith_facts-seed0"]
+    assert runs == ["base-tiny-arith_frontier-seed0", "self_consistency-tiny-arith_frontier-seed0"]
     for name in runs:
         run_dir = sweep / name
         results = json.loads((run_dir / "results.json").read_text())
@@ -29,6 +29,6 @@ def test_multirun_then_table(tmp_path, tiny_model_dir, capsys):
     assert "| iteration | avg@2 | maj@2 | greedy |" in out.stdout  # the before/after table is printed
     assert table_main([str(sweep)]) == 0
     printed = capsys.readouterr().out
-    assert "| method | model | seeds | arith_facts | AVG |" in printed
+    assert "| method | model | seeds | arith_frontier | AVG |" in printed
     assert "| base | tiny |" in printed and "| self_consistency | tiny |" in printed
     assert "overrides [method=base" in printed

@@ -21,8 +21,8 @@ def compose_with(*overrides):
 
 def test_default_config_composes():
     cfg = compose_with()
-    assert cfg.model.name == "smollm2-135m" and cfg.data.name == "arith_facts"
-    assert cfg.run_name == f"{cfg.method.name}-smollm2-135m-arith_facts-seed0"
+    assert cfg.model.name == "smollm2-135m" and cfg.data.name == "arith_frontier"
+    assert cfg.run_name == f"{cfg.method.name}-smollm2-135m-arith_frontier-seed0"
     assert cfg.train.solver.prefill == "The answer is " and cfg.data.options.levels == [0]
 
 
