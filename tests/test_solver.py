@@ -50,6 +50,15 @@ def test_cpu_config_builds_an_on_policy_fp32_grpo_config(tmp_path):
     assert args.lr_scheduler_type == "constant" and args.epsilon == 0.2
 
 
+@pytest.mark.parametrize("train", ["cpu", "gpu", "debug"])
+@pytest.mark.parametrize("role", ["solver", "synthesizer"])
+def test_every_shipped_role_config_builds_a_grpo_config(tmp_path, train, role):
+    # every key of train.<role> is either ttcs's own (OWN_KEYS) or a GRPOConfig field
+    node = OmegaConf.to_container(compose_cfg(f"train={train}").train[role], resolve=True)
+    args = build_grpo_config(node, output_dir=tmp_path, seed=0, train_size=64, cuda=False)
+    assert args.num_generations == node["group_size"]
+
+
 def test_gpu_config_is_the_paper_setting_and_falls_back_on_cpu(tmp_path):
     solver = solver_dict("gpu")
     assert (solver["batch_questions"], solver["group_size"], solver["max_completion_length"]) == (64, 8, 3072)
