@@ -2,11 +2,13 @@
 
 Its levels span easy to hard, for a tiny model on a CPU:
 
-- level 0: single-digit facts, one of +, -, × (``What is 7 × 8?``): the frontier of the
-  embedded SmolLM2-135M, which with the CPU setting's Solver prefill ("The answer is ")
-  states an answer in every sample and gets about 35-45% of them right; its errors are
-  consistent (``3 × 7`` is 18 in every sample), so its majority vote is no better than one
-  sample (data config ``arith_facts``, the default);
+- level 0: single-digit facts, one of +, -, × (``What is 7 × 8?``; ``ops`` picks which): the
+  frontier of the embedded SmolLM2-135M, which with the CPU setting's Solver prefill ("The
+  answer is ") states an answer in every sample. With all three (data config
+  ``arith_facts``) it gets about 40% right and its majority vote is barely better than one
+  sample: its errors on differences are spread but its vote there is mostly "1". With sums
+  and products only (``ops="+*"``, data config ``arith_frontier``, the default) it gets about
+  half right and its vote is right more often than one sample, most clearly on products;
 - level 1: two numbers, one of +, -, × (small operands, non-negative results);
 - level 2: three-term expressions with parentheses, division giving fractions;
 - level 3: linear equations such as ``3x + 5 = 20``, solve for the variable;
