@@ -368,6 +368,9 @@ def test_docstring_examples_run():
         ("<question>\n\nWhat is 7 + 8?", "What is 7 + 8?", None),  # leading blank lines are skipped
         ("<question>What is 2 + 2?</question> so \\boxed{4}", "What is 2 + 2?", "4"),  # strict form still works
         ("<question>\nWhat is 6 * 7?\n\n6 * 7 = 42, \\boxed{42}", "What is 6 * 7?", "42"),
+        # the question ends after its first line that ends with a question mark: the rest is rambling
+        ("<question>\nWhat is 6 × 8?\n<post>\n10 × 8 = 80\n6 × 8 = 48", "What is 6 × 8?", None),
+        ("<question>\nA farm has 6 cows.\nIt buys 3 more. How many cows?\nYes, 9.", "A farm has 6 cows.\nIt buys 3 more. How many cows?", None),
     ],
 )
 def test_lenient_parse_for_small_models(text, question, answer):
@@ -391,6 +394,9 @@ def test_lenient_parse_still_needs_a_question(text):
         ("What is 3 + 4? <insert question here>", "the question holds a template placeholder"),
         ("Your question", "the question states no numbers or math"),
         ("qwzx blorp frandle", "the question states no numbers or math"),
+        ("3. Make a brace frame", "the question asks for nothing"),
+        ("1. Redox reactions\n2. Age information\n3. A job interview", "the question asks for nothing"),
+        ("The original problem was 9 × 6 = 48, but it requires a change of objects.", "the question asks for nothing"),
     ],
 )
 def test_lenient_parse_refuses_text_that_states_no_problem(question, reason):

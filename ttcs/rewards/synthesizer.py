@@ -64,6 +64,11 @@ _STATES_MATH = re.compile(r"\d|\$|\\[(\[]|\\[A-Za-z]+")
 _SLOT_WORDS = ("your|my|the|a|an|new|original|reference|insert|here|final|math|problem|problems|question|questions|"
                "equation|equations|expression|answer|number|text")
 _PLACEHOLDER = re.compile(rf"[(\[<]\s*(?:(?:{_SLOT_WORDS})\b[\s.]*)+[)\]>]", re.IGNORECASE)
+# What a problem does in the lenient format: it asks (a question mark) or tells the reader what to work out.
+_ASKS = re.compile(r"\?|\b(?:compute|calculate|find|solve|evaluate|simplify|determine|express|prove|show)\b",
+                   re.IGNORECASE)
+# The end of a lenient question: the first line that ends with its question mark (the rest is the model rambling on).
+_QUESTION_LINE_END = re.compile(r"\?[ \t]*\n")
 _COPY_STOPWORDS = frozenset(
     "a an the of to in on at by for with from and or but if then than that this these those is are was "
     "were be been being it its as into what which who whom whose how many much let there their each all "
@@ -134,7 +139,8 @@ def parse_variant(
         max_question_chars: longest question accepted.
         max_answer_chars: longest answer accepted.
         lenient: for models too small to keep the format (the embedded 135M default): an
-            unclosed last ``<question>`` block ends at its first blank line, and the boxed
+            unclosed last ``<question>`` block ends at its first blank line or after its first
+            line that ends with a question mark, and the boxed
             answer may be missing (``answer`` None). The question must still state a problem
             (`states_a_problem`): without a claimed answer, that is what keeps text such as
             "(original problem)" or "Solve this: [equation]." from earning a reward.
@@ -158,6 +164,8 @@ def parse_variant(
         while blank >= 0 and not text[start + len(QUESTION_OPEN) : blank].strip():
             blank = text.find("\n\n", blank + 2)
         end = blank if blank >= 0 else len(text)
+        asked = _QUESTION_LINE_END.search(text, start + len(QUESTION_OPEN), end)
+        end = asked.start() + 1 if asked else end
     if start < 0:
         return ParsedVariant(None, None, "no complete <question>...</question> block")
     question = text[start + len(QUESTION_OPEN) : end].strip()
@@ -190,7 +198,8 @@ def problem_text_flaw(question: str) -> str | None:
 
     A problem states its data: it holds a digit, a math span or a LaTeX command. It fills
     every slot of the template: no bracketed placeholder such as "(your new problem)" or
-    "[equation]". Both are needed only where the Synthesizer may omit its claimed answer
+    "[equation]". It asks for something: a question mark, or a verb such as compute, find,
+    solve or evaluate (a numbered list of topics or a stray instruction asks for nothing). Both are needed only where the Synthesizer may omit its claimed answer
     (``lenient=True``); the strict format asks for that answer instead, as the reference does.
 
     Example:
@@ -205,6 +214,8 @@ def problem_text_flaw(question: str) -> str | None:
         return "the question holds a template placeholder"
     if not _STATES_MATH.search(question):
         return "the question states no numbers or math"
+    if not _ASKS.search(question):
+        return "the question asks for nothing"
     return None
 
 
