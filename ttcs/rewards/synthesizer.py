@@ -199,7 +199,8 @@ def problem_text_flaw(question: str) -> str | None:
     A problem states its data: it holds a digit, a math span or a LaTeX command. It fills
     every slot of the template: no bracketed placeholder such as "(your new problem)" or
     "[equation]". It asks for something: a question mark, or a verb such as compute, find,
-    solve or evaluate (a numbered list of topics or a stray instruction asks for nothing). Both are needed only where the Synthesizer may omit its claimed answer
+    solve or evaluate (a numbered list of topics or a stray statement asks for nothing).
+    These checks are needed only where the Synthesizer may omit its claimed answer
     (``lenient=True``); the strict format asks for that answer instead, as the reference does.
 
     Example:
@@ -209,6 +210,8 @@ def problem_text_flaw(question: str) -> str | None:
         'the question holds a template placeholder'
         >>> problem_text_flaw("Your question")
         'the question states no numbers or math'
+        >>> problem_text_flaw("3. Make a brace frame")
+        'the question asks for nothing'
     """
     if _PLACEHOLDER.search(question):
         return "the question holds a template placeholder"
