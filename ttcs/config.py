@@ -244,11 +244,10 @@ def _check_grpo(cfg, node: str) -> None:
               "completions into equal mini-batches")
     mini, micro = completions // updates, _value(cfg, f"{node}.micro_batch")
     processes = launched_processes()
-    if processes == 1 and mini % min(micro, mini):
+    if processes == 1 and not micro_batch_split(mini, micro, processes):
         _fail(f"{node}.micro_batch", micro, f"must divide the mini-batch of {mini} completions "
               "(batch_questions x group_size / updates_per_step)")
-    if processes > 1 and (mini < processes or mini % (min(micro, mini // processes) * processes)):
-        # The split ttcs.grpo.build_grpo_config makes: each process takes mini / N completions in micro-batches.
+    if processes > 1 and not micro_batch_split(mini, micro, processes):
         _fail(f"{node}.micro_batch", micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
               f"updates_per_step) does not split into micro-batches on {processes} processes; "
               + split_hint(mini, processes))
@@ -265,6 +264,21 @@ def launched_processes() -> int:
         return max(1, int(os.environ.get("WORLD_SIZE", "1")))
     except ValueError:
         return 1
+
+
+def micro_batch_split(mini: int, micro_batch: int, processes: int) -> int:
+    """The micro-batch each process takes of a mini-batch of `mini` completions (0: it does not split).
+
+    Each process takes ``mini / processes`` completions in micro-batches of at most
+    ``micro_batch``; the split must be exact. `ttcs.grpo.build_grpo_config` builds the
+    trainer's batch sizes from it, and the config check refuses what it cannot split.
+
+    Example:
+        >>> micro_batch_split(32, 16, 1), micro_batch_split(32, 16, 4), micro_batch_split(32, 3, 1)
+        (16, 8, 0)
+    """
+    micro = min(micro_batch, mini // processes)
+    return micro if micro >= 1 and mini % (micro * processes) == 0 else 0
 
 
 def split_hint(mini: int, processes: int) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ttcs import dist
-from ttcs.config import split_hint
+from ttcs.config import micro_batch_split, split_hint
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
         raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step do not split into "
                          f"updates_per_step={updates} equal mini-batches; change batch_questions or updates_per_step")
     mini = completions // updates
-    micro = min(int(node["micro_batch"]), mini // processes)
-    if micro < 1 or mini % (micro * processes):
+    micro = micro_batch_split(mini, int(node["micro_batch"]), processes)
+    if not micro:
         raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step "
                          f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
                          f"{node['micro_batch']} on {processes} process(es); {split_hint(mini, processes)}")
