@@ -154,12 +154,11 @@ def _check_method(cfg) -> None:
 
 
 def _check_template(cfg, key: str) -> None:
-    from ttcs.prompts import template_path
+    from ttcs.prompts import builtin_templates, template_path
 
     value = _value(cfg, key)
     if not isinstance(value, str) or template_path(value) is None:
-        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
-        _fail(key, value, f"must be a text file or a built-in template ({known})")
+        _fail(key, value, f"must be a text file or a built-in template ({', '.join(builtin_templates())})")
 
 
 def _check_model(cfg) -> None:

@@ -67,10 +67,15 @@ def template_path(name_or_path: str) -> Path | None:
     return None
 
 
+def builtin_templates() -> list[str]:
+    """The names of the built-in Synthesizer templates (the files under ``conf/prompts/``)."""
+    return sorted(p.stem for p in PROMPTS_DIR.glob("*.txt"))
+
+
 def load_template(name_or_path: str) -> str:
     """A Synthesizer prompt template's text (see `template_path`)."""
     path = template_path(name_or_path)
     if path is None:
-        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
-        raise FileNotFoundError(f"no Synthesizer template {name_or_path!r}; built-in templates: {known}")
+        raise FileNotFoundError(f"no Synthesizer template {name_or_path!r}; built-in templates: "
+                                f"{', '.join(builtin_templates())}")
     return path.read_text()
