@@ -160,12 +160,11 @@ def get_synthesizer_reward(ctx, iteration: int, backend, stats: list, claimer=No
 
     def synthesizer_reward(prompts, completions, reference_id, reference, **_) -> list[float]:
         calls["n"] += 1
-        rows, offset = dist.gather_slices(list(zip(completions, reference_id, reference, strict=True)))
+        rows, offset = dist.gather_slices(list(zip(completions, reference_id, reference, prompts, strict=True)))
         texts, rids, refs = [r[0] for r in rows], [r[1] for r in rows], [r[2] or None for r in rows]
         t0 = time.time()
-        prompt_rows = dist.gather_slices(list(prompts))[0] if claimer is not None else None
         scored = score_variants(ctx, backend, texts, refs, seed=ctx.cfg.seed + 1000 * calls["n"],
-                                prompts=prompt_rows, claimer=claimer)
+                                prompts=[r[3] for r in rows], claimer=claimer)
         for rid, ref, sc in zip(rids, refs, scored, strict=True):
             ctx.rundir.append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
                                                          phase="synthesizer", step=calls["n"]))
