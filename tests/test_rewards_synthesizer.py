@@ -295,6 +295,7 @@ def test_synthesizer_rewards_combines_terms():
         "repetition": None,
         "total": 0.0,
         "copy_rule": None,
+        "claim": None,
     }
     # exact copy: 1 * (1 - 1) - 1/4 -> clipped at 0.
     assert copy.is_copy and copy.copy_similarity == 1.0 and copy.repetition == 0.25 and copy.total == 0.0

@@ -64,7 +64,7 @@ def make_ctx(tmp_path, *overrides):
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["method=ttcs", "train=debug", "model.path=unused",
                                                        "train.synthesizer.prefill=", "train.synthesizer.lenient_format=false",
-                                                       *overrides])
+                                                       "train.synthesizer.claim_check=off", *overrides])
     ctx = RunContext(cfg, RunDir(tmp_path), list(PROBLEMS), get_verifier("math"))
     ctx.tokenizer = build_tiny_tokenizer()
     return ctx
@@ -223,7 +223,7 @@ def test_claim_stage_gives_unclaimed_variants_the_synthesizers_own_answer(tmp_pa
     assert records[0]["claimed_answer"] == "7" and records[0]["claimed_by"] == "claim_stage"
     assert records[1]["question"] is None and "claimed_by" not in records[1]
     assert records[2]["claimed_answer"] == "7" and "claimed_by" not in records[2]
-    # the claim is a diagnostic: the reward is the one without it
+    # with claim_check=off the claim is a diagnostic: the reward is the one without it
     plain = get_synthesizer_reward(lenient_ctx(tmp_path / "plain"), 1, StubSolver(["7", "7"]), [])
     assert got == plain(prompts=prompts, completions=texts, reference_id=["q1"] * 3,
                         reference=[PROBLEMS[0].question] * 3)
@@ -275,3 +275,49 @@ def test_problem_gate_off_lets_any_text_parse(tmp_path):
                      "train.synthesizer.lenient_format=true", "train.synthesizer.solver_samples=2")
     assert get_synthesizer_reward(gated, 1, StubSolver(["5", "6"]), [])(
         prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)[0] == 0.0
+
+
+CLAIM_TEXTS = ["A farmer has 4 cows and buys 3 more. How many cows?",
+               "Ann has 2 pens and gets 5. How many pens?\n</question> \\boxed{9}",
+               "Bo has 3 hats and 4 caps. How many in all?"]
+
+
+def claim_rewards(tmp_path, check, *, claimer=True):
+    """Rewards of CLAIM_TEXTS with the Solver split 7/8 (s = 0.5: the capability reward's peak)."""
+    ctx = lenient_ctx(tmp_path, f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false")
+    reward = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8"]), [], claimer=StubClaimer() if claimer else None)
+    got = reward(prompts=["P<question>\n"] * 3, completions=CLAIM_TEXTS, reference_id=["q1"] * 3,
+                 reference=[PROBLEMS[0].question] * 3)
+    return got, read_jsonl(ctx.rundir.curriculum_path(1))
+
+
+def test_claim_check_agrees_pays_only_claims_the_solver_vote_reaches(tmp_path):
+    got, records = claim_rewards(tmp_path, "agrees")
+    # claims: 7 (claim stage), 9 (boxed by the writer), 7 (claim stage); the vote is a 7/8 tie
+    assert [r["claimed_answer"] for r in records] == ["7", "9", "7"]
+    assert got[0] == pytest.approx(1.0) and got[2] == pytest.approx(1.0)
+    assert got[1] == 0.0 and records[1]["reward"]["claim"] is False and records[1]["reward"]["capability"] == 1.0
+    assert [r["reward"]["claim"] for r in records] == [True, False, True]
+    # the same outputs without the check: the unconfirmed claim earns the capability reward too
+    off, off_records = claim_rewards(tmp_path / "off", "off")
+    assert off == pytest.approx([1.0, 1.0, 1.0]) and [r["reward"]["claim"] for r in off_records] == [None] * 3
+
+
+def test_claim_check_exists_needs_a_claimed_answer(tmp_path):
+    with_claims, _ = claim_rewards(tmp_path, "exists")
+    assert with_claims == pytest.approx([1.0, 1.0, 1.0])
+    # no claim stage: only the variant that boxed its own answer has a claim
+    without, records = claim_rewards(tmp_path / "none", "exists", claimer=False)
+    assert without == pytest.approx([0.0, 1.0, 0.0]) and [r["reward"]["claim"] for r in records] == [False, True, False]
+
+
+def test_curriculum_drops_variants_whose_claim_the_vote_does_not_reach(tmp_path, monkeypatch):
+    ctx = lenient_ctx(tmp_path, "train.synthesizer.claim_check=agrees", "train.curriculum.variants_per_question=1",
+                      "train.curriculum.total=2", "train.curriculum.dedupe=exact")
+    writer = StubWriter(["Mia has 5 pens and buys 2 more. How many pens?\n</question> \\boxed{7}",
+                         "Li has 4 cups and breaks 1. How many cups?\n</question> \\boxed{9}"])
+    monkeypatch.setattr(ctx, "backend", lambda role, it: {"synthesizer": writer, "solver": StubSolver(["7", "7"])}[role])
+    info = curriculum_phase(ctx, 1)
+    assert info["kept"] == 1 and info["dropped"]["claim_unconfirmed"] == 1
+    train = read_jsonl(ctx.rundir.root / "curriculum" / "iter_01_train.jsonl")
+    assert [r["question"] for r in train if r["source"] == "synthetic"] == ["Mia has 5 pens and buys 2 more. How many pens?"]

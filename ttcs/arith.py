@@ -26,6 +26,7 @@ larger one. Run ``python -m ttcs.arith`` to print a sample.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 
 import sympy
@@ -282,6 +283,90 @@ def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS, o
         problems.append(Problem(id=f"{SOURCE}-L{level}-{index:04d}", question=question,
                                 answer=format_rational(answer), source=SOURCE, meta={"level": level, **meta}))
     return problems
+
+
+# ---------------------------------------------------------------- reading a question's arithmetic
+
+_WORD_OPS = ((r"\\times|\\cdot|[×·∗]|\bmultiplied\s+by\b|\btimes\b", "*"), (r"\\div|÷|\bdivided\s+by\b|\bover\b", "/"),
+             (r"\bplus\b|\badded\s+to\b", "+"), (r"\bminus\b|[−–]", "-"))
+_RUN = re.compile(r"(?<![\d.)])-?\s*\(*\s*\d+\s*\)*(?:\s*[-+*/]\s*\(*\s*-?\d+\s*\)*)+")
+_RUN_TOKEN = re.compile(r"\d+|[-+*/()]")
+MAX_READ_CHARS = 120  # a longer run is not one of the facts this reader is for
+MAX_READ_OPERANDS = 8
+MAX_READ_DIGITS = 6
+
+
+def expression_value(question: str) -> sympy.Rational | None:
+    """The exact value of the one arithmetic expression a question states, or None.
+
+    For checking synthesized variants of arithmetic questions against the truth rather than
+    against a model: "What is 7 × 8?" gives 56, "Compute $(3 + 4) \\times 2$." gives 14. A
+    question is read only when its digits all belong to ONE expression of integers joined by
+    + − × ÷ (symbols, LaTeX or words such as "plus" and "divided by") with parentheses, so a
+    word problem, an equation ("3x + 5 = 20") or a question with stray numbers gives None, as
+    does division by zero. Model text is never evaluated as code: a small parser reads the
+    tokens, and the numbers are sympy Rationals (size caps: `MAX_READ_CHARS`,
+    `MAX_READ_OPERANDS`, `MAX_READ_DIGITS`).
+
+    Example:
+        >>> expression_value("What is 7 × 8?"), expression_value("Compute 12 divided by (1 + 3).")
+        (56, 3)
+        >>> expression_value("If 3 cats each have 4 legs, how many legs?") is None
+        True
+    """
+    text = question.replace("$", " ").replace("\\left", "").replace("\\right", "")
+    text = text.replace("\\(", " ").replace("\\)", " ").replace("{", "(").replace("}", ")")
+    for pattern, symbol in _WORD_OPS:
+        text = re.sub(pattern, f" {symbol} ", text, flags=re.IGNORECASE)
+    runs = list(_RUN.finditer(text))
+    if len(runs) != 1 or len(runs[0].group()) > MAX_READ_CHARS:
+        return None
+    outside = text[: runs[0].start()] + " " + text[runs[0].end():]
+    if re.search(r"\d", outside):
+        return None
+    tokens = _RUN_TOKEN.findall(runs[0].group())
+    while tokens.count("(") > tokens.count(")") and tokens[0] == "(":  # "(3 + 4) of a longer text": drop unmatched
+        tokens.pop(0)
+    while tokens.count(")") > tokens.count("(") and tokens[-1] == ")":
+        tokens.pop()
+    numbers = [t for t in tokens if t.isdigit()]
+    if len(numbers) > MAX_READ_OPERANDS or any(len(t) > MAX_READ_DIGITS for t in numbers):
+        return None
+    try:
+        value, rest = _read_sum(tokens)
+    except (ValueError, ZeroDivisionError, IndexError):
+        return None
+    return value if not rest else None
+
+
+def _read_sum(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
+    value, tokens = _read_product(tokens)
+    while tokens and tokens[0] in "+-":
+        op, (right, tokens) = tokens[0], _read_product(tokens[1:])
+        value = _apply(op, value, right)
+    return value, tokens
+
+
+def _read_product(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
+    value, tokens = _read_factor(tokens)
+    while tokens and tokens[0] in "*/":
+        op, (right, tokens) = tokens[0], _read_factor(tokens[1:])
+        value = _apply(op, value, right)
+    return value, tokens
+
+
+def _read_factor(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
+    if tokens[0] == "-":
+        value, rest = _read_factor(tokens[1:])
+        return -value, rest
+    if tokens[0] == "(":
+        value, rest = _read_sum(tokens[1:])
+        if not rest or rest[0] != ")":
+            raise ValueError("unbalanced parentheses")
+        return value, rest[1:]
+    if not tokens[0].isdigit():
+        raise ValueError(f"expected a number, got {tokens[0]!r}")
+    return sympy.Rational(int(tokens[0])), tokens[1:]
 
 
 if __name__ == "__main__":

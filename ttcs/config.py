@@ -316,6 +316,10 @@ def _check_synthesizer(cfg, node: str) -> None:
         if not isinstance(claim, str) or not claim:
             _fail(f"{node}.claim_prefill", claim, "must be a non-empty text or null")
         integer(cfg, f"{node}.claim_max_new_tokens", 1)
+    if OmegaConf.select(cfg, f"{node}.claim_check", default=None) is not None:
+        from ttcs.rewards.synthesizer import CLAIM_CHECKS
+
+        choice(cfg, f"{node}.claim_check", CLAIM_CHECKS)
     _check_template(cfg, f"{node}.template")
 
 

@@ -320,9 +320,45 @@ def top_quartile_well_posed(records: Sequence[Mapping[str, Any]], verifier) -> t
 
     Returns ``(share, count)``; the count is ceil(n / 4) of the n parsed records, ties broken by order.
     """
-    parsed = [r for r in records if _question(r) is not None]
-    if not parsed:
+    top = top_quartile(records)
+    if not top:
         return None, 0
-    ranked = sorted(parsed, key=lambda r: -((r.get("reward") or {}).get("total") or 0.0))
-    top = ranked[: -(-len(ranked) // 4)]
     return sum(is_well_posed(r, verifier) for r in top) / len(top), len(top)
+
+
+def arithmetic_check(records: Sequence[Mapping[str, Any]], verifier) -> dict[str, int]:
+    """Check variants of arithmetic questions against the truth instead of a model's agreement.
+
+    `is_well_posed` compares the Synthesizer's claim with the Solver's vote, and when both are
+    copies of one small model they can agree on text that asks nothing. Here the truth is the
+    value of the one arithmetic expression a question states (`ttcs.arith.expression_value`;
+    word problems and equations are not read). Returns counts over ``records``: ``count``,
+    ``readable`` (the question states one expression), ``claim_right`` (its claimed answer is
+    the value), ``vote_right`` (the Solver's majority is the value) and ``well_posed_right``
+    (`is_well_posed` and the claim is the value).
+    """
+    from ttcs.arith import expression_value, format_rational
+
+    out = dict.fromkeys(("count", "readable", "claim_right", "vote_right", "well_posed_right"), 0)
+    for record in records:
+        out["count"] += 1
+        question = _question(record)
+        value = expression_value(question) if question else None
+        if value is None:
+            continue
+        truth = format_rational(value)
+        out["readable"] += 1
+        claimed = _answer(record)
+        claim_right = claimed is not None and bool(verifier.equivalent(truth, claimed))
+        label = majority_vote(list(record.get("solver_answers") or []), verifier).label
+        out["claim_right"] += claim_right
+        out["vote_right"] += label is not None and bool(verifier.equivalent(truth, label))
+        out["well_posed_right"] += claim_right and is_well_posed(record, verifier)
+    return out
+
+
+def top_quartile(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The top quarter of the parsed records by reward: ceil(n / 4) of n, ties broken by order."""
+    parsed = [r for r in records if _question(r) is not None]
+    ranked = sorted(parsed, key=lambda r: -((r.get("reward") or {}).get("total") or 0.0))
+    return ranked[: -(-len(ranked) // 4)]

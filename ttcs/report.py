@@ -107,17 +107,25 @@ def _well_posed_lines(run_dir: Path) -> list[str]:
     """The share of well-posed variants among each iteration's top-quartile rewards (ttcs.curriculum)."""
     from omegaconf import OmegaConf
 
-    from ttcs.curriculum import top_quartile_well_posed
+    from ttcs.curriculum import arithmetic_check, top_quartile, top_quartile_well_posed
     from ttcs.verify import get_verifier
 
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     name = OmegaConf.load(hydra_cfg).get("data", {}).get("verifier", "math") if hydra_cfg.is_file() else "math"
     lines = []
     for path in sorted((run_dir / "curriculum").glob("iter_??.jsonl")):
-        share, count = top_quartile_well_posed(read_jsonl(path), get_verifier(name))
-        if share is not None:
-            lines.append(f"- {path.stem}: {100 * share:.0f}% of the {count} top-quartile variants are well-posed "
-                         "(question, claimed answer, and the Solver's majority reaches it)")
+        records, verifier = read_jsonl(path), get_verifier(name)
+        share, count = top_quartile_well_posed(records, verifier)
+        if share is None:
+            continue
+        lines.append(f"- {path.stem}: {100 * share:.0f}% of the {count} top-quartile variants are well-posed "
+                     "(question, claimed answer, and the Solver's majority reaches it)")
+        check = arithmetic_check(top_quartile(records), verifier)
+        if check["readable"]:
+            lines.append(f"  - checked against the arithmetic they state: {check['readable']} of the {count} state one "
+                         f"expression; the claimed answer is its value in {check['claim_right']}, the Solver's "
+                         f"majority in {check['vote_right']}, both (well-posed and right) in "
+                         f"{check['well_posed_right']}")
     return lines
 
 

@@ -30,7 +30,13 @@ from ttcs.data import Problem
 from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import load_template, render
-from ttcs.rewards.synthesizer import ParsedVariant, parse_variant, self_consistency, synthesizer_rewards
+from ttcs.rewards.synthesizer import (
+    ParsedVariant,
+    claim_verdict,
+    parse_variant,
+    self_consistency,
+    synthesizer_rewards,
+)
 from ttcs.rundir import read_jsonl
 from ttcs.voting import vote_answer
 
@@ -99,8 +105,9 @@ def state_claims(ctx, backend, prompts: Sequence[str], texts: Sequence[str], que
     For models too small to write a boxed answer after the question (the lenient format):
     each variant's context is continued greedily from ``claim_prefill`` for
     ``claim_max_new_tokens`` tokens and read like a Solver answer (``train.answer_policy``).
-    The claimed answer is a diagnostic (`ttcs.curriculum.is_well_posed`); the reward uses
-    the Solver's consistency alone, as the published method does.
+    The claimed answer enters the reward only through ``train.synthesizer.claim_check``
+    (`ttcs.rewards.synthesizer.claim_verdict`); it is also the diagnostic of
+    `ttcs.curriculum.is_well_posed`.
     """
     s = ctx.cfg.train.synthesizer
     if not questions:
@@ -117,7 +124,9 @@ def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str 
 
     With ``train.synthesizer.claim_prefill`` set and a ``claimer`` (the Synthesizer's
     backend) and the outputs' ``prompts`` given, variants parsed without a claimed answer get
-    one from `state_claims`; their records say ``claimed_by: "claim_stage"``.
+    one from `state_claims`; their records say ``claimed_by: "claim_stage"``. The claimed
+    answers then go through ``train.synthesizer.claim_check``
+    (`ttcs.rewards.synthesizer.claim_verdict`) before the reward is computed.
     """
     m, s = ctx.cfg.method, ctx.cfg.train.synthesizer
     gate = bool(s.get("problem_gate", True))
@@ -126,15 +135,19 @@ def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str 
     ok = [i for i, p in enumerate(parsed) if p.ok]
     scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], seed=seed), strict=True))
     consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
-    rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
-                                  copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
-                                  threshold=m.repetition_threshold, lenient=s.lenient_format, require_problem=gate)
     claimed: dict[int, str | None] = {}
     if s.get("claim_prefill") and claimer is not None and prompts is not None:
         missing = [i for i in ok if parsed[i].answer is None]
         claims = state_claims(ctx, claimer, [prompts[i] for i in missing], [texts[i] for i in missing],
                               [parsed[i].question for i in missing], seed=seed)
         claimed = dict(zip(missing, claims, strict=True))
+    check = s.get("claim_check", "off")
+    verdicts = [claim_verdict(claimed[i] if i in claimed else parsed[i].answer, scored[i][0], ctx.verifier, check)
+                if i in scored else None for i in range(len(texts))]
+    rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
+                                  copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
+                                  threshold=m.repetition_threshold, lenient=s.lenient_format, require_problem=gate,
+                                  claims=verdicts)
     records = []
     for i in range(len(texts)):
         record = dict(parsed=parsed[i], solver_answers=scored.get(i, ([], None))[0], consistency=consistencies[i],
@@ -276,7 +289,12 @@ def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool
 
 
 def curriculum_phase(ctx, iteration: int) -> dict:
-    """Sample variants from the updated Synthesizer, filter and mix them; write the Solver's training set."""
+    """Sample variants from the updated Synthesizer, filter and mix them; write the Solver's training set.
+
+    The filter drops variants that do not parse, fail the claim check
+    (``train.synthesizer.claim_check``), repeat one another or copy a test question
+    (`ttcs.curriculum.dedupe_variants`); ``dropped`` in the metrics counts each reason.
+    """
     cfg, c = ctx.cfg, ctx.cfg.train.curriculum
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
@@ -288,8 +306,11 @@ def curriculum_phase(ctx, iteration: int) -> dict:
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
         ctx.rundir.append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
-    kept, stats = dedupe_variants(records, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
+    # A variant whose claimed answer failed train.synthesizer.claim_check never reaches the Solver
+    confirmed = [r for r in records if (r.get("reward") or {}).get("claim") is not False]
+    kept, stats = dedupe_variants(confirmed, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
                                   require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
+    stats["claim_unconfirmed"] = len(records) - len(confirmed)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
                            max_size=c.max_size)
     ctx.rundir.write_jsonl(ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl",

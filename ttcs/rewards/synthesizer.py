@@ -100,7 +100,9 @@ class RewardBreakdown:
     """Every term of one variant's reward; ``None`` = not computed (unparseable or switched off).
 
     ``repetition`` is the share subtracted (cluster size / batch size); ``total`` is the reward;
-    ``copy_rule`` names the copy rule that fired (``text`` or ``skeleton``, see `copy_check`).
+    ``copy_rule`` names the copy rule that fired (``text`` or ``skeleton``, see `copy_check`);
+    ``claim`` is the verdict of the claim check (`claim_verdict`; None = not checked): a
+    variant that fails it gets total 0, like one that does not parse.
     """
 
     format: float
@@ -111,6 +113,7 @@ class RewardBreakdown:
     repetition: float | None
     total: float
     copy_rule: str | None = None
+    claim: bool | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -575,6 +578,45 @@ def repetition_penalty(
     return _cluster_shares(texts, threshold, batch_size)
 
 
+# ---------------------------------------------------------------------------- claimed answer
+
+CLAIM_CHECKS = ("off", "exists", "agrees")
+
+
+def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, mode: str) -> bool | None:
+    """Whether a parsed variant's claimed answer passes the claim check ``mode`` (None: ``off``).
+
+    - ``off``: not checked (the claimed answer is a diagnostic only);
+    - ``exists``: a claimed answer must exist, as in the published method, whose format reward
+      needs a boxed answer after the question;
+    - ``agrees``: it must also be an answer of a largest cluster of the Solver's samples (a
+      tie counts), so a variant on which the Solver's vote does not reach the Synthesizer's
+      own answer earns nothing. Not in the published method, which never compares the two:
+      the choice of the CPU setting, where the Solver states a number for any text and a
+      split vote on text that asks nothing would otherwise earn a high s.
+
+    Example:
+        >>> class V:
+        ...     def canonical(self, a): return a
+        ...     def equivalent(self, a, b): return a == b
+        >>> claim_verdict("5", ["5", "3", "5", None], V(), "agrees"), claim_verdict("3", ["5", "3", "5"], V(), "agrees")
+        (True, False)
+        >>> claim_verdict(None, ["5"], V(), "exists"), claim_verdict("7", ["5"], V(), "exists")
+        (False, True)
+    """
+    if mode not in CLAIM_CHECKS:
+        raise ValueError(f"unknown claim check {mode!r}; choose one of {CLAIM_CHECKS}")
+    if mode == "off":
+        return None
+    if claimed is None or not str(claimed).strip():
+        return False
+    if mode == "exists":
+        return True
+    vote = majority_vote(list(answers), verifier)
+    largest = [cluster for cluster in vote.clusters if len(cluster) == vote.count]
+    return any(bool(verifier.equivalent(answers[cluster[0]], claimed)) for cluster in largest)
+
+
 # ---------------------------------------------------------------------------- combined
 
 
@@ -589,13 +631,14 @@ def synthesizer_rewards(
     threshold: float = 0.5,
     lenient: bool = False,
     require_problem: bool = True,
+    claims: Sequence[bool | None] | None = None,
 ) -> list[RewardBreakdown]:
     """The reward of every variant of one batch, with each term.
 
     0 for an unparseable output; else the capability reward, times (1 - similarity) for a
     near copy of its reference, minus its cluster's share of the batch, clipped at 0.
     Repetition clusters the parsed questions; the share's denominator is the whole batch,
-    unparseable outputs included.
+    unparseable outputs included. A variant whose claim check failed gets 0.
 
     Args:
         texts: raw Synthesizer outputs of the batch.
@@ -608,6 +651,7 @@ def synthesizer_rewards(
         threshold: BLEU-distance threshold of `repetition_clusters`.
         lenient: parse with `parse_variant(..., lenient=True)`.
         require_problem: `parse_variant`'s check that a lenient question states a problem.
+        claims: each output's `claim_verdict` (None = not checked); None for none checked.
 
     Returns:
         One `RewardBreakdown` per text, in order.
@@ -618,8 +662,9 @@ def synthesizer_rewards(
         ...                                       repetition_penalty=False)]
         [1.0, 0.0]
     """
-    if not len(texts) == len(references) == len(consistencies):
-        raise ValueError("texts, references and consistencies must have the same length")
+    claims = [None] * len(texts) if claims is None else list(claims)
+    if not len(texts) == len(references) == len(consistencies) == len(claims):
+        raise ValueError("texts, references, consistencies and claims must have the same length")
     parsed = [parse_variant(t, lenient=lenient, require_problem=require_problem) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
     shares: dict[int, float] = {}
@@ -627,8 +672,8 @@ def synthesizer_rewards(
         questions = [parsed[i].question or "" for i in ok]
         shares = dict(zip(ok, _cluster_shares(questions, threshold, len(texts)), strict=True))
     return [
-        _one_reward(p, ref, s, shares.get(i), gamma=gamma, copy_penalty=copy_penalty)
-        for i, (p, ref, s) in enumerate(zip(parsed, references, consistencies, strict=True))
+        _one_reward(p, ref, s, shares.get(i), gamma=gamma, copy_penalty=copy_penalty, claim=claim)
+        for i, (p, ref, s, claim) in enumerate(zip(parsed, references, consistencies, claims, strict=True))
     ]
 
 
@@ -640,6 +685,7 @@ def _one_reward(
     *,
     gamma: float,
     copy_penalty: bool,
+    claim: bool | None = None,
 ) -> RewardBreakdown:
     if not parsed.ok:
         return RewardBreakdown(0.0, None, 0.0, None, None, None, 0.0)
@@ -652,4 +698,5 @@ def _one_reward(
         r = r * (1.0 - similarity) if is_copy else r
     if share is not None:
         r -= share
-    return RewardBreakdown(1.0, consistency, capability, similarity, is_copy, share, max(0.0, r), rule)
+    total = 0.0 if claim is False else max(0.0, r)
+    return RewardBreakdown(1.0, consistency, capability, similarity, is_copy, share, total, rule, claim)
