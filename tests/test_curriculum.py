@@ -227,8 +227,28 @@ def test_well_posed_needs_a_claimed_answer_the_solver_majority_reaches():
     wrong = {**rec("What is 2 + 5?", answer="9"), "solver_answers": ["7", "7", "8", None], "reward": {"total": 0.8}}
     no_answer = {**rec("(original problem)", answer=None), "solver_answers": ["3", None], "reward": {"total": 0.7}}
     silent = {**rec("What is 1 + 1?", answer="2"), "solver_answers": [None, None], "reward": {"total": 0.1}}
+    tie = {**rec("What is 3 + 4?", answer="8"), "solver_answers": ["7", "8", "7", "8"], "reward": {"total": 0}}
+    scattered = {**rec("What is 3 + 4?", answer="8"), "solver_answers": ["7", "8", "6", "9"], "reward": {"total": 0}}
     assert [is_well_posed(r, v) for r in (good, wrong, no_answer, silent)] == [True, False, False, False]
+    # a tie between two clusters reaches either answer; a vote where every sample differs reaches none
+    assert is_well_posed(tie, v) and not is_well_posed(scattered, v)
     # 5 parsed records -> the top ceil(5/4) = 2 by reward: good and wrong.
     records = [silent, wrong, no_answer, good, dict(silent), {"question": None}]
     assert top_quartile_well_posed(records, v) == (0.5, 2)
     assert top_quartile_well_posed([], v) == (None, 0)
+
+
+def test_arithmetic_check_compares_claims_and_votes_with_the_true_value():
+    from ttcs.curriculum import arithmetic_check
+    from ttcs.verify import get_verifier
+
+    v = get_verifier("math")
+    records = [
+        {**rec("What is 6 × 7?", answer="42"), "solver_answers": ["42", "42", "48", "42"]},  # right and agreed
+        {**rec("What is 6 × 7?", answer="48"), "solver_answers": ["48", "48", "42", "1"]},  # agreed, both wrong
+        {**rec("What is 2 + 2?", answer="5"), "solver_answers": ["4", "4", "5", "3"]},  # the vote is right
+        {**rec("Tom has 3 pens and 4 cups. How many?", answer="7"), "solver_answers": ["7", "7"]},  # not read
+        {**rec("(original problem)", answer=None), "solver_answers": ["3", "3"]},
+    ]
+    assert arithmetic_check(records, v) == {"count": 5, "readable": 3, "claim_right": 1, "vote_right": 2,
+                                            "well_posed_right": 1}

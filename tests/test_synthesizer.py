@@ -283,8 +283,9 @@ CLAIM_TEXTS = ["A farmer has 4 cows and buys 3 more. How many cows?",
 
 
 def claim_rewards(tmp_path, check, *, claimer=True):
-    """Rewards of CLAIM_TEXTS with the Solver split 7/8 (s = 0.5: the capability reward's peak)."""
-    ctx = lenient_ctx(tmp_path, f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false")
+    """Rewards of CLAIM_TEXTS with the Solver's 4 samples split 7, 8, 7, 8 (s = 0.5: the capability reward's peak)."""
+    ctx = lenient_ctx(tmp_path, f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false",
+                      "train.synthesizer.solver_samples=4")
     reward = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8"]), [], claimer=StubClaimer() if claimer else None)
     got = reward(prompts=["P<question>\n"] * 3, completions=CLAIM_TEXTS, reference_id=["q1"] * 3,
                  reference=[PROBLEMS[0].question] * 3)
@@ -298,6 +299,13 @@ def test_claim_check_agrees_pays_only_claims_the_solver_vote_reaches(tmp_path):
     assert got[0] == pytest.approx(1.0) and got[2] == pytest.approx(1.0)
     assert got[1] == 0.0 and records[1]["reward"]["claim"] is False and records[1]["reward"]["capability"] == 1.0
     assert [r["reward"]["claim"] for r in records] == [True, False, True]
+    # a Solver whose 4 samples all differ confirms no claim, though 7 is one of them
+    for check, expected in (("agrees", 0.0), ("off", pytest.approx(0.708066, abs=1e-6))):  # s = 0.25
+        ctx = lenient_ctx(tmp_path / f"scattered-{check}", "train.synthesizer.solver_samples=4",
+                          f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false")
+        scattered = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8", "9", "6"]), [], claimer=StubClaimer())
+        assert scattered(prompts=["P<question>\n"], completions=CLAIM_TEXTS[:1], reference_id=["q1"],
+                         reference=[PROBLEMS[0].question]) == [expected]
     # the same outputs without the check: the unconfirmed claim earns the capability reward too
     off, off_records = claim_rewards(tmp_path / "off", "off")
     assert off == pytest.approx([1.0, 1.0, 1.0]) and [r["reward"]["claim"] for r in off_records] == [None] * 3

@@ -30,6 +30,7 @@ from ttcs.rewards.synthesizer import (
     ParsedVariant,
     RewardBreakdown,
     char_similarity,
+    claim_verdict,
     copy_check,
     parse_variant,
     ratio_upper_bound,
@@ -305,14 +306,15 @@ def variant_record(
 def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
     """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
 
-    A diagnostic, not a reward term: the published method rewards s alone. A variant the
-    Solver's vote does not confirm is either too hard or ill-posed (no single answer).
+    "Reaches" is `ttcs.rewards.synthesizer.claim_verdict`'s ``agrees``: the claim is the answer
+    of a largest cluster of the Solver's samples (ties count) with at least two samples in it.
+    With ``train.synthesizer.claim_check: agrees`` the reward pays only such variants; otherwise
+    this is a diagnostic. A variant the Solver's vote does not confirm is either too hard or
+    ill-posed (no single answer).
     """
-    claimed = _answer(record)
-    if _question(record) is None or claimed is None:
+    if _question(record) is None:
         return False
-    label = majority_vote(list(record.get("solver_answers") or []), verifier).label  # None: no answer at all
-    return label is not None and bool(verifier.equivalent(label, claimed))
+    return bool(claim_verdict(_answer(record), list(record.get("solver_answers") or []), verifier, "agrees"))
 
 
 def top_quartile_well_posed(records: Sequence[Mapping[str, Any]], verifier) -> tuple[float | None, int]:

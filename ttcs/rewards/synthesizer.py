@@ -589,17 +589,21 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
     - ``off``: not checked (the claimed answer is a diagnostic only);
     - ``exists``: a claimed answer must exist, as in the published method, whose format reward
       needs a boxed answer after the question;
-    - ``agrees``: it must also be an answer of a largest cluster of the Solver's samples (a
-      tie counts), so a variant on which the Solver's vote does not reach the Synthesizer's
-      own answer earns nothing. Not in the published method, which never compares the two:
-      the choice of the CPU setting, where the Solver states a number for any text and a
-      split vote on text that asks nothing would otherwise earn a high s.
+    - ``agrees``: it must also be the answer of a largest cluster of the Solver's samples (a
+      tie between clusters counts) that holds at least two samples, so a variant on which
+      the Solver's vote does not reach the Synthesizer's own answer earns nothing, and
+      neither does one on which every sample says something else (where any answer would
+      be "the largest"). Not in the published method, which never compares the two: the
+      choice of the CPU setting, where the Solver states a number for any text and a split
+      vote on text that asks nothing would otherwise earn a high s.
 
     Example:
         >>> class V:
         ...     def canonical(self, a): return a
         ...     def equivalent(self, a, b): return a == b
         >>> claim_verdict("5", ["5", "3", "5", None], V(), "agrees"), claim_verdict("3", ["5", "3", "5"], V(), "agrees")
+        (True, False)
+        >>> claim_verdict("3", ["5", "3", "5", "3"], V(), "agrees"), claim_verdict("3", ["5", "3", "4", "6"], V(), "agrees")
         (True, False)
         >>> claim_verdict(None, ["5"], V(), "exists"), claim_verdict("7", ["5"], V(), "exists")
         (False, True)
@@ -613,6 +617,8 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
     if mode == "exists":
         return True
     vote = majority_vote(list(answers), verifier)
+    if vote.count < 2:
+        return False
     largest = [cluster for cluster in vote.clusters if len(cluster) == vote.count]
     return any(bool(verifier.equivalent(answers[cluster[0]], claimed)) for cluster in largest)
 
