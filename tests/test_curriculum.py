@@ -230,8 +230,9 @@ def test_well_posed_needs_a_claimed_answer_the_solver_majority_reaches():
     tie = {**rec("What is 3 + 4?", answer="8"), "solver_answers": ["7", "8", "7", "8"], "reward": {"total": 0}}
     scattered = {**rec("What is 3 + 4?", answer="8"), "solver_answers": ["7", "8", "6", "9"], "reward": {"total": 0}}
     assert [is_well_posed(r, v) for r in (good, wrong, no_answer, silent)] == [True, False, False, False]
-    # a tie between two clusters reaches either answer; a vote where every sample differs reaches none
-    assert is_well_posed(tie, v) and not is_well_posed(scattered, v)
+    # a tie between two clusters and a vote where every sample differs reach no answer
+    assert not is_well_posed(tie, v) and not is_well_posed(scattered, v)
+    assert is_well_posed({**tie, "solver_answers": ["7", "8", "9", "8"]}, v)
     # 5 parsed records -> the top ceil(5/4) = 2 by reward: good and wrong.
     records = [silent, wrong, no_answer, good, dict(silent), {"question": None}]
     assert top_quartile_well_posed(records, v) == (0.5, 2)

@@ -283,10 +283,11 @@ CLAIM_TEXTS = ["A farmer has 4 cows and buys 3 more. How many cows?",
 
 
 def claim_rewards(tmp_path, check, *, claimer=True):
-    """Rewards of CLAIM_TEXTS with the Solver's 4 samples split 7, 8, 7, 8 (s = 0.5: the capability reward's peak)."""
+    """Rewards of CLAIM_TEXTS with the Solver's 4 samples 7, 8, 7, 9 (s = 0.5: the capability reward's peak)."""
     ctx = lenient_ctx(tmp_path, f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false",
                       "train.synthesizer.solver_samples=4")
-    reward = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8"]), [], claimer=StubClaimer() if claimer else None)
+    reward = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8", "7", "9"]), [],
+                                    claimer=StubClaimer() if claimer else None)
     got = reward(prompts=["P<question>\n"] * 3, completions=CLAIM_TEXTS, reference_id=["q1"] * 3,
                  reference=[PROBLEMS[0].question] * 3)
     return got, read_jsonl(ctx.rundir.curriculum_path(1))
@@ -294,16 +295,17 @@ def claim_rewards(tmp_path, check, *, claimer=True):
 
 def test_claim_check_agrees_pays_only_claims_the_solver_vote_reaches(tmp_path):
     got, records = claim_rewards(tmp_path, "agrees")
-    # claims: 7 (claim stage), 9 (boxed by the writer), 7 (claim stage); the vote is a 7/8 tie
+    # claims: 7 (claim stage), 9 (boxed by the writer), 7 (claim stage); the vote is 7
     assert [r["claimed_answer"] for r in records] == ["7", "9", "7"]
     assert got[0] == pytest.approx(1.0) and got[2] == pytest.approx(1.0)
     assert got[1] == 0.0 and records[1]["reward"]["claim"] is False and records[1]["reward"]["capability"] == 1.0
     assert [r["reward"]["claim"] for r in records] == [True, False, True]
-    # a Solver whose 4 samples all differ confirms no claim, though 7 is one of them
-    for check, expected in (("agrees", 0.0), ("off", pytest.approx(0.708066, abs=1e-6))):  # s = 0.25
-        ctx = lenient_ctx(tmp_path / f"scattered-{check}", "train.synthesizer.solver_samples=4",
+    # no vote, no confirmed claim: 4 samples that all differ (s = 0.25), or a 7/8 tie (s = 0.5)
+    for answers, check, expected in ((["7", "8", "9", "6"], "agrees", 0.0), (["7", "8", "7", "8"], "agrees", 0.0),
+                                     (["7", "8", "9", "6"], "off", pytest.approx(0.708066, abs=1e-6))):
+        ctx = lenient_ctx(tmp_path / f"{check}-{''.join(answers)}", "train.synthesizer.solver_samples=4",
                           f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false")
-        scattered = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8", "9", "6"]), [], claimer=StubClaimer())
+        scattered = get_synthesizer_reward(ctx, 1, StubSolver(answers), [], claimer=StubClaimer())
         assert scattered(prompts=["P<question>\n"], completions=CLAIM_TEXTS[:1], reference_id=["q1"],
                          reference=[PROBLEMS[0].question]) == [expected]
     # the same outputs without the check: the unconfirmed claim earns the capability reward too

@@ -307,7 +307,7 @@ def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
     """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
 
     "Reaches" is `ttcs.rewards.synthesizer.claim_verdict`'s ``agrees``: the claim is the answer
-    of a largest cluster of the Solver's samples (ties count) with at least two samples in it.
+    of the one largest cluster of the Solver's samples, with at least two samples in it.
     With ``train.synthesizer.claim_check: agrees`` the reward pays only such variants; otherwise
     this is a diagnostic. A variant the Solver's vote does not confirm is either too hard or
     ill-posed (no single answer).

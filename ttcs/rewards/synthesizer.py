@@ -589,13 +589,13 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
     - ``off``: not checked (the claimed answer is a diagnostic only);
     - ``exists``: a claimed answer must exist, as in the published method, whose format reward
       needs a boxed answer after the question;
-    - ``agrees``: it must also be the answer of a largest cluster of the Solver's samples (a
-      tie between clusters counts) that holds at least two samples, so a variant on which
-      the Solver's vote does not reach the Synthesizer's own answer earns nothing, and
-      neither does one on which every sample says something else (where any answer would
-      be "the largest"). Not in the published method, which never compares the two: the
-      choice of the CPU setting, where the Solver states a number for any text and a split
-      vote on text that asks nothing would otherwise earn a high s.
+    - ``agrees``: it must also be the answer of the Solver's vote: of the one largest
+      cluster of its samples, which must hold at least two of them. A variant on which the
+      vote does not reach the Synthesizer's own answer earns nothing, and neither does one
+      with no vote to reach: two clusters of equal size, or every sample saying something
+      else. Not in the published method, which never compares the two: the choice of the
+      CPU setting, where the Solver states a number for any text and a split vote on text
+      that asks nothing would otherwise earn a high s.
 
     Example:
         >>> class V:
@@ -604,7 +604,7 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
         >>> claim_verdict("5", ["5", "3", "5", None], V(), "agrees"), claim_verdict("3", ["5", "3", "5"], V(), "agrees")
         (True, False)
         >>> claim_verdict("3", ["5", "3", "5", "3"], V(), "agrees"), claim_verdict("3", ["5", "3", "4", "6"], V(), "agrees")
-        (True, False)
+        (False, False)
         >>> claim_verdict(None, ["5"], V(), "exists"), claim_verdict("7", ["5"], V(), "exists")
         (False, True)
     """
@@ -617,10 +617,10 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
     if mode == "exists":
         return True
     vote = majority_vote(list(answers), verifier)
-    if vote.count < 2:
+    tied = len(vote.clusters) > 1 and len(vote.clusters[1]) == vote.count
+    if vote.count < 2 or tied:
         return False
-    largest = [cluster for cluster in vote.clusters if len(cluster) == vote.count]
-    return any(bool(verifier.equivalent(answers[cluster[0]], claimed)) for cluster in largest)
+    return bool(verifier.equivalent(vote.label, claimed))
 
 
 # ---------------------------------------------------------------------------- combined
