@@ -442,3 +442,40 @@ def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
     assert [r.total for r in out] == pytest.approx([cap_75 - 1 / 6, 1 - 2 / 6, 1 - 2 / 6, 0.0, 0.0, 0.0])
     assert out[5].is_copy and out[5].copy_rule == "text" and out[5].copy_similarity == 1.0
     assert out[0].is_copy is False and out[0].copy_rule is None
+
+
+# ---------------------------------------------------------------------------- claimed answer
+
+
+@pytest.mark.parametrize(("question", "claimed", "expected"), [
+    ("Solve the math equation 9 + 6 = 15 for x.", "15", True),
+    ("Prove that 1 + 1 = 2 using a logical contradiction.", "2", True),
+    ("1. Find: 8 + 1 = 9 + 1\n2. 5 + 2 = 9 - 1 = 6", "6", True),
+    ("What is 7 × 8?", "56", False),
+    ("If 2x = 10, what is x?", "5", False),
+    ("Find 3 + 4 = ?", "7", False),
+    ("If 3 + 4 = 7, what is 7 + 3?", "10", False),
+    ("Anything = 4", None, False),
+])
+def test_gives_away_finds_a_question_that_states_its_claim_as_a_result(question, claimed, expected):
+    from ttcs.rewards.synthesizer import gives_away
+    from ttcs.verify import get_verifier
+
+    assert gives_away(question, claimed, get_verifier("math")) is expected
+
+
+def test_claim_verdict_modes():
+    from ttcs.rewards.synthesizer import claim_verdict
+    from ttcs.verify import get_verifier
+
+    v = get_verifier("math")
+    vote = ["15", "16", "15", None]
+    assert claim_verdict("15", vote, v, "off") is None
+    assert claim_verdict(None, vote, v, "exists") is False and claim_verdict("99", vote, v, "exists") is True
+    assert claim_verdict("15.0", vote, v, "agrees") is True  # equivalent answers, not equal strings
+    assert claim_verdict("16", vote, v, "agrees") is False
+    assert claim_verdict("15", vote, v, "agrees", question="Solve 9 + 6 = 15 for x.") is False
+    assert claim_verdict("15", vote, v, "agrees", question="What is 9 + 6?") is True
+    assert claim_verdict("15", ["15", "15", None, None], v, "agrees") is True  # unanswered samples never vote
+    with pytest.raises(ValueError, match="unknown claim check"):
+        claim_verdict("15", vote, v, "maybe")

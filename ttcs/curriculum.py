@@ -307,14 +307,17 @@ def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
     """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
 
     "Reaches" is `ttcs.rewards.synthesizer.claim_verdict`'s ``agrees``: the claim is the answer
-    of the one largest cluster of the Solver's samples, with at least two samples in it.
+    of the one largest cluster of the Solver's samples, with at least two samples in it, and
+    the question does not state it as a result (`ttcs.rewards.synthesizer.gives_away`).
     With ``train.synthesizer.claim_check: agrees`` the reward pays only such variants; otherwise
     this is a diagnostic. A variant the Solver's vote does not confirm is either too hard or
     ill-posed (no single answer).
     """
-    if _question(record) is None:
+    question = _question(record)
+    if question is None:
         return False
-    return bool(claim_verdict(_answer(record), list(record.get("solver_answers") or []), verifier, "agrees"))
+    answers = list(record.get("solver_answers") or [])
+    return bool(claim_verdict(_answer(record), answers, verifier, "agrees", question=question))
 
 
 def top_quartile_well_posed(records: Sequence[Mapping[str, Any]], verifier) -> tuple[float | None, int]:

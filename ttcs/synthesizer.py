@@ -142,8 +142,8 @@ def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str 
                               [parsed[i].question for i in missing], seed=seed)
         claimed = dict(zip(missing, claims, strict=True))
     check = s.get("claim_check", "off")
-    verdicts = [claim_verdict(claimed[i] if i in claimed else parsed[i].answer, scored[i][0], ctx.verifier, check)
-                if i in scored else None for i in range(len(texts))]
+    verdicts = [claim_verdict(claimed[i] if i in claimed else parsed[i].answer, scored[i][0], ctx.verifier, check,
+                              question=parsed[i].question) if i in scored else None for i in range(len(texts))]
     rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
                                   copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
                                   threshold=m.repetition_threshold, lenient=s.lenient_format, require_problem=gate,

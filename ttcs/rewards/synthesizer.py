@@ -583,7 +583,30 @@ def repetition_penalty(
 CLAIM_CHECKS = ("off", "exists", "agrees")
 
 
-def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, mode: str) -> bool | None:
+_STATED_RESULT = re.compile(r"=\s*\$?\s*(-?\d+(?:[.,/]\d+)?)(?![\d.,/]*\s*[-+*/×÷^])")
+
+
+def gives_away(question: str, claimed: str | None, verifier) -> bool:
+    """True when ``question`` states its own claimed answer as a result: "... 9 + 6 = 15 ..." claimed 15.
+
+    The published prompt forbids a question that gives its answer away; `claim_verdict`'s
+    ``agrees`` enforces it, because a small Solver copies such a number and its vote then
+    confirms the claim of a text that asks nothing. Only a number right after "=" (and not
+    followed by more arithmetic) counts.
+
+    Example:
+        >>> class V:
+        ...     def equivalent(self, a, b): return a == b
+        >>> gives_away("Solve the equation 9 + 6 = 15 for x.", "15", V()), gives_away("If 2x = 10, find x.", "5", V())
+        (True, False)
+    """
+    if claimed is None:
+        return False
+    return any(bool(verifier.equivalent(m.group(1), claimed)) for m in _STATED_RESULT.finditer(question))
+
+
+def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, mode: str,
+                  question: str | None = None) -> bool | None:
     """Whether a parsed variant's claimed answer passes the claim check ``mode`` (None: ``off``).
 
     - ``off``: not checked (the claimed answer is a diagnostic only);
@@ -593,9 +616,10 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
       cluster of its samples, which must hold at least two of them. A variant on which the
       vote does not reach the Synthesizer's own answer earns nothing, and neither does one
       with no vote to reach: two clusters of equal size, or every sample saying something
-      else. Not in the published method, which never compares the two: the choice of the
-      CPU setting, where the Solver states a number for any text and a split vote on text
-      that asks nothing would otherwise earn a high s.
+      else. With ``question`` given, the question must not state the claim as a result
+      (`gives_away`). Not in the published method, which never compares the two: the choice
+      of the CPU setting, where the Solver states a number for any text and a split vote on
+      text that asks nothing would otherwise earn a high s.
 
     Example:
         >>> class V:
@@ -619,6 +643,8 @@ def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, 
     vote = majority_vote(list(answers), verifier)
     tied = len(vote.clusters) > 1 and len(vote.clusters[1]) == vote.count
     if vote.count < 2 or tied:
+        return False
+    if question is not None and gives_away(question, claimed, verifier):
         return False
     return bool(verifier.equivalent(vote.label, claimed))
 
