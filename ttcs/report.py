@@ -119,7 +119,7 @@ def _well_posed_lines(run_dir: Path) -> list[str]:
         if share is None:
             continue
         lines.append(f"- {path.stem}: {100 * share:.0f}% of the {count} top-quartile variants are well-posed "
-                     "(question, claimed answer, and the Solver's majority reaches it)")
+                     "(a question and a claimed answer that the Solver's vote reaches and the question does not state)")
         check = arithmetic_check(top_quartile(records), verifier)
         if check["readable"]:
             lines.append(f"  - checked against the arithmetic they state: {check['readable']} of the {count} state one "
