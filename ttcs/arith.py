@@ -339,20 +339,21 @@ def expression_value(question: str) -> sympy.Rational | None:
     return value if not rest else None
 
 
-def _read_sum(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
-    value, tokens = _read_product(tokens)
-    while tokens and tokens[0] in "+-":
-        op, (right, tokens) = tokens[0], _read_product(tokens[1:])
+def _read_chain(tokens: list[str], ops: str, operand) -> tuple[sympy.Rational, list[str]]:
+    """Operands joined left to right by the operators in ``ops``; each operand read by ``operand``."""
+    value, tokens = operand(tokens)
+    while tokens and tokens[0] in ops:
+        op, (right, tokens) = tokens[0], operand(tokens[1:])
         value = _apply(op, value, right)
     return value, tokens
+
+
+def _read_sum(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
+    return _read_chain(tokens, "+-", _read_product)
 
 
 def _read_product(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
-    value, tokens = _read_factor(tokens)
-    while tokens and tokens[0] in "*/":
-        op, (right, tokens) = tokens[0], _read_factor(tokens[1:])
-        value = _apply(op, value, right)
-    return value, tokens
+    return _read_chain(tokens, "*/", _read_factor)
 
 
 def _read_factor(tokens: list[str]) -> tuple[sympy.Rational, list[str]]:
