@@ -148,6 +148,10 @@ FAMILIES = {
         ("y = 2x + 1", r"$\boxed{2x+1}$", True),
         ("x^2", r"$\boxed{f(x) = x^2}$", True),
         ("x = 2x - 5", r"$\boxed{2x - 5}$", False),
+        ("32", r"$\boxed{4 \times 8 = 32}$", True),  # an equation of numbers states its last side
+        ("48", r"$\boxed{12 \times 4 = 52}$", False),
+        ("52", r"$\boxed{12 \times 4 = 52}$", True),  # stated, though the arithmetic is wrong
+        ("5", r"$\boxed{2 + 3 = 5 = 5}$", True),
         (r"\{1,3\}", r"$\boxed{\{3, 1\}}$", True),
         ("(3,1)", r"$\boxed{(3, 1)}$", True),
         ("x > 5", r"$\boxed{(5, \infty)}$", True),
@@ -222,6 +226,9 @@ SYMMETRIC_UNEQUAL = [  # structure or value differs: unequal in both directions
     (r"10^{-7}", r"2 \cdot 10^{-7}"),
     ("0.0000001", "0.0000002"),
     ("x", r"\sqrt{x^2}"),
+    ("12 × 4 = 52", "18 * 4 = 64"),  # math-verify alone: proportional sides, so "equal"
+    ("12 × 4 = 52", "12 × 4 = 5"),
+    ("2 + 3 = 5", "2 + 3 = 6"),
 ]
 SYMMETRIC_EQUAL = [
     ("x = 5", "5"),
@@ -231,6 +238,8 @@ SYMMETRIC_EQUAL = [
     ("1 000", "1000"),
     (r"\sqrt{1/n}", r"\frac{1}{\sqrt{n}}"),
     ("x < 3", r"(-\infty, 3)"),
+    (r"4 \times 8 = 32", "32"),
+    ("2 + 3 = 5", "x = 5"),
 ]
 
 

@@ -20,7 +20,10 @@ have the same structure: a relation (``7 = 11a+c``, ``x > 5``) never matches a b
 an ordered pair never matches a set, an interval never matches a finite set. The only
 bridges are an assignment to a lone variable (``x = 5`` is the value ``5``; ``y = 2x+1`` is
 ``2x+1``), a one-element set and its element, and an inequality and the interval it
-describes. Two numbers are compared by `values_close`, not by ``verify`` (which rounds to 6
+describes. An equation between numbers alone is the result it states, its last side
+(``4 \\times 8 = 32`` is ``32``, right or wrong): math-verify compares two equations by
+whether their sides' differences are proportional, so any two false numeric equations
+(``12 \\times 4 = 52`` and ``18 \\times 4 = 64``) would otherwise match. Two numbers are compared by `values_close`, not by ``verify`` (which rounds to 6
 decimal places, so that ``1/2004!`` equals ``1/2006!``). Past these checks, ``compare``
 asks ``verify`` in both directions, and with ``gold_first`` only ``verify(gold, prediction)``,
 math-verify's own order; last, two plain expressions that ``verify`` calls different still
@@ -121,7 +124,7 @@ class Session:
     def _compare_objects(self, gold, target, seconds: int, gold_first: bool, tolerance: float) -> bool:
         from math_verify import verify
 
-        gold, target = unwrap_assignments(gold, target)
+        gold, target = unwrap_assignments(stated_result(gold), stated_result(target))
         if not comparable(gold, target):
             return False
         numeric = _bounded(seconds, numbers_verdict, gold, target, tolerance)
@@ -144,6 +147,7 @@ def describe(parsed: list) -> dict:
         return {"kind": "unparsed" if strings else "empty", "strings": strings}
     if len(objects) > 1:
         return {"kind": "other", "strings": strings}
+    objects[0] = stated_result(objects[0])
     if isinstance(objects[0], Symbol):
         return {"kind": "symbol", "strings": strings, "name": objects[0].name}
     value = fingerprint(objects[0])
@@ -319,6 +323,22 @@ def comparable(a: object, b: object) -> bool:
     """Whether `a` and `b` have structures that can hold the same answer (see the module doc)."""
     shape_a, shape_b = shape(a), shape(b)
     return shape_a == shape_b or frozenset({shape_a, shape_b}) in _BRIDGES
+
+
+def stated_result(expr: object) -> object:
+    """The last side of an equation or chain of equations between numbers alone, else `expr`.
+
+    ``4 \\times 8 = 32`` and ``2+3 = 5 = 5`` state 32 and 5; ``12 \\times 4 = 52`` states 52,
+    which is wrong, and is compared as 52. An equation with a variable is returned as it is.
+    """
+    from sympy import And, Eq
+
+    relations = list(getattr(expr, "_unsorted_args", expr.args)) if isinstance(expr, And) else [expr]
+    if not relations or not all(isinstance(r, Eq) for r in relations):
+        return expr
+    if any(side.free_symbols for r in relations for side in (r.lhs, r.rhs)):
+        return expr
+    return relations[-1].rhs
 
 
 def assigned_value(expr: object) -> object | None:
