@@ -1,6 +1,9 @@
 """Model path resolution and the embedded-model cache (the real conversion is a slow test)."""
 
+import multiprocessing
+import os
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -75,6 +78,41 @@ def test_cached_conversion_is_reused(tmp_path, monkeypatch):
     (cached / "config.json").write_text("{}")
     monkeypatch.setattr(models, "_find_gguf_in_installed_package", lambda *a: pytest.fail("must not convert again"))
     assert models.materialize_embedded("smollm2-135m", tmp_path) == cached
+
+
+def _convert_slowly(gguf, dest):
+    """A stand-in for the GGUF conversion that takes long enough for a second process to arrive."""
+    with open(dest.parent / "conversions.log", "a") as log:
+        log.write(f"{os.getpid()}\n")
+    time.sleep(1.0)
+    (dest / "config.json").write_text("{}")
+
+
+def _materialize_into(cache_dir, results):
+    results.put(str(models.materialize_embedded("smollm2-135m", cache_dir)))
+
+
+def test_concurrent_first_use_converts_once(tmp_path, monkeypatch):
+    """Two runs starting at once on a fresh cache: one converts, the other waits and loads its result."""
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"weights")
+    monkeypatch.setattr(models, "_find_gguf_in_installed_package", lambda *a: gguf)
+    monkeypatch.setattr(models, "_convert_gguf", _convert_slowly)
+    stale = tmp_path / "models" / "smollm2-135m.old.partial"  # a killed conversion's leftover
+    stale.mkdir(parents=True)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_materialize_into, args=(tmp_path, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    out = tmp_path / "models" / "smollm2-135m"
+    assert [results.get(timeout=5) for _ in procs] == [str(out)] * 2
+    assert len((tmp_path / "models" / "conversions.log").read_text().split()) == 1
+    assert (out / "config.json").is_file()
+    assert not list(out.parent.glob("*.partial"))
 
 
 @pytest.mark.slow

