@@ -456,6 +456,12 @@ def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
     ("Find 3 + 4 = ?", "7", False),
     ("If 3 + 4 = 7, what is 7 + 3?", "10", False),
     ("Anything = 4", None, False),
+    ("Solve: 8 + 1 = 2 + 2\nThe answer is 2", "2", True),  # "the answer is" in the question
+    ("First, we need to find the number 3. The answer is 3. Second, divide", "3", True),
+    ("Answer: 12. What is 3 × 4?", "12", True),
+    ("The answer is 5 more than x, and x = 2. What is the answer?", "5", False),
+    ("The answer is 2 + 3 apples. How many?", "2", False),
+    ("What is the answer to the question 6 + 3?", "9", False),
 ])
 def test_gives_away_finds_a_question_that_states_its_claim_as_a_result(question, claimed, expected):
     from ttcs.rewards.synthesizer import gives_away

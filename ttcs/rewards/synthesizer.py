@@ -583,7 +583,11 @@ def repetition_penalty(
 CLAIM_CHECKS = ("off", "exists", "agrees")
 
 
-_STATED_RESULT = re.compile(r"=\s*\$?\s*(-?\d+(?:[.,/]\d+)?)(?![\d.,/]*\s*[-+*/×÷^])")
+_NOT_MORE_ARITHMETIC = r"(?![\d.,/]*\s*[-+*/×÷^])"
+_STATED_RESULT = re.compile(r"=\s*\$?\s*(-?\d+(?:[.,/]\d+)?)" + _NOT_MORE_ARITHMETIC)
+# "The answer is 3." / "Answer: 3" inside the question; not "the answer is 5 more than x"
+_STATED_ANSWER = re.compile(r"\b(?:answer|result)\s*(?:is|:|=)\s*\$?\s*(-?\d+(?:[.,/]\d+)?)" + _NOT_MORE_ARITHMETIC
+                            + r"(?!\s*(?:more|less|fewer|times|greater|smaller|larger|bigger)\b)", re.IGNORECASE)
 
 
 def gives_away(question: str, claimed: str | None, verifier) -> bool:
@@ -591,8 +595,8 @@ def gives_away(question: str, claimed: str | None, verifier) -> bool:
 
     The published prompt forbids a question that gives its answer away; `claim_verdict`'s
     ``agrees`` enforces it, because a small Solver copies such a number and its vote then
-    confirms the claim of a text that asks nothing. Only a number right after "=" (and not
-    followed by more arithmetic) counts.
+    confirms the claim of a text that asks nothing. A number counts right after "=" or after
+    "the answer is" / "answer:" (and not followed by more arithmetic or by "more", "less", …).
 
     Example:
         >>> class V:
@@ -602,7 +606,8 @@ def gives_away(question: str, claimed: str | None, verifier) -> bool:
     """
     if claimed is None:
         return False
-    return any(bool(verifier.equivalent(m.group(1), claimed)) for m in _STATED_RESULT.finditer(question))
+    stated = [m.group(1) for pattern in (_STATED_RESULT, _STATED_ANSWER) for m in pattern.finditer(question)]
+    return any(bool(verifier.equivalent(number, claimed)) for number in stated)
 
 
 def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, mode: str,
