@@ -23,8 +23,9 @@ bridges are an assignment to a lone variable (``x = 5`` is the value ``5``; ``y 
 describes. An equation between numbers alone is the result it states, its last side
 (``4 \\times 8 = 32`` is ``32``, right or wrong): math-verify compares two equations by
 whether their sides' differences are proportional, so any two false numeric equations
-(``12 \\times 4 = 52`` and ``18 \\times 4 = 64``) would otherwise match. Two numbers are compared by `values_close`, not by ``verify`` (which rounds to 6
-decimal places, so that ``1/2004!`` equals ``1/2006!``). Past these checks, ``compare``
+(``12 \\times 4 = 52`` and ``18 \\times 4 = 64``) would otherwise match. Two numbers are
+compared by `values_close`, not by ``verify`` (which rounds to 6 decimal places, so that
+``1/2004!`` equals ``1/2006!``). Past these checks, ``compare``
 asks ``verify`` in both directions, and with ``gold_first`` only ``verify(gold, prediction)``,
 math-verify's own order; last, two plain expressions that ``verify`` calls different still
 match when they agree at several complex points (`agree_at_points`: ``\\\\sqrt{1/n}`` and
@@ -331,14 +332,20 @@ def stated_result(expr: object) -> object:
     ``4 \\times 8 = 32`` and ``2+3 = 5 = 5`` state 32 and 5; ``12 \\times 4 = 52`` states 52,
     which is wrong, and is compared as 52. An equation with a variable is returned as it is.
     """
+    relations = equation_chain(expr)
+    if relations is None or any(side.free_symbols for r in relations for side in (r.lhs, r.rhs)):
+        return expr
+    return relations[-1].rhs
+
+
+def equation_chain(expr: object) -> list | None:
+    """The equations of ``a = b`` or of a chain ``a = b = c`` (parsed as an ``And``), in order; else None."""
     from sympy import And, Eq
 
     relations = list(getattr(expr, "_unsorted_args", expr.args)) if isinstance(expr, And) else [expr]
     if not relations or not all(isinstance(r, Eq) for r in relations):
-        return expr
-    if any(side.free_symbols for r in relations for side in (r.lhs, r.rhs)):
-        return expr
-    return relations[-1].rhs
+        return None
+    return relations
 
 
 def assigned_value(expr: object) -> object | None:
@@ -347,11 +354,11 @@ def assigned_value(expr: object) -> object | None:
     ``x = 5``, ``y = 2x+1``, ``x = 2+3 = 5`` and ``f(x) = x^2`` are assignments; ``7 = 11a+c``,
     ``x^2 = 4`` and ``x = 2x - 5`` (the variable on both sides) are not.
     """
-    from sympy import And, Eq, Symbol
+    from sympy import Symbol
     from sympy.core.function import AppliedUndef
 
-    relations = list(getattr(expr, "_unsorted_args", expr.args)) if isinstance(expr, And) else [expr]
-    if not relations or not all(isinstance(r, Eq) for r in relations):
+    relations = equation_chain(expr)
+    if relations is None:
         return None
     target, value = relations[0].lhs, relations[-1].rhs
     if isinstance(target, AppliedUndef) and all(isinstance(arg, Symbol) for arg in target.args):
