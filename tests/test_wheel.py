@@ -2,9 +2,11 @@
 command finds the configs and prompts it ships and runs a method on a tiny model from a directory far from the
 checkout.
 
-The venv sees the system site-packages for the dependencies (torch, transformers, TRL: no download), so an
-editable install of ttcs there (`make test` makes one) is visible too; the venv's own site-packages comes first on
-`sys.path`, and the test asserts that the ttcs it imports is the wheel's.
+The fresh venv sees the dependencies (torch, transformers, TRL: no download) of the environment running the
+tests, whichever that is (an active venv or conda environment, the project's .venv, or a system interpreter):
+a `.pth` file in the venv lists that environment's site-packages directories as plain paths. Plain paths, so
+the `.pth` files inside them, among them the editable install of ttcs that `make test` makes, are not run: the
+checkout's ttcs stays invisible, and the test asserts that the ttcs it imports is the wheel's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def sh(cmd, cwd, env=None, timeout=600) -> subprocess.CompletedProcess:
     return out
 
 
+def dependency_dirs() -> list[str]:
+    """The site-packages directories the running interpreter imports from (venv, system, user, Debian's)."""
+    return [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(the venv's bin directory, a clean environment for it, a working directory outside the checkout)."""
@@ -38,11 +45,13 @@ def installed(tmp_path_factory):
        cwd=root)
     wheel = next((root / "dist").glob("ttcs-*.whl"))
     venv = root / "venv"
-    sh([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], cwd=root)
+    sh([sys.executable, "-m", "venv", "--without-pip", venv], cwd=root)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    purelib = sh([bin_dir / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=root)
+    (Path(purelib.stdout.strip()) / "test-deps.pth").write_text("\n".join(dependency_dirs()) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
-    # the system pip, run by the venv's interpreter, installs into the venv
+    # the running environment's pip, run by the venv's interpreter, installs into the venv
     sh([bin_dir / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], cwd=root, env=env)
     work = root / "elsewhere"
     work.mkdir()
@@ -64,8 +73,10 @@ def test_the_installed_package_is_the_wheel_and_ships_configs_and_prompts(instal
     assert shipped == sorted(p.name for p in (REPO_ROOT / "conf" / "accelerate").glob("*.yaml")) and shipped
 
 
-def test_ttcs_cfg_job_from_the_wheel(installed):
+def test_ttcs_help_and_cfg_job_from_the_wheel(installed):
     bin_dir, env, work = installed
+    out = sh([bin_dir / "ttcs", "--help"], cwd=work, env=env, timeout=300).stdout
+    assert "method:" in out and "ttrl" in out  # Hydra's help lists the method group from the shipped configs
     out = sh([bin_dir / "ttcs", "--cfg", "job"], cwd=work, env=env, timeout=300).stdout
     assert "name: ttcs" in out and "smollm2-135m" in out and "answer_policy" in out
     out = sh([bin_dir / "ttcs", "--cfg", "job", "experiment=paper_aime24_qwen1.5b"], cwd=work, env=env).stdout
