@@ -8,7 +8,9 @@ as its answer; every verifier's `extract` uses them, votes included. `last_boxed
 last box together with the boxes right before it, ``\\boxed{1}, \\boxed{2}``) and
 `last_stated_value` (the last math span or number of a finished completion, when its last
 sentence states it as a result) are greedier: the ``math`` verifier uses them only when a
-gold answer scores the result, never for votes.
+gold answer scores the result, never for votes. So are `last_phrase_any_language` (answer
+phrases in French, Chinese, Hindi and Arabic too, as lighteval's multilingual tests write
+them) and `final_sentence_number` (the last number of the last sentence that has one).
 """
 
 from __future__ import annotations
@@ -65,6 +67,23 @@ _RESULT_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 _RESULT_AFTER_RE = re.compile(r"\s*(?:is|are)\s+(?:the\s+)?(?:final\s+)?(?:answer|solution|result)s?\b", re.IGNORECASE)
+# Answer phrases of the languages lighteval's tests use, and "answer is" without "the" (scoring only).
+_ANY_LANGUAGE_PHRASE_RE = re.compile(
+    r"\banswer\s+is\b[ \t]*:?|\bréponse(?:\s+finale)?\s*(?:est\b|[:：])[ \t]*:?|答案\s*(?:是|为|[:：])"
+    r"|उत्तर\s*(?:है|[:：])|(?:الإجابة|الجواب)\s*(?:هي|هو|[:：])",
+    re.IGNORECASE,
+)
+# Sentence ends of the languages above: ". ", "。", "！", "？", "।", a blank line.
+_ANY_SENTENCE_BREAK_RE = re.compile(r"[.!?]\s+|[。！？।]\s*|\n\s*\n")
+# Chat-template leftovers and sign-offs after the answer ("I hope it is correct. <|im_start|>user").
+_TRAILER_RE = re.compile(r"(?:\s*(?:<\|[a-z_]+\|>\w*|I hope it is correct\.?))+\s*$", re.IGNORECASE)
+# A number between non-word ASCII characters: "4000千克" and "为13/28" hold one; "AZYUK2A" does not.
+_ANY_NUMBER_RE = re.compile(
+    r"(?<![A-Za-z0-9_\\^.,/{])[-+]?(?:(?:\d{1,3}(?:[, ]\d{3})+|\d+)(?:[.,]\d+)?|\.\d+)(?:/\d+)?%?(?![0-9_^}]|[.,/]\d)")
+_MAX_SENTENCES_BACK = 3
+_LATEX_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+_WORD_RE = re.compile(r"[A-Za-z]{2,}|[^\W\d_A-Za-z]+")
+_BARE_EQUALS_RE = re.compile(r"(?<![<>!:=])=(?!=)")
 _TEXT_WRAPPER_RE = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 
 
@@ -241,8 +260,64 @@ def last_stated_value(text: str) -> str | None:
         return None
     if not (_RESULT_BEFORE_RE.search(sentence[:start]) or _RESULT_AFTER_RE.match(sentence[end:])):
         return None
-    rhs = value.rsplit("=", 1)[-1].strip()
-    return rhs if "=" in value and _PLAIN_NUMBER_RE.fullmatch(rhs) else value
+    rhs = _BARE_EQUALS_RE.split(value)[-1].strip()
+    return rhs if _BARE_EQUALS_RE.search(value) and _PLAIN_NUMBER_RE.fullmatch(rhs) else value
+
+
+def last_phrase_any_language(text: str) -> tuple[str, int] | None:
+    """The last answer phrase of any language the scoring path reads, and where it starts.
+
+    English phrases as `last_answer_phrase_at` reads them, plus "answer is", "réponse est",
+    "Réponse :", "答案是", "答案：", "उत्तर है", "الإجابة هي". A phrase followed by words gives the
+    first math span or number among them ("Réponse: Janeth aura encore 220 $ à payer" -> ``220``).
+
+    Example:
+        >>> last_phrase_any_language("donc la réponse est $12$.")
+        ('12', 10)
+    """
+    found = last_answer_phrase_at(text)
+    others = [m for m in _ANY_LANGUAGE_PHRASE_RE.finditer(text) if not found or m.start() > found[1]]
+    for match in reversed(others):
+        answer = _rest_of_line(text[match.end() : match.end() + _MAX_PHRASE_ANSWER])
+        if answer:
+            return _first_value_of_words(answer), match.start()
+    return (_first_value_of_words(found[0]), found[1]) if found else None
+
+
+def reads_as_words(answer: str) -> bool:
+    """Whether `answer` is a sentence (two words or more outside math, ``\\text`` and LaTeX commands)."""
+    outside_math = _LATEX_COMMAND_RE.sub(" ", _MATH_SPAN_RE.sub(" ", _TEXT_WRAPPER_RE.sub(" ", answer)))
+    return len(_WORD_RE.findall(outside_math)) >= 2
+
+
+def _first_value_of_words(answer: str) -> str:
+    """`answer` itself when it is a value; in a sentence of words, its first math span or number."""
+    if not reads_as_words(answer) or "\\" in answer:
+        return answer  # LaTeX among words: the scoring path asks math-verify's extraction
+    span, number = _MATH_SPAN_RE.search(answer), _ANY_NUMBER_RE.search(answer)
+    if span and (not number or span.start() <= number.start()):
+        return strip_decorations(span.group())
+    return number.group() if number else answer
+
+
+def final_sentence_number(text: str) -> str | None:
+    """The last number of the last sentence that holds one (of the last few, any language), or None.
+
+    Chat-template leftovers and "I hope it is correct." are dropped first; a sentence ends at
+    ``. ``, ``。``, ``！``, ``？``, ``।`` or a blank line. Numbers glued to words of other
+    scripts count ("4000千克"), numbers inside ASCII words do not ("AZYUK2A").
+
+    Example:
+        >>> final_sentence_number("donc 353 g - 79 g = 274 g. Donc, il a déjà 79 g de cire.")
+        '79'
+    """
+    tail = _TRAILER_RE.sub("", text[-_MAX_TAIL:]).rstrip(" \t\n.!?。！？।")
+    pieces = [p for p in _ANY_SENTENCE_BREAK_RE.split(tail) if p.strip()]
+    for sentence in reversed(pieces[-_MAX_SENTENCES_BACK:]):
+        numbers = list(_ANY_NUMBER_RE.finditer(sentence))
+        if numbers:
+            return numbers[-1].group()
+    return None
 
 
 def _last_value(sentence: str) -> tuple[int, int, str] | None:
