@@ -67,7 +67,11 @@ from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
 from ttcs_verifiers._safe import MAX_SYMBOLIC_CHARS, SymbolicWorker, screen
 from ttcs_verifiers._text import (
+    drop_trailer,
+    ends_with_value,
+    final_sentence,
     final_sentence_number,
+    last_math_span,
     last_answer_phrase,
     last_boxed,
     last_boxed_run,
@@ -242,13 +246,21 @@ class MathVerifier:
         return found or self._last_math_or_number(completion)
 
     def _last_math_or_number(self, completion: str) -> str | None:
-        """math-verify's extraction of the completion's end when its final sentence has math, else its last number."""
+        """The last math or number of the final sentence, when it lies near that sentence's end.
+
+        Math goes to math-verify's LaTeX extraction (``"latex"`` target); when that parses
+        nothing, the span's own text unless it is words. Without math, the last number
+        (``"expr"`` target).
+        """
+        sentence, finished = final_sentence(completion)
+        if not ends_with_value(sentence, finished):
+            return None
         number = final_sentence_number(completion) if "expr" in self.scoring_targets else None
-        tail = completion[-_MAX_EXTRACTED_TAIL:]
-        if "latex" in self.scoring_targets and _MATH_MARK_RE.search(_final_part(tail)):
-            found = self._math_verify_extraction(tail)
-            if found:
-                return found
+        if "latex" in self.scoring_targets and _MATH_MARK_RE.search(sentence):
+            found = self._math_verify_extraction(drop_trailer(completion)[-_MAX_EXTRACTED_TAIL:])
+            span = last_math_span(sentence)
+            if found or (span and not reads_as_words(span)):
+                return found or span
         return number
 
     def _math_verify_extraction(self, tail: str) -> str | None:
@@ -293,6 +305,9 @@ class MathVerifier:
         try:
             if isinstance(gold, str) and _reads_like_completion(gold):
                 gold = self.extract_for_scoring(gold) or gold
+            gold, answer = _drop_group_braces(gold), _drop_group_braces(answer)
+            if _is_bracketed_tuple(gold) and _is_bare_list(answer):
+                answer = f"({answer})"  # "1, 3" lists the pair "(1, 3)" in its order
             return self._judge(gold, answer, gold_first=True)
         except Exception:  # hostile input must not crash an evaluation; the reason is logged
             logger.debug("is_correct(%.80r, %.80r) failed", gold, answer, exc_info=True)
@@ -463,12 +478,35 @@ def _labels_differ(a: str, b: str) -> bool:
     return len(labels) == 2 and labels[0] != labels[1]
 
 
-def _final_part(text: str) -> str:
-    """The text after the last sentence end outside math (where `final_sentence_number` looks)."""
-    stripped = text.rstrip(" \t\n.!?。！？")
-    breaks = [m.end() for m in re.finditer(r"[.!?。！？]\s+|\n\s*\n", stripped)
-              if stripped[: m.start()].count("$") % 2 == 0]
-    return stripped[breaks[-1] if breaks else 0 :]
+def _is_bracketed_tuple(answer: str) -> bool:
+    text = strip_decorations(answer)
+    return text.startswith("(") and text.endswith(")") and "," in text and text.count("(") == 1
+
+
+def _is_bare_list(answer: str) -> bool:
+    text = strip_decorations(answer)
+    return "," in text and not re.search(r"[()\[\]{}=<>]|\\[A-Za-z]", text)
+
+
+def _drop_group_braces(answer: str) -> str:
+    """``{1,3}`` -> ``1,3``: braces around a whole answer group it (a set is written ``\\{1,3\\}``)."""
+    if not isinstance(answer, str):
+        return answer
+    text = strip_decorations(answer)
+    if text.startswith("{") and text.endswith("}") and _closing_brace(text) == len(text) - 1:
+        return text[1:-1].strip()
+    return answer
+
+
+def _closing_brace(text: str) -> int:
+    """Where the brace opened at index 0 closes (-1 when it does not)."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "{}" and (index == 0 or text[index - 1] != "\\"):
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return index
+    return -1
 
 
 def _reads_like_completion(gold: str) -> bool:
