@@ -53,6 +53,7 @@ _BOX_GAP_RE = re.compile(
 )
 _MAX_BOX_GAP = 40
 _MAX_GAP_WORDS = 3
+_CONNECTOR_RE = re.compile(r"\b(?:and|or)\b|[,;]", re.IGNORECASE)
 _MAX_TAIL = 300  # the stated value must lie in the last this-many characters
 _MAX_AFTER_VALUE = 40  # characters between the stated value and the end of its sentence
 _FINISHED_RE = re.compile(r"(?:[.!]|\$|\\\]|\\\))\s*$")
@@ -175,10 +176,12 @@ def last_boxed_run(text: str) -> tuple[str, int] | None:
 
 
 def _few_words(gap: str) -> bool:
-    """A gap of at most three words and symbols, within one sentence: "\\text{ for part (a) and }", "++"."""
+    """A gap within one sentence of symbols only ("++"), or of at most three words joined by a
+    connector ("\\text{ for part (a) and }", "papers and"); not a revision ("then", "no no no")."""
     if _SENTENCE_BREAK_RE.search(gap):
         return False
-    return len(re.findall(r"[A-Za-z]{2,}", _LATEX_COMMAND_RE.sub(" ", gap))) <= _MAX_GAP_WORDS
+    words = re.findall(r"[A-Za-z]{2,}", _LATEX_COMMAND_RE.sub(" ", gap))
+    return not words or (len(words) <= _MAX_GAP_WORDS and bool(_CONNECTOR_RE.search(gap)))
 
 
 def last_answer_phrase(text: str) -> str | None:

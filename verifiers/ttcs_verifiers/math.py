@@ -116,6 +116,7 @@ _MIXED_RE = re.compile(r"^([+-]?)(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\frac\s*(?:\{\s
 _DECIMAL_COMMA_RE = re.compile(r"^([+-]?(?:\d+|[1-9]\d{0,2}(?: \d{3})+)),(\d+)$")
 
 
+_ONE_DIGIT_COMMA_RE = re.compile(r"^[+-]?\d,\d+$")
 _MAX_EXTRACTED_TAIL = 2000  # the end of a completion that math-verify's extraction reads
 _MATH_MARK_RE = re.compile(r"\$|\\[(\[]|\\[A-Za-z]+")
 _PROSE_RE = re.compile(r"[^\W\d_]{3,}")
@@ -363,8 +364,8 @@ class MathVerifier:
         key_a, key_b = self._rational(a), self._rational(b)
         if gold_first and key_a is not None and key_b is None:
             key_b = _decimal_comma(b)
-        if gold_first and key_a is None and key_b is not None:
-            key_a = _decimal_comma(a)  # a gold answer written with a decimal comma (``1,22``)
+        if gold_first and key_a is None and key_b is not None and _ONE_DIGIT_COMMA_RE.match(_strip_number_decorations(a)):
+            key_a = _decimal_comma(a)  # a gold ``1,22`` or ``0,111`` is one number; a gold ``1000,99`` stays a list
         return (key_a, key_b) if key_a is not None and key_b is not None else None
 
     def _rational(self, answer: str) -> Fraction | None:
