@@ -15,8 +15,10 @@ case keeps the upstream file, test and commit and the ``settings`` its test runs
 case is scored twice, in the same run:
 
 (a) ttcs, the way evaluation scores: ``ttcs.verify.extract_for_scoring`` on the completion,
-    then ``ttcs.verify.matches_gold`` against the gold answer (a fresh ``MathVerifier``),
-    one policy for every case;
+    then ``ttcs.verify.matches_gold`` against the gold answer (a fresh ``MathVerifier``); for
+    an upstream case, configured as its test configures math-verify (`ttcs_options`: the
+    extraction targets pick the scoring fallbacks, ``strict``, ``allow_set_relation_comp``
+    and a non-default ``precision`` are passed on), or with its defaults (``--ttcs-defaults``);
 (b) math-verify: ``verify(parse(gold), parse(completion))``, for an upstream case with the
     extraction targets, ``float_rounding``, ``strict`` and ``allow_set_relation_comp`` its
     test sets (as upstream configures it), for the project's own cases with the default
@@ -31,6 +33,7 @@ Usage::
     ttcs-bench-answers                        # every suite, one row each, Markdown on stdout
     ttcs-bench-answers --suite lighteval -v   # one suite, listing every wrong verdict
     ttcs-bench-answers --by-family --family roles
+    ttcs-bench-answers --ttcs-defaults        # ttcs unconfigured on the upstream cases
 """
 
 from __future__ import annotations
@@ -100,8 +103,12 @@ def load_suites(suites: Sequence[str] | None = None, families: Sequence[str] | N
     return [c for c in cases if not suites or c.suite in suites]
 
 
-def ttcs_checker() -> Callable[[Case], bool]:
-    """ttcs's verdict function, with its sympy worker started."""
+def ttcs_checker(configured: bool = True) -> Callable[[Case], bool]:
+    """ttcs's verdict function, with its sympy worker started.
+
+    With `configured`, an upstream case is scored by a verifier configured as its test
+    configures math-verify (`ttcs_options`); without, every case by the default verifier.
+    """
     from ttcs_verifiers.math import MathVerifier
 
     from ttcs.verify import extract_for_scoring, matches_gold
@@ -110,9 +117,10 @@ def ttcs_checker() -> Callable[[Case], bool]:
     verifiers[()].warm_up()
 
     def check(case: Case) -> bool:
-        if case.settings not in verifiers:
-            verifiers[case.settings] = MathVerifier(**ttcs_options(dict(case.settings)))
-        verifier = verifiers[case.settings]
+        key = case.settings if configured else ()
+        if key not in verifiers:
+            verifiers[key] = MathVerifier(**ttcs_options(dict(key)))
+        verifier = verifiers[key]
         answer = extract_for_scoring(verifier, case.completion)
         return answer is not None and matches_gold(verifier, case.gold, answer)
 
@@ -175,10 +183,14 @@ def score(cases: Sequence[Case], checker: Callable[[Case], bool], by: str = "fam
     return tallies
 
 
-def run_benchmark(cases: Sequence[Case], by: str = "family") -> tuple[list[FamilyScore], float]:
-    """Score `cases` with both checkers; scores per family or suite (`by`, in order of appearance), warm-up time."""
+def run_benchmark(cases: Sequence[Case], by: str = "family",
+                  configured: bool = True) -> tuple[list[FamilyScore], float]:
+    """Score `cases` with both checkers; scores per family or suite (`by`, in order of appearance), warm-up time.
+
+    `configured` False scores every case with ttcs's default verifier (see `ttcs_checker`).
+    """
     start = time.perf_counter()
-    ours, theirs = ttcs_checker(), math_verify_checker()
+    ours, theirs = ttcs_checker(configured), math_verify_checker()
     warm_up = time.perf_counter() - start
     ours_tallies, their_tallies = score(cases, ours, by), score(cases, theirs, by)
     families = list(dict.fromkeys(getattr(c, by) for c in cases))
@@ -217,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", choices=SUITES, help="only this suite (repeatable)")
     parser.add_argument("--family", action="append", help="only this family (repeatable)")
     parser.add_argument("--by-family", action="store_true", help="one row per family, not per suite")
+    parser.add_argument("--ttcs-defaults", action="store_true",
+                        help="score ttcs with its default settings on every case, not as each upstream test configures it")
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases (after --family)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the cases each checker gets wrong")
     args = parser.parse_args(argv)
@@ -227,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no cases")
         return 1
     by = "family" if args.by_family or args.cases else "suite"
-    scores, warm_up = run_benchmark(cases, by)
+    scores, warm_up = run_benchmark(cases, by, configured=not args.ttcs_defaults)
     print(markdown_table(scores, by))
     print(f"\n{len(cases)} cases; one-off warm-up of both checkers: {warm_up:.2f} s")
     if args.verbose:

@@ -116,7 +116,7 @@ def cases_of(source: str, suite: str, upstream: dict, licence: str) -> Iterator[
             if call.func.id == "verify":  # test_yujianll: verify(parse(gold), parse(pred)), math-verify defaults
                 settings = {"match_types": ["latex", "expr"], "boxed_match_priority": 55}
             elif len(positional) > 2:  # lighteval's compare_strings(gold, pred, language, match_type)
-                settings.update(zip(("language", "match_types"), positional[2:]))
+                settings.update(zip(("language", "match_types"), positional[2:4], strict=False))
             settings = {"match_types": settings.pop("match_type", None) or settings.get("match_types"), **{
                 k: v for k, v in settings.items() if k != "match_types"}}
             settings = {**_DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
