@@ -47,10 +47,8 @@ _GROUP_FACTORIAL_RE = re.compile(r"[)}\]]\s*!")
 _OPENERS, _CLOSERS = "{([", "})]"
 
 
-def screen(answer: str, max_chars: int = MAX_SYMBOLIC_CHARS) -> str | None:
+def screen(answer: str) -> str | None:
     """Why `answer` must not reach a symbolic parser, or None when it may.
-
-    `max_chars` is larger only for the end of a completion handed to math-verify's extraction.
 
     Example:
         >>> screen("10^{10^{10^{10}}}")
@@ -58,8 +56,8 @@ def screen(answer: str, max_chars: int = MAX_SYMBOLIC_CHARS) -> str | None:
         >>> screen(r"\\frac{1}{2}") is None
         True
     """
-    if len(answer) > max_chars:
-        return f"longer than {max_chars} characters"
+    if len(answer) > MAX_SYMBOLIC_CHARS:
+        return f"longer than {MAX_SYMBOLIC_CHARS} characters"
     if _CONTROL_RE.search(answer):
         return "control characters"
     if _DIGITS_RE.search(answer):

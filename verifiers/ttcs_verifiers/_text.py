@@ -367,11 +367,6 @@ def final_sentence_number(text: str) -> str | None:
     return numbers[-1].group() if numbers else None
 
 
-def drop_trailer(text: str) -> str:
-    """`text` without chat-template leftovers and "I hope it is correct." at its end."""
-    return _TRAILER_RE.sub("", text)
-
-
 def last_math_span(sentence: str) -> str | None:
     """The content of the last math span of `sentence` (delimiters dropped), or None."""
     spans = list(_ONE_SPAN_RE.finditer(sentence))

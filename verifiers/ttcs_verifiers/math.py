@@ -67,7 +67,6 @@ from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
 from ttcs_verifiers._safe import MAX_SYMBOLIC_CHARS, SymbolicWorker, screen
 from ttcs_verifiers._text import (
-    drop_trailer,
     ends_with_value,
     final_sentence,
     final_sentence_number,
@@ -117,7 +116,6 @@ _DECIMAL_COMMA_RE = re.compile(r"^([+-]?(?:\d+|[1-9]\d{0,2}(?: \d{3})+)),(\d+)$"
 
 
 _ONE_DIGIT_COMMA_RE = re.compile(r"^[+-]?\d,\d+$")
-_MAX_EXTRACTED_TAIL = 2000  # the end of a completion that math-verify's extraction reads
 _MATH_MARK_RE = re.compile(r"\$|\\[(\[]|\\[A-Za-z]+")
 _PROSE_RE = re.compile(r"[^\W\d_]{3,}")
 
@@ -209,7 +207,7 @@ class MathVerifier:
         self.options = {k: v for k, v in (("float_rounding", float_rounding), ("strict", strict),
                                           ("allow_set_relation_comp", allow_set_relation_comp))
                         if v != {"float_rounding": None, "strict": True, "allow_set_relation_comp": True}[k]}
-        self._extractions = _LRU(cache_size)  # completion tail -> math-verify's extraction (or "")
+        self._extractions = _LRU(cache_size)  # final sentence -> math-verify's extraction (or "")
         self._verdicts = _LRU(cache_size)  # (a, b) -> bool
         self._descriptions = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
         self._forms = _LRU(cache_size)  # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
@@ -258,21 +256,25 @@ class MathVerifier:
             return None
         number = final_sentence_number(completion) if "expr" in self.scoring_targets else None
         if "latex" in self.scoring_targets and _MATH_MARK_RE.search(sentence):
-            found = self._math_verify_extraction(drop_trailer(completion)[-_MAX_EXTRACTED_TAIL:])
+            found = self._math_verify_extraction(sentence)
             span = last_math_span(sentence)
             if found or (span and not reads_as_words(span)):
                 return found or span
         return number
 
-    def _math_verify_extraction(self, tail: str) -> str | None:
-        """What math-verify's LaTeX extraction finds in `tail` (the worker's ``extract``; cached), or None."""
-        found = self._extractions.get(tail)
+    def _math_verify_extraction(self, text: str) -> str | None:
+        """What math-verify's LaTeX extraction finds in `text` (the worker's ``extract``; cached), or None.
+
+        `text` is a final sentence or a phrase's words, at most a few hundred characters; it
+        passes the same pre-screen as every answer that reaches sympy.
+        """
+        found = self._extractions.get(text)
         if found is None:
-            reason = screen(tail, max_chars=_MAX_EXTRACTED_TAIL)
+            reason = screen(text)
             reply = None if reason else self._worker.request("extract", _Clock(self._worker, self.timeout).remaining(),
-                                                             a=tail)
+                                                             a=text)
             found = (reply or {}).get("answer") or ""
-            self._extractions.put(tail, found)
+            self._extractions.put(text, found)
         return found or None
 
     def canonical(self, answer: str) -> Hashable | None:
