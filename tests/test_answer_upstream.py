@@ -142,3 +142,12 @@ def test_extraction_fallback_never_runs_code_and_stays_in_time(verifier, complet
     assert answer is None or isinstance(answer, str)
     assert isinstance(verifier.is_correct("1", answer or "1"), bool)
     assert time.monotonic() - start < 2 * verifier.timeout + 2
+
+
+def test_the_worker_extract_op_returns_math_verify_s_parsed_string_only():
+    from ttcs_verifiers._worker import Session
+
+    session = Session()
+    assert session.handle({"op": "extract", "a": r"We find that $x \lt 3$.", "timeout": 2}) == {"answer": r"x \lt 3"}
+    assert session.handle({"op": "extract", "a": "no math here", "timeout": 2}) == {"answer": None}
+    assert session.handle({"op": "extract", "a": "how many $? just about 1$", "timeout": 2}) == {"answer": None}
