@@ -45,3 +45,43 @@ def test_main_prints_a_markdown_table(capsys, tmp_path):
     assert main(["--cases", str(path), "-v"]) == 0
     out = capsys.readouterr().out
     assert "| f | 2 | 2/2 (100%) |" in out and "2 cases" in out
+
+
+def test_upstream_suites_are_stored_as_attributed_data():
+    from ttcs_eval.bench_answers import UPSTREAM
+
+    for path, repo, licence in zip(UPSTREAM, ("huggingface/Math-Verify", "huggingface/lighteval"),
+                                   ("Apache-2.0", "MIT"), strict=True):
+        with open(path, encoding="utf-8") as lines:
+            records = [json.loads(line) for line in lines]
+        assert len(records) >= 200
+        for record in records:
+            assert record["upstream"]["repo"] == repo and len(record["upstream"]["commit"]) == 40
+            assert record["upstream"]["file"].startswith("tests/") and record["upstream"]["test"].startswith("test_")
+            assert record["licence"].startswith(licence)
+            assert set(record["settings"]) >= {"match_types", "precision", "strict", "allow_set_relation_comp"}
+        assert {r["label"] for r in records} == {True, False}
+
+
+def test_load_suites_and_the_options_of_an_upstream_case():
+    from ttcs_eval.bench_answers import load_suites, ttcs_options
+
+    suites = {c.suite for c in load_suites()}
+    assert suites == {"ttcs", "math-verify", "lighteval"}
+    lighteval = load_suites(["lighteval"])
+    assert lighteval and all(c.suite == "lighteval" and c.settings for c in lighteval)
+    options = ttcs_options({"match_types": ["latex"], "precision": 5, "strict": False,
+                            "allow_set_relation_comp": True})
+    assert options == {"scoring_targets": ("latex",), "float_rounding": 5, "strict": False,
+                       "allow_set_relation_comp": True}
+    assert ttcs_options({}) == {}
+
+
+def test_an_upstream_case_is_scored_as_its_test_configures_it():
+    settings = tuple(sorted({"match_types": ("latex", "expr"), "precision": 6, "strict": False,
+                             "allow_set_relation_comp": False, "boxed_match_priority": 0, "language": "ENGLISH"}.items()))
+    cases = [Case("test_strict", "$f(x)$", "$f(y)$", True, "math-verify", settings)]
+    scores, _ = run_benchmark(cases, by="suite")
+    assert scores[0].family == "math-verify" and scores[0].ttcs.right == 1 and scores[0].math_verify.right == 1
+    defaults, _ = run_benchmark(cases, by="suite", configured=False)
+    assert defaults[0].ttcs.right == 0  # unconfigured, ttcs is strict about variable names

@@ -8,7 +8,9 @@ as its answer; every verifier's `extract` uses them, votes included. `last_boxed
 last box together with the boxes right before it, ``\\boxed{1}, \\boxed{2}``) and
 `last_stated_value` (the last math span or number of a finished completion, when its last
 sentence states it as a result) are greedier: the ``math`` verifier uses them only when a
-gold answer scores the result, never for votes.
+gold answer scores the result, never for votes. So are `last_phrase_any_language` (answer
+phrases in French, Chinese, Hindi and Arabic too, as lighteval's multilingual tests write
+them) and `final_sentence_number` (the last number of the last sentence that has one).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ _BOX_GAP_RE = re.compile(
     re.IGNORECASE,
 )
 _MAX_BOX_GAP = 40
+_MAX_GAP_WORDS = 3
+_CONNECTOR_RE = re.compile(r"\b(?:and|or)\b|[,;]", re.IGNORECASE)
 _MAX_TAIL = 300  # the stated value must lie in the last this-many characters
 _MAX_AFTER_VALUE = 40  # characters between the stated value and the end of its sentence
 _FINISHED_RE = re.compile(r"(?:[.!]|\$|\\\]|\\\))\s*$")
@@ -65,6 +69,31 @@ _RESULT_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 _RESULT_AFTER_RE = re.compile(r"\s*(?:is|are)\s+(?:the\s+)?(?:final\s+)?(?:answer|solution|result)s?\b", re.IGNORECASE)
+# Answer phrases of the languages lighteval's tests use, and "answer is" without "the" (scoring only).
+_ANY_LANGUAGE_PHRASE_RE = re.compile(
+    r"\banswer\s+is\b[ \t]*:?|\bréponse(?:\s+finale)?\s*(?:est\b|[:：])[ \t]*:?|答案\s*(?:是|为|[:：])"
+    r"|उत्तर\s*(?:है|[:：])|(?:الإجابة|الجواب)\s*(?:هي|هو|[:：])",
+    re.IGNORECASE,
+)
+# Sentence ends of the languages above: ". ", "。", "！", "？", "।", a blank line.
+_ANY_SENTENCE_BREAK_RE = re.compile(r"[.!?](?:\$\$|\\\])?\s+|[。！？।]\s*|\n\s*\n")
+# Words that mark what follows as the conclusion, in the languages above: the value may come anywhere after.
+_CONCLUSION_RE = re.compile(r"\b(?:therefore|thus|hence|so|consequently|finally|donc|ainsi)\b|因此|所以|इसलिए|لذا",
+                            re.IGNORECASE)
+# Inline math does not cross a line; display math may.
+_ONE_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$|\\\(([^\n]+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+# Chat-template leftovers and sign-offs after the answer ("I hope it is correct. <|im_start|>user").
+_TRAILER_RE = re.compile(r"(?:\s*(?:<\|[a-z_]+\|>\w*|I hope it is correct\.?))+\s*$", re.IGNORECASE)
+# A number between non-word ASCII characters: "4000千克" and "为13/28" hold one; "AZYUK2A" does not.
+_ANY_NUMBER_RE = re.compile(
+    r"(?<![A-Za-z0-9_\\^.,/{])[-+]?(?:(?:\d{1,3}(?:[, ]\d{3})+|\d+)(?:[.,]\d+)?|\.\d+)(?:/\d+)?%?(?![0-9_^}]|[.,/]\d)")
+_ANY_FINISHED_RE = re.compile(r"(?:[.!。！।]|\$|\\\]|\\\))\s*$")
+_VALUE_END_RE = re.compile(r"[\d$}%]|\\[)\]]")
+_MAX_AFTER_FALLBACK = 24  # words after the last value of a finished final sentence ("... is our answer.")
+_MAX_AFTER_UNFINISHED = 10  # a unit after the value ("1,000.99m²", "28 percent"); more means it was cut off
+_LATEX_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+_WORD_RE = re.compile(r"[A-Za-z]{2,}|[^\W\d_A-Za-z]+")
+_BARE_EQUALS_RE = re.compile(r"(?<![<>!:=])=(?!=)")
 _TEXT_WRAPPER_RE = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 
 
@@ -140,10 +169,19 @@ def last_boxed_run(text: str) -> tuple[str, int] | None:
         if span[1] > run[0][0]:
             break  # the later box lies inside this one: nested boxes are one answer, not a run
         gap = text[span[1] : run[0][0]]
-        if len(gap) > _MAX_BOX_GAP or not _BOX_GAP_RE.fullmatch(gap):
+        if len(gap) > _MAX_BOX_GAP or not (_BOX_GAP_RE.fullmatch(gap) or _few_words(gap)):
             break
         run.insert(0, span)
     return ", ".join(content for _, _, content in run), run[-1][1]
+
+
+def _few_words(gap: str) -> bool:
+    """A gap within one sentence of symbols only ("++"), or of at most three words joined by a
+    connector ("\\text{ for part (a) and }", "papers and"); not a revision ("then", "no no no")."""
+    if _SENTENCE_BREAK_RE.search(gap):
+        return False
+    words = re.findall(r"[A-Za-z]{2,}", _LATEX_COMMAND_RE.sub(" ", gap))
+    return not words or (len(words) <= _MAX_GAP_WORDS and bool(_CONNECTOR_RE.search(gap)))
 
 
 def last_answer_phrase(text: str) -> str | None:
@@ -241,8 +279,99 @@ def last_stated_value(text: str) -> str | None:
         return None
     if not (_RESULT_BEFORE_RE.search(sentence[:start]) or _RESULT_AFTER_RE.match(sentence[end:])):
         return None
-    rhs = value.rsplit("=", 1)[-1].strip()
-    return rhs if "=" in value and _PLAIN_NUMBER_RE.fullmatch(rhs) else value
+    rhs = _BARE_EQUALS_RE.split(value)[-1].strip()
+    return rhs if _BARE_EQUALS_RE.search(value) and _PLAIN_NUMBER_RE.fullmatch(rhs) else value
+
+
+def last_phrase_any_language(text: str) -> tuple[str, int] | None:
+    """The last answer phrase of any language the scoring path reads, and where it starts.
+
+    English phrases as `last_answer_phrase_at` reads them, plus "answer is", "réponse est",
+    "Réponse :", "答案是", "答案：", "उत्तर है", "الإجابة هي". A phrase followed by words gives the
+    first math span or number among them ("Réponse: Janeth aura encore 220 $ à payer" -> ``220``).
+
+    Example:
+        >>> last_phrase_any_language("donc la réponse est $12$.")
+        ('12', 10)
+    """
+    found = last_answer_phrase_at(text)
+    others = [m for m in _ANY_LANGUAGE_PHRASE_RE.finditer(text) if not found or m.start() > found[1]]
+    for match in reversed(others):
+        answer = _rest_of_line(text[match.end() : match.end() + _MAX_PHRASE_ANSWER])
+        if answer:
+            return _first_value_of_words(answer), match.start()
+    return (_first_value_of_words(found[0]), found[1]) if found else None
+
+
+def reads_as_words(answer: str) -> bool:
+    """Whether `answer` is a sentence (two words or more outside math, ``\\text`` and LaTeX commands)."""
+    outside_math = _LATEX_COMMAND_RE.sub(" ", _MATH_SPAN_RE.sub(" ", _TEXT_WRAPPER_RE.sub(" ", answer)))
+    return len(_WORD_RE.findall(outside_math)) >= 2
+
+
+def _first_value_of_words(answer: str) -> str:
+    """`answer` itself when it is a value; in a sentence of words, its first math span or number."""
+    if not reads_as_words(answer) or "\\" in answer:
+        return answer  # LaTeX among words: the scoring path asks math-verify's extraction
+    span, number = _MATH_SPAN_RE.search(answer), _ANY_NUMBER_RE.search(answer)
+    if span and (not number or span.start() <= number.start()):
+        return strip_decorations(span.group())
+    return number.group() if number else answer
+
+
+def final_sentence(text: str) -> tuple[str, bool]:
+    """The last sentence of a completion, and whether the completion ends like a finished sentence.
+
+    Chat-template leftovers and "I hope it is correct." are dropped first; a sentence ends at
+    ``. ``, ``!``, ``?``, ``。``, ``！``, ``？``, ``।`` or a blank line.
+
+    Example:
+        >>> final_sentence("So $x = 2$. Hence $y = 3$. I hope it is correct. <|im_start|>user")
+        ('Hence $y = 3$', True)
+    """
+    tail = _TRAILER_RE.sub("", text[-_MAX_TAIL:])
+    finished = bool(_ANY_FINISHED_RE.search(tail))
+    pieces = [p for p in _ANY_SENTENCE_BREAK_RE.split(tail.rstrip(" \t\n.!?。！？।")) if p.strip()]
+    sentence = pieces[-1].strip() if pieces else ""
+    if sentence.count("$") % 2 == 1 and sentence.startswith("$"):
+        sentence = sentence.lstrip("$").strip()  # the close of a display that ended the sentence before
+    return sentence, finished
+
+
+def ends_with_value(sentence: str, finished: bool) -> bool:
+    """Whether `sentence` states its last math or number as a result.
+
+    After "therefore", "so", "donc", "因此" ... anywhere; otherwise the value must lie near
+    the end: a few words after it in a finished completion ("$x <= 2$ is our answer."), only
+    a unit in one that was cut off ("28 percent"; not "compute $3 \\cdot 4$ first and then we").
+    """
+    ends = [m.end() for m in _VALUE_END_RE.finditer(sentence)]
+    if not ends:
+        return False
+    if _CONCLUSION_RE.search(sentence[: ends[-1]]):
+        return True
+    return len(sentence) - ends[-1] <= (_MAX_AFTER_FALLBACK if finished else _MAX_AFTER_UNFINISHED)
+
+
+def final_sentence_number(text: str) -> str | None:
+    """The last number of a completion's final sentence (`final_sentence`), or None.
+
+    Numbers glued to words of other scripts count ("4000千克"), numbers inside ASCII words do
+    not ("AZYUK2A"), nor digits inside LaTeX braces (``\\frac{1}{2}``).
+
+    Example:
+        >>> final_sentence_number("donc 353 g - 79 g = 274 g. Donc, il a déjà 79 g de cire.")
+        '79'
+    """
+    numbers = list(_ANY_NUMBER_RE.finditer(final_sentence(text)[0]))
+    return numbers[-1].group() if numbers else None
+
+
+def last_math_span(sentence: str) -> str | None:
+    """The content of the last math span of `sentence` (delimiters dropped), or None."""
+    spans = list(_ONE_SPAN_RE.finditer(sentence))
+    return strip_decorations(spans[-1].group()) if spans else None
+
 
 
 def _last_value(sentence: str) -> tuple[int, int, str] | None:

@@ -8,6 +8,10 @@ and writes one JSON reply per line on stdout, and exits when stdin closes:
   ``{"id": 2, "equal": true}``; with ``"gold_first": true``, `a` is the gold answer and `b`
   the prediction (see "Comparing" below); ``"tolerance"`` is the absolute slack a written
   decimal allows (see `values_close`)
+- ``{"id": 4, "op": "extract", "a": "We find that $x \\\\lt 3$.", "timeout": 2}`` ->
+  ``{"id": 4, "answer": "x \\\\lt 3"}``: math-verify's own LaTeX extraction of a completion (the
+  last math it can parse; None when it finds none that parses), for the scoring path of
+  completions with neither a box nor an answer phrase
 - ``{"id": 3, "op": "describe", "a": "\\\\pi", "timeout": 2}`` ->
   ``{"id": 3, "kind": "number", "strings": ["\\\\pi"], "fingerprint": [3.14159..., 0.0], "text": "pi",
   "value": ["3.14159265358979323846264338328", "0"]}``
@@ -81,6 +85,7 @@ class Session:
 
         self.cache_size = cache_size
         self._config = [LatexExtractionConfig()]
+        self._extraction = [LatexExtractionConfig(boxed_match_priority=0)]
         self._parsed: OrderedDict[str, list] = OrderedDict()
 
     def handle(self, request: dict) -> dict:
@@ -89,9 +94,12 @@ class Session:
             return {}
         if op == "describe":
             return describe(self.parse(request["a"], seconds))
+        if op == "extract":
+            return {"answer": self.extract(request["a"], seconds)}
         if op == "compare":
+            options = {k: request[k] for k in ("strict", "float_rounding", "allow_set_relation_comp") if k in request}
             return {"equal": self.compare(request["a"], request["b"], seconds, gold_first=bool(request.get("gold_first")),
-                                          tolerance=float(request.get("tolerance", 0.0)))}
+                                          tolerance=float(request.get("tolerance", 0.0)), options=options)}
         raise ValueError(f"unknown op {op!r}")
 
     def warm_up(self) -> None:
@@ -113,16 +121,29 @@ class Session:
             self._parsed.popitem(last=False)
         return result
 
-    def compare(self, a: str, b: str, seconds: int, gold_first: bool = False, tolerance: float = 0.0) -> bool:
-        """Whether `a` and `b` are the same answer (with `gold_first`: whether `b` is correct for the gold `a`)."""
+    def extract(self, text: str, seconds: int) -> str | None:
+        """The string of the last math of `text` that math-verify's LaTeX extraction parses, or None."""
+        from math_verify import parse
+
+        found = parse(text, extraction_config=self._extraction, parsing_timeout=seconds)
+        strings = [item for item in found if isinstance(item, str)]
+        return strings[-1] if strings and len(strings) < len(found) else None
+
+    def compare(self, a: str, b: str, seconds: int, gold_first: bool = False, tolerance: float = 0.0,
+                options: dict | None = None) -> bool:
+        """Whether `a` and `b` are the same answer (with `gold_first`: whether `b` is correct for the gold `a`).
+
+        `options` are math-verify ``verify`` settings a grader configured (``strict``,
+        ``float_rounding``, ``allow_set_relation_comp``); without them, ttcs's defaults.
+        """
         gold, target = self.parse(a, seconds), self.parse(b, seconds)
         gold_strings = {item.strip() for item in gold if isinstance(item, str)} - {""}
         if gold_strings & {item.strip() for item in target if isinstance(item, str)}:
             return True
-        return any(self._compare_objects(g, t, seconds, gold_first, tolerance)
+        return any(self._compare_objects(g, t, seconds, gold_first, tolerance, options or {})
                    for g in gold if not isinstance(g, str) for t in target if not isinstance(t, str))
 
-    def _compare_objects(self, gold, target, seconds: int, gold_first: bool, tolerance: float) -> bool:
+    def _compare_objects(self, gold, target, seconds: int, gold_first: bool, tolerance: float, options: dict) -> bool:
         from math_verify import verify
 
         gold, target = unwrap_assignments(stated_result(gold), stated_result(target))
@@ -131,9 +152,10 @@ class Session:
         numeric = _bounded(seconds, numbers_verdict, gold, target, tolerance)
         if numeric is not None:
             return numeric
-        if verify(gold, target, allow_set_relation_comp=True, timeout_seconds=seconds):
+        settings = {"allow_set_relation_comp": True, **options, "timeout_seconds": seconds}
+        if verify(gold, target, **settings):
             return True
-        if not gold_first and verify(target, gold, allow_set_relation_comp=True, timeout_seconds=seconds):
+        if not gold_first and verify(target, gold, **settings):
             return True
         return bool(_bounded(seconds, agree_at_points, gold, target))
 
@@ -351,8 +373,9 @@ def equation_chain(expr: object) -> list | None:
 def assigned_value(expr: object) -> object | None:
     """The value of an assignment to a lone variable or function, else None.
 
-    ``x = 5``, ``y = 2x+1``, ``x = 2+3 = 5`` and ``f(x) = x^2`` are assignments; ``7 = 11a+c``,
-    ``x^2 = 4`` and ``x = 2x - 5`` (the variable on both sides) are not.
+    ``x = 5``, ``y = 2x+1``, ``x = 2+3 = 5``, ``f(x) = x^2``, ``(p, q) = (3, 2)`` and
+    ``|AB| = 1`` (see `names_quantity`) are assignments; ``7 = 11a+c``, ``x^2 = 4`` and
+    ``x = 2x - 5`` (the variable on both sides) are not.
     """
     from sympy import Symbol
     from sympy.core.function import AppliedUndef
@@ -363,9 +386,28 @@ def assigned_value(expr: object) -> object | None:
     target, value = relations[0].lhs, relations[-1].rhs
     if isinstance(target, AppliedUndef) and all(isinstance(arg, Symbol) for arg in target.args):
         return None if value.has(target.func) else value
-    if not isinstance(target, Symbol) or target in getattr(value, "free_symbols", {target}):
+    if not names_quantity(target) or target.free_symbols & getattr(value, "free_symbols", target.free_symbols):
         return None
     return value
+
+
+def names_quantity(expr: object) -> bool:
+    """Whether `expr` only names a quantity: a symbol, or symbols in a tuple, a product, a ratio or ``|.|``.
+
+    ``x``, ``(p, q)``, ``|AB|``, ``\\frac{NO}{BO}`` and ``V_1 : V_2`` name one; ``x^2``, ``2x``
+    and ``a + b`` do not (an equation of those is a condition, not a stated value).
+    """
+    from sympy import Abs, Mul, Pow, Symbol, Tuple
+
+    if isinstance(expr, Symbol):
+        return True
+    if isinstance(expr, Tuple):
+        return bool(expr.args) and all(isinstance(arg, Symbol) for arg in expr.args)
+    if isinstance(expr, Abs):
+        return names_quantity(expr.args[0])
+    if isinstance(expr, Pow):
+        return expr.exp == -1 and names_quantity(expr.base)
+    return isinstance(expr, Mul) and all(names_quantity(arg) for arg in expr.args)
 
 
 def unwrap_assignments(a: object, b: object) -> tuple[object, object]:

@@ -67,11 +67,16 @@ from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
 from ttcs_verifiers._safe import MAX_SYMBOLIC_CHARS, SymbolicWorker, screen
 from ttcs_verifiers._text import (
+    ends_with_value,
+    final_sentence,
+    final_sentence_number,
     last_answer_phrase,
-    last_answer_phrase_at,
     last_boxed,
     last_boxed_run,
+    last_math_span,
+    last_phrase_any_language,
     last_stated_value,
+    reads_as_words,
     strip_decorations,
     unwrap_text,
 )
@@ -109,6 +114,10 @@ _MIXED_RE = re.compile(r"^([+-]?)(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\frac\s*(?:\{\s
 # A decimal comma: `1000,99`, `0,111`, `12 345,5` (read only where no thousands grouping fits).
 _DECIMAL_COMMA_RE = re.compile(r"^([+-]?(?:\d+|[1-9]\d{0,2}(?: \d{3})+)),(\d+)$")
 
+
+_ONE_DIGIT_COMMA_RE = re.compile(r"^[+-]?\d,\d+$")
+_MATH_MARK_RE = re.compile(r"\$|\\[(\[]|\\[A-Za-z]+")
+_PROSE_RE = re.compile(r"[^\W\d_]{3,}")
 
 _NO_FORM = object()  # cached: this answer has no exact form
 _WORKER: SymbolicWorker | None = None  # one sympy subprocess per Python process, started lazily
@@ -173,13 +182,32 @@ class MathVerifier:
             False (the worker process is killed and restarted).
         cache_size: how many symbolic verdicts, and how many parsed answers, this
             instance remembers (each distinct answer is parsed once while remembered).
+        scoring_targets: the fallbacks of `extract_for_scoring` after boxes and answer
+            phrases, as math-verify's extraction targets name them: ``"latex"`` (math-verify's
+            LaTeX extraction of the completion, in the worker) and ``"expr"`` (the last number
+            of the final sentence, read in pure Python; never sympy's expression parser).
+        float_rounding: None (default) compares numbers exactly (see the module doc); k makes
+            numbers that agree to k decimal places equal and is passed to math-verify's ``verify``.
+        strict: passed to ``verify``; False lets ``f(x)`` match ``f(y)`` (math-verify's non-strict mode).
+        allow_set_relation_comp: passed to ``verify``; False keeps a gold interval or set from
+            matching a predicted inequality (a gold inequality still matches a predicted interval).
+
+    The last three follow math-verify's options of the same names, for a grader configured as
+    an upstream benchmark configures math-verify; the defaults are ttcs's own comparison.
     """
 
     name = "math"
 
-    def __init__(self, timeout: float = 2.0, cache_size: int = 65536) -> None:
+    def __init__(self, timeout: float = 2.0, cache_size: int = 65536,
+                 scoring_targets: tuple[str, ...] = ("latex", "expr"), float_rounding: int | None = None,
+                 strict: bool = True, allow_set_relation_comp: bool = True) -> None:
         self.timeout = float(timeout)
         self.cache_size = cache_size
+        self.scoring_targets = tuple(scoring_targets)
+        self.options = {k: v for k, v in (("float_rounding", float_rounding), ("strict", strict),
+                                          ("allow_set_relation_comp", allow_set_relation_comp))
+                        if v != {"float_rounding": None, "strict": True, "allow_set_relation_comp": True}[k]}
+        self._extractions = _LRU(cache_size)  # final sentence -> math-verify's extraction (or "")
         self._verdicts = _LRU(cache_size)  # (a, b) -> bool
         self._descriptions = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
         self._forms = _LRU(cache_size)  # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
@@ -196,18 +224,58 @@ class MathVerifier:
 
         The last run of adjacent boxes, joined (``\\boxed{1}, \\boxed{2}`` -> ``1, 2``); but an
         answer phrase after that run wins when it states a value ("... \\boxed{12} rows ...
-        Final Answer: The final answer is $10,455$"); without a box, the last answer phrase;
-        without either, the value the last sentence of a finished completion states as its
-        result (`ttcs_verifiers._text.last_stated_value`).
+        Final Answer: The final answer is $10,455$"); without a box, the last answer phrase (in
+        English, French, Chinese, Hindi or Arabic); without either, the value the last sentence
+        of a finished completion states as its result (`ttcs_verifiers._text.last_stated_value`);
+        then, as the field's graders read a completion (math-verify, lighteval), the last math
+        that math-verify's LaTeX extraction parses (asked of the worker, under the timeout) when
+        the final sentence holds math; last, the last number of the final sentence
+        (`ttcs_verifiers._text.final_sentence_number`).
         """
         if not isinstance(completion, str):
             return None
-        run, phrase = last_boxed_run(completion), last_answer_phrase_at(completion)
+        run, phrase = last_boxed_run(completion), last_phrase_any_language(completion)
         if run and phrase and phrase[1] >= run[1] and _states_value(phrase[0]):
             return phrase[0]
         if run:
             return run[0]
-        return phrase[0] if phrase else last_stated_value(completion)
+        if phrase and reads_as_words(phrase[0]):  # "答案：每份应该是 (\\frac{2}{5}) 吨" -> math-verify's extraction
+            return self._last_math_or_number(phrase[0]) or phrase[0]
+        found = phrase[0] if phrase else last_stated_value(completion)
+        return found or self._last_math_or_number(completion)
+
+    def _last_math_or_number(self, completion: str) -> str | None:
+        """The last math or number of the final sentence, when it lies near that sentence's end.
+
+        Math goes to math-verify's LaTeX extraction (``"latex"`` target); when that parses
+        nothing, the span's own text unless it is words. Without math, the last number
+        (``"expr"`` target).
+        """
+        sentence, finished = final_sentence(completion)
+        if not ends_with_value(sentence, finished):
+            return None
+        number = final_sentence_number(completion) if "expr" in self.scoring_targets else None
+        if "latex" in self.scoring_targets and _MATH_MARK_RE.search(sentence):
+            found = self._math_verify_extraction(sentence)
+            span = last_math_span(sentence)
+            if found or (span and not reads_as_words(span)):
+                return found or span
+        return number
+
+    def _math_verify_extraction(self, text: str) -> str | None:
+        """What math-verify's LaTeX extraction finds in `text` (the worker's ``extract``; cached), or None.
+
+        `text` is a final sentence or a phrase's words, at most a few hundred characters; it
+        passes the same pre-screen as every answer that reaches sympy.
+        """
+        found = self._extractions.get(text)
+        if found is None:
+            reason = screen(text)
+            reply = None if reason else self._worker.request("extract", _Clock(self._worker, self.timeout).remaining(),
+                                                             a=text)
+            found = (reply or {}).get("answer") or ""
+            self._extractions.put(text, found)
+        return found or None
 
     def canonical(self, answer: str) -> Hashable | None:
         """A key such that equal keys mean equivalent answers, else None.
@@ -238,8 +306,11 @@ class MathVerifier:
         Never raises; returns within ~`timeout`.
         """
         try:
-            if isinstance(gold, str) and ("\\boxed" in gold or "\\fbox" in gold):
+            if isinstance(gold, str) and _reads_like_completion(gold):
                 gold = self.extract_for_scoring(gold) or gold
+            gold, answer = _drop_group_braces(gold), _drop_group_braces(answer)
+            if _is_bracketed_tuple(gold) and _is_bare_list(answer):
+                answer = f"({answer})"  # "1, 3" lists the pair "(1, 3)" in its order
             return self._judge(gold, answer, gold_first=True)
         except Exception:  # hostile input must not crash an evaluation; the reason is logged
             logger.debug("is_correct(%.80r, %.80r) failed", gold, answer, exc_info=True)
@@ -260,12 +331,12 @@ class MathVerifier:
             return True
         if gold_first and _labels_differ(a, b):
             return False  # `x = 2` is not a correct answer for `y = 2`
-        tolerance = _tolerance(a, b)
+        tolerance = _tolerance(a, b, self.options.get("float_rounding"))
         numbers = self._plain_numbers(a, b, gold_first)
         if numbers is not None:
             return abs(numbers[0] - numbers[1]) <= tolerance  # exact, but for the rounding of a written decimal
         verdict = forms_verdict(self._form(a), self._form(b))
-        if verdict is not None:
+        if verdict is not None and (verdict or not self.options):
             return verdict  # follows from the two exact forms (see `ttcs_verifiers._forms`)
         if max(len(a), len(b)) > _MAX_PARSER_INPUT:
             return False  # far beyond what the screen lets through; its clean-up alone would cost seconds
@@ -295,6 +366,8 @@ class MathVerifier:
         key_a, key_b = self._rational(a), self._rational(b)
         if gold_first and key_a is not None and key_b is None:
             key_b = _decimal_comma(b)
+        if gold_first and key_a is None and key_b is not None and _ONE_DIGIT_COMMA_RE.match(_strip_number_decorations(a)):
+            key_a = _decimal_comma(a)  # a gold ``1,22`` or ``0,111`` is one number; a gold ``1000,99`` stays a list
         return (key_a, key_b) if key_a is not None and key_b is not None else None
 
     def _rational(self, answer: str) -> Fraction | None:
@@ -332,10 +405,10 @@ class MathVerifier:
             verdict = decide(description_first, description_second)
         if verdict is None:
             verdict = _structure_verdict(description_first, description_second)
-        if verdict is not None:
+        if verdict is not None and (verdict or not self.options):
             return verdict  # follows from the parses alone (see `ttcs_verifiers._worker`)
         reply = self._worker.request("compare", clock.remaining(), a=a, b=b, gold_first=gold_first,
-                                     tolerance=float(tolerance))
+                                     tolerance=float(tolerance), **self.options)
         if reply is None:
             logger.debug("no symbolic verdict on %.80r vs %.80r (timeout or error): False", a, b)
             return False
@@ -408,6 +481,48 @@ def _labels_differ(a: str, b: str) -> bool:
     return len(labels) == 2 and labels[0] != labels[1]
 
 
+def _is_bracketed_tuple(answer: str) -> bool:
+    text = strip_decorations(answer)
+    return text.startswith("(") and text.endswith(")") and "," in text and text.count("(") == 1
+
+
+def _is_bare_list(answer: str) -> bool:
+    text = strip_decorations(answer)
+    return "," in text and not re.search(r"[()\[\]{}=<>]|\\[A-Za-z]", text)
+
+
+def _drop_group_braces(answer: str) -> str:
+    """``{1,3}`` -> ``1,3``: braces around a whole answer group it (a set is written ``\\{1,3\\}``)."""
+    if not isinstance(answer, str):
+        return answer
+    text = strip_decorations(answer)
+    if text.startswith("{") and text.endswith("}") and _closing_brace(text) == len(text) - 1:
+        return text[1:-1].strip()
+    return answer
+
+
+def _closing_brace(text: str) -> int:
+    """Where the brace opened at index 0 closes (-1 when it does not)."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "{}" and (index == 0 or text[index - 1] != "\\"):
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _reads_like_completion(gold: str) -> bool:
+    """Whether a gold answer is written as a completion (a box, or prose around math) and must be extracted."""
+    if "\\boxed" in gold or "\\fbox" in gold:
+        return True
+    outside = unwrap_text(strip_decorations(gold))
+    if not _MATH_MARK_RE.search(outside):
+        return False
+    prose = _PROSE_RE.findall(re.sub(r"\$[^$]*\$|\\[A-Za-z]+", " ", outside))
+    return len(prose) >= 3
+
+
 def _states_value(answer: str) -> bool:
     """Whether a phrase's answer looks like a value (a digit, math or a short token), not a remark."""
     return bool(re.search(r"[\d\\$^=]", answer)) or (len(answer) <= 3 and not answer.isalpha())
@@ -422,9 +537,17 @@ def _decimal_text(number: Fraction) -> str:
         return str(Decimal(number.numerator) / Decimal(number.denominator))
 
 
-def _tolerance(a: str, b: str) -> Fraction:
-    """The slack of the less precise written decimal among `a` and `b` (0 when neither is one)."""
-    return max(_decimal_slack(a), _decimal_slack(b))
+def _tolerance(a: str, b: str, float_rounding: int | None = None) -> Fraction:
+    """The slack of the less precise written decimal among `a` and `b` (0 when neither is one).
+
+    With `float_rounding` k (a configured grader), a written decimal also stands for whatever
+    rounds to it at k places.
+    """
+    slack = max(_decimal_slack(a), _decimal_slack(b))
+    if float_rounding is not None and (_DECIMAL_RE.match(_strip_number_decorations(a)[:_MAX_CANONICAL_CHARS])
+                                       or _DECIMAL_RE.match(_strip_number_decorations(b)[:_MAX_CANONICAL_CHARS])):
+        slack = max(slack, Fraction(1, 2 * 10 ** int(float_rounding)))
+    return slack
 
 
 def _decimal_slack(answer: str) -> Fraction:
