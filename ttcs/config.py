@@ -104,6 +104,7 @@ def _sibling(key: str, name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- rules: what one key may hold
+# A rule is a callable (cfg, key) that raises ConfigError; those with parameters are small dataclasses.
 
 
 @dataclass(frozen=True)
@@ -158,162 +159,123 @@ class OneOf:
                                                             for o in options))
 
 
-@dataclass(frozen=True)
-class Flag:
+def flag(cfg, key: str) -> None:
     """true or false."""
-
-    def __call__(self, cfg, key: str) -> None:
-        value = _value(cfg, key)
-        if not isinstance(value, bool):
-            _fail(key, value, "must be true or false")
+    value = _value(cfg, key)
+    if not isinstance(value, bool):
+        _fail(key, value, "must be true or false")
 
 
-@dataclass(frozen=True)
-class Text:
+def text(cfg, key: str) -> None:
     """A non-empty text, or null (an absent key reads as null)."""
-
-    def __call__(self, cfg, key: str) -> None:
-        value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and (not isinstance(value, str) or not value):
-            _fail(key, value, "must be a non-empty text or null")
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is not None and (not isinstance(value, str) or not value):
+        _fail(key, value, "must be a non-empty text or null")
 
 
-@dataclass(frozen=True)
-class Band:
+def band(cfg, key: str) -> None:
     """The closed band [low, high] of a group's mean reward, 0 <= low < high <= 1, or null (no filter).
 
     low < high: a band holds the groups between its ends (the paper's [0.25, 0.75]); a point is no band.
     """
-
-    def __call__(self, cfg, key: str) -> None:
-        band = _value(cfg, key)
-        if band is None:
-            return
-        pair = list(band) if OmegaConf.is_list(band) else None
-        if not (pair and len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1):
-            _fail(key, band, "must be [low, high] with 0 <= low < high <= 1, or null")
+    value = _value(cfg, key)
+    if value is None:
+        return
+    pair = list(value) if OmegaConf.is_list(value) else None
+    if not (pair and len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1):
+        _fail(key, value, "must be [low, high] with 0 <= low < high <= 1, or null")
 
 
-@dataclass(frozen=True)
-class Template:
+def template(cfg, key: str) -> None:
     """A Synthesizer prompt: a text file, or a built-in template's name."""
+    from ttcs.prompts import builtin_templates, template_path
 
-    def __call__(self, cfg, key: str) -> None:
-        from ttcs.prompts import builtin_templates, template_path
-
-        value = _value(cfg, key)
-        if not isinstance(value, str) or template_path(value) is None:
-            _fail(key, value, f"must be a text file or a built-in template ({', '.join(builtin_templates())})")
+    value = _value(cfg, key)
+    if not isinstance(value, str) or template_path(value) is None:
+        _fail(key, value, f"must be a text file or a built-in template ({', '.join(builtin_templates())})")
 
 
-@dataclass(frozen=True)
-class Threads:
+def threads(cfg, key: str) -> None:
     """torch's CPU threads: auto or a count (`ttcs.threads`)."""
-
-    def __call__(self, cfg, key: str) -> None:
-        value = _value(cfg, key)
-        if not is_valid_setting(value):
-            _fail(key, value, f"{THREADS_RULE} (torch's CPU threads)")
+    value = _value(cfg, key)
+    if not is_valid_setting(value):
+        _fail(key, value, f"{THREADS_RULE} (torch's CPU threads)")
 
 
-@dataclass(frozen=True)
-class ModelPath:
+def model_path(cfg, key: str) -> None:
     """A hub id, an existing local model directory or .gguf file, or embedded:<name>."""
-
-    def __call__(self, cfg, key: str) -> None:
-        path = _value(cfg, key)
-        if not isinstance(path, str) or not path:
-            _fail(key, path, "must be a hub id, a local model directory, a .gguf file or embedded:<name>")
-        if path.startswith("embedded:"):
-            return
-        if not Path(path).expanduser().exists() and not _HUB_ID.match(path):
-            _fail(key, path, "no such local file or directory (and not a hub id like org/name)")
-        if path.endswith(".gguf") and not Path(path).expanduser().is_file():
-            _fail(key, path, "no such .gguf file")
+    path = _value(cfg, key)
+    if not isinstance(path, str) or not path:
+        _fail(key, path, "must be a hub id, a local model directory, a .gguf file or embedded:<name>")
+    if path.startswith("embedded:"):
+        return
+    if not Path(path).expanduser().exists() and not _HUB_ID.match(path):
+        _fail(key, path, "no such local file or directory (and not a hub id like org/name)")
+    if path.endswith(".gguf") and not Path(path).expanduser().is_file():
+        _fail(key, path, "no such .gguf file")
 
 
-@dataclass(frozen=True)
-class DType:
+def dtype(cfg, key: str) -> None:
     """A weights dtype name `ttcs.models.resolve_dtype` reads, or null."""
-
-    def __call__(self, cfg, key: str) -> None:
-        dtype = _value(cfg, key)
-        if dtype is not None and str(dtype).lower() not in DTYPE_NAMES:
-            _fail(key, dtype, "must be one of " + ", ".join(DTYPE_NAMES))
+    value = _value(cfg, key)
+    if value is not None and str(value).lower() not in DTYPE_NAMES:
+        _fail(key, value, "must be one of " + ", ".join(DTYPE_NAMES))
 
 
-@dataclass(frozen=True)
-class DataFile:
+def data_file(cfg, key: str) -> None:
     """An existing local data file, or null (data.source is read instead)."""
-
-    def __call__(self, cfg, key: str) -> None:
-        path = _value(cfg, key)
-        if path is not None and not Path(str(path)).expanduser().is_file():
-            _fail(key, path, "no such file (a local .parquet, .jsonl or .json file, or null to use data.source)")
+    path = _value(cfg, key)
+    if path is not None and not Path(str(path)).expanduser().is_file():
+        _fail(key, path, "no such file (a local .parquet, .jsonl or .json file, or null to use data.source)")
 
 
-@dataclass(frozen=True)
-class Verifier:
+def verifier(cfg, key: str) -> None:
     """An installed verifier's name (unchecked when none is registered: ttcs is not installed, and
     `get_verifier` explains that at run time)."""
+    from ttcs.verify import available_verifiers
 
-    def __call__(self, cfg, key: str) -> None:
-        from ttcs.verify import available_verifiers
-
-        known = available_verifiers()
-        if known:
-            OneOf(known)(cfg, key)
+    known = available_verifiers()
+    if known:
+        OneOf(known)(cfg, key)
 
 
-@dataclass(frozen=True)
-class Phases:
+def phases(cfg, key: str) -> None:
     """Some of `KNOWN_PHASES`, each once, in the loop's order."""
-
-    def __call__(self, cfg, key: str) -> None:
-        phases = _value(cfg, key)
-        listed = list(phases) if OmegaConf.is_list(phases) else None
-        if listed is None or listed != [p for p in KNOWN_PHASES if p in listed]:
-            _fail(key, phases, f"must list some of {', '.join(KNOWN_PHASES)}, each once, in that order")
+    value = _value(cfg, key)
+    listed = list(value) if OmegaConf.is_list(value) else None
+    if listed is None or listed != [p for p in KNOWN_PHASES if p in listed]:
+        _fail(key, value, f"must list some of {', '.join(KNOWN_PHASES)}, each once, in that order")
 
 
-@dataclass(frozen=True)
-class Iterations:
+def iterations(cfg, key: str) -> None:
     """Training iterations: at least 1 for a method with phases, at least 0 for an evaluation-only one."""
-
-    def __call__(self, cfg, key: str) -> None:
-        Integer(1 if _value(cfg, _sibling(key, "phases")) else 0)(cfg, key)
+    Integer(1 if _value(cfg, _sibling(key, "phases")) else 0)(cfg, key)
 
 
-@dataclass(frozen=True)
-class UpdatesPerStep:
+def updates_per_step(cfg, key: str) -> None:
     """An integer >= 1 that cuts the step's batch_questions x group_size completions into equal mini-batches."""
-
-    def __call__(self, cfg, key: str) -> None:
-        Integer(1)(cfg, key)
-        updates = _value(cfg, key)
-        completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
-        if completions % updates:
-            _fail(key, updates, f"must divide batch_questions x group_size = {completions} "
-                  "completions into equal mini-batches")
+    Integer(1)(cfg, key)
+    updates = _value(cfg, key)
+    completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
+    if completions % updates:
+        _fail(key, updates, f"must divide batch_questions x group_size = {completions} "
+              "completions into equal mini-batches")
 
 
-@dataclass(frozen=True)
-class MicroBatch:
+def micro_batch(cfg, key: str) -> None:
     """An integer >= 1 that splits a mini-batch into equal micro-batches on every launched process."""
-
-    def __call__(self, cfg, key: str) -> None:
-        Integer(1)(cfg, key)
-        micro = _value(cfg, key)
-        completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
-        mini, processes = completions // _value(cfg, _sibling(key, "updates_per_step")), launched_processes()
-        if micro_batch_split(mini, micro, processes):
-            return
-        if processes == 1:
-            _fail(key, micro, f"must divide the mini-batch of {mini} completions "
-                  "(batch_questions x group_size / updates_per_step)")
-        _fail(key, micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
-              f"updates_per_step) does not split into micro-batches on {processes} processes; "
-              + split_hint(mini, processes))
+    Integer(1)(cfg, key)
+    micro = _value(cfg, key)
+    completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
+    mini, processes = completions // _value(cfg, _sibling(key, "updates_per_step")), launched_processes()
+    if micro_batch_split(mini, micro, processes):
+        return
+    if processes == 1:
+        _fail(key, micro, f"must divide the mini-batch of {mini} completions "
+              "(batch_questions x group_size / updates_per_step)")
+    _fail(key, micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
+          f"updates_per_step) does not split into micro-batches on {processes} processes; "
+          + split_hint(mini, processes))
 
 
 # ----------------------------------------------------------------------------- conditions
@@ -372,7 +334,8 @@ class ForPhases:
 
 
 def _imported(module: str, name: str) -> Callable[[], Sequence[Any]]:
-    """A module's list of names, read when a check runs (those modules import this one)."""
+    """A module's list of names, imported when a check runs: ttcs.prompts imports this module, and a partial
+    config should import no more than its checks need."""
     return lambda: getattr(importlib.import_module(module), name)
 
 
@@ -393,8 +356,8 @@ _GRPO = {
     "epsilon": Number(0, low_open=True),
     "beta": Number(0),
     "scale_rewards": OneOf(("group", "batch", "none", True, False)),
-    "updates_per_step": UpdatesPerStep(),
-    "micro_batch": MicroBatch(),
+    "updates_per_step": updates_per_step,
+    "micro_batch": micro_batch,
     "lora": When("lora.enabled", {
         "r": Integer(1),
         "alpha": Number(0, low_open=True),
@@ -404,7 +367,7 @@ _GRPO = {
 
 _SOLVER = {
     **_GRPO,
-    "band": Band(),
+    "band": band,
     "dynamic_sampling": When("dynamic_sampling.enabled", {
         "oversample": Number(1),
         "max_draws": Integer(1),
@@ -418,12 +381,12 @@ _SYNTHESIZER = {
     "solver_temperature": Number(0, low_open=True),  # greedy answers always agree
     "solver_top_p": Number(0, 1, low_open=True),
     "solver_top_k": Integer(0),
-    "lenient_format": Flag(),
-    "problem_gate": IfSet(Flag()),
-    "claim_prefill": Text(),
+    "lenient_format": flag,
+    "problem_gate": IfSet(flag),
+    "claim_prefill": text,
     "claim_max_new_tokens": When("claim_prefill", Integer(1)),
     "claim_check": IfSet(OneOf(_imported("ttcs.rewards.synthesizer", "CLAIM_CHECKS"))),
-    "template": Template(),
+    "template": template,
 }
 
 _CURRICULUM = {
@@ -442,17 +405,17 @@ _CURRICULUM = {
 _WITH_VARIANTS = ("synthesizer", "curriculum")
 
 SCHEMA = {
-    "threads": IfPresent(Threads()),
+    "threads": IfPresent(threads),
     "model": {
-        "path": ModelPath(),
-        "dtype": DType(),
+        "path": model_path,
+        "dtype": dtype,
         "chat_template": OneOf(("auto", True, False)),
     },
     "data": {
-        "path": DataFile(),
+        "path": data_file,
         "limit": Integer(1, nullable=True),
         "prompt": OneOf(_imported("ttcs.prompts", "INSTRUCTIONS")),
-        "verifier": Verifier(),
+        "verifier": verifier,
     },
     "backend": {
         "name": OneOf(("auto", "hf", "vllm")),
@@ -467,7 +430,7 @@ SCHEMA = {
         "temperature": Number(0),  # 0 = greedy samples
         "top_p": Number(0, 1, low_open=True),
         "max_new_tokens": Integer(1),
-        "greedy": Flag(),
+        "greedy": flag,
         "score": IfSet(OneOf(("avg_at_k", "greedy"))),
     },
     "train": {
@@ -477,17 +440,17 @@ SCHEMA = {
         "curriculum": _CURRICULUM,
     },
     "method": {
-        "phases": Phases(),
+        "phases": phases,
         "score": OneOf(("avg_at_k", "maj_at_k", "greedy")),
-        "iterations": Iterations(),
+        "iterations": iterations,
         "solver_reward": ForPhases(("solver",), IfPresent(OneOf(("vote", "gold")))),
         "gamma": ForPhases(_WITH_VARIANTS, Number(0, low_open=True)),
         "repetition_threshold": ForPhases(_WITH_VARIANTS, Number(0, 1)),
         "curriculum_ratio": ForPhases(_WITH_VARIANTS, Number(0, 1)),
-        "copy_penalty": ForPhases(_WITH_VARIANTS, Flag()),
-        "repetition_penalty": ForPhases(_WITH_VARIANTS, Flag()),
-        "frozen_synthesizer": ForPhases(_WITH_VARIANTS, Flag()),
-        "synthesizer_template": ForPhases(_WITH_VARIANTS, Template()),
+        "copy_penalty": ForPhases(_WITH_VARIANTS, flag),
+        "repetition_penalty": ForPhases(_WITH_VARIANTS, flag),
+        "frozen_synthesizer": ForPhases(_WITH_VARIANTS, flag),
+        "synthesizer_template": ForPhases(_WITH_VARIANTS, template),
     },
 }
 
