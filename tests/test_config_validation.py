@@ -53,6 +53,8 @@ REFUSED = [
      "train.solver.band=[0.9, 0.1]: must be [low, high] with 0 <= low < high <= 1, or null"),
     (["train.solver.band=[-0.1,0.5]"], "train.solver.band=[-0.1, 0.5]: must be [low, high]"),
     (["train.solver.band=[0.2,0.5,0.7]"], "train.solver.band=[0.2, 0.5, 0.7]: must be [low, high]"),
+    (["train.solver.band=[0.5,0.5]"], "train.solver.band=[0.5, 0.5]: must be [low, high] with 0 <= low < high"),
+    (["train.solver.band=[0.2,1.1]"], "train.solver.band=[0.2, 1.1]: must be [low, high]"),
     # k and group sizes
     (["eval.k=0"], "eval.k=0: must be an integer >= 1"),
     (["train.solver.group_size=1"], "train.solver.group_size=1: must be an integer >= 2"),
@@ -96,12 +98,78 @@ REFUSED = [
     (["model.path=models/qwen/1.5b"], "model.path=models/qwen/1.5b: no such local file or directory"),
     (["model.path=missing.gguf"], "model.path=missing.gguf: no such .gguf file"),
     (["data.path=/no/such/aime.parquet"], "data.path=/no/such/aime.parquet: no such file"),
+    # switched sub-nodes are read, and checked, when switched on
+    (["train.solver.lora.enabled=true", "train.solver.lora.r=0"], "train.solver.lora.r=0: must be an integer >= 1"),
+    (["train.synthesizer.lora.enabled=true", "train.synthesizer.lora.dropout=1.0"],
+     "train.synthesizer.lora.dropout=1.0: must be a number in [0, 1)"),
+    (["train.solver.dynamic_sampling.enabled=true", "train.solver.dynamic_sampling.oversample=0.5"],
+     "train.solver.dynamic_sampling.oversample=0.5: must be a number >= 1"),
+    (["train=gpu", "train.solver.dynamic_sampling.max_draws=0"],
+     "train.solver.dynamic_sampling.max_draws=0: must be an integer >= 1"),
+    # the remaining keys, one rule each
+    (["train.synthesizer.claim_check=always"], "train.synthesizer.claim_check=always: must be one of off, exists"),
+    (["train.solver.scale_rewards=std"], "train.solver.scale_rewards=std: must be one of group, batch, none, true"),
+    (["train.solver.epsilon=0"], "train.solver.epsilon=0: must be a number > 0"),
+    (["train.solver.beta=-0.1"], "train.solver.beta=-0.1: must be a number >= 0"),
+    (["train.solver.updates_per_step=0"], "train.solver.updates_per_step=0: must be an integer >= 1"),
+    (["train.solver.micro_batch=0"], "train.solver.micro_batch=0: must be an integer >= 1"),
+    (["train.synthesizer.solver_top_k=-1"], "train.synthesizer.solver_top_k=-1: must be an integer >= 0"),
+    (["train.synthesizer.lenient_format=1"], "train.synthesizer.lenient_format=1: must be true or false"),
+    (["train.curriculum.near_threshold=0"], "train.curriculum.near_threshold=0: must be a number in (0, 1]"),
+    (["train.curriculum.max_size=0"], "train.curriculum.max_size=0: must be an integer >= 1 or null"),
+    (["method.gamma=0"], "method.gamma=0: must be a number > 0"),
+    (["method.repetition_threshold=1.5"], "method.repetition_threshold=1.5: must be a number in [0, 1]"),
+    (["method.copy_penalty=yes"], "method.copy_penalty=yes: must be true or false"),
+    (["method=base", "method.iterations=-1"], "method.iterations=-1: must be an integer >= 0"),
+    (["backend.gpu_memory_utilization=0"], "backend.gpu_memory_utilization=0: must be a number in (0, 1]"),
+    (["backend.tensor_parallel_size=2"], "backend.tensor_parallel_size=2: must be one of 1"),
+    (["backend.sleep_level=3"], "backend.sleep_level=3: must be one of 1, 2"),
+    (["model.chat_template=maybe"], "model.chat_template=maybe: must be one of auto, true, false"),
+    (["eval.score=maj_at_k"], "eval.score=maj_at_k: must be one of avg_at_k, greedy"),
+    (["data.limit=0"], "data.limit=0: must be an integer >= 1 or null"),
+]
+
+# Values the run accepts, or keys it does not read in that configuration.
+ACCEPTED = [
+    ["train.solver.band=[0,1]"], ["train.solver.band=null"], ["train=gpu", "train.solver.band=[0.25,0.75]"],
+    ["train.solver.lora.r=0"],  # LoRA off: its keys are not read
+    ["train.solver.dynamic_sampling.oversample=0.5"],  # dynamic sampling off in train=cpu
+    ["train.synthesizer.claim_prefill=null", "train.synthesizer.claim_max_new_tokens=0"],  # no claim stage
+    ["train.synthesizer.claim_check=null"], ["train.synthesizer.problem_gate=null"],
+    ["method=ttrl", "+method.gamma=0"],  # no Synthesizer phase reads gamma
+    ["method=base", "method.iterations=0"],
 ]
 
 
 @pytest.mark.parametrize(("overrides", "message"), REFUSED, ids=[" ".join(o) for o, _ in REFUSED])
 def test_an_impossible_value_is_refused_in_one_line_naming_the_key(overrides, message):
     assert refusal(*overrides).startswith(message)
+
+
+@pytest.mark.parametrize("overrides", ACCEPTED, ids=[" ".join(o) for o in ACCEPTED])
+def test_a_possible_value_or_an_unread_key_is_accepted(overrides):
+    validate_config(compose_with(*overrides))
+
+
+def schema_keys(table, prefix=""):
+    """Every key `SCHEMA` holds a rule for, through the sub-node tables."""
+    for name, rule in table.items():
+        key = f"{prefix}.{name}" if prefix else name
+        sub = rule if isinstance(rule, dict) else getattr(rule, "rule", None)
+        if isinstance(sub, dict):
+            yield from schema_keys(sub, key)
+        else:
+            yield key
+
+
+def test_every_rule_of_the_schema_names_a_key_of_the_shipped_config():
+    from omegaconf import OmegaConf
+
+    from ttcs.config import SCHEMA
+
+    cfg = compose_with("train=gpu", "method=ttcs")
+    stale = [key for key in schema_keys(SCHEMA) if OmegaConf.select(cfg, key, default="<absent>") == "<absent>"]
+    assert not stale
 
 
 @pytest.mark.parametrize(("processes", "overrides", "message"), [

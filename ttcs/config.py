@@ -8,6 +8,9 @@ path that does not exist, ...) with a `ConfigError` of one line that names the k
 value and what is allowed; `ttcs.loop.run` calls it first, so a bad command line fails
 in a second instead of after the model has loaded.
 
+The rules form one table per config group (`SCHEMA`, laid out like ``conf/``): one rule per key,
+beside the key's name. ``conf/train/gpu.yaml`` describes what each training key does.
+
 Example:
     >>> from omegaconf import OmegaConf
     >>> try:
@@ -19,9 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,24 +62,24 @@ class ConfigError(ValueError):
 
 
 def validate_config(cfg: DictConfig) -> None:
-    """Check every key the run reads; raise `ConfigError` on the first impossible value.
+    """Check every key the run reads against `SCHEMA`; raise `ConfigError` on the first impossible value.
 
     Only the groups present are checked, so a partial config (a test's) can be validated.
     """
-    if "threads" in cfg:
-        _check_threads(cfg)
-    for group, check in (("model", _check_model), ("data", _check_data), ("backend", _check_backend),
-                         ("eval", _check_eval), ("train", _check_train), ("method", _check_method)):
-        if group in cfg:
-            check(cfg)
+    _check_table(cfg, "", SCHEMA)
 
 
-# ----------------------------------------------------------------------------- rules
+def _check_table(cfg, node: str, table: Mapping) -> None:
+    """Apply each rule of `table` to its key under `node`; a nested table checks a sub-node, when present."""
+    for name, rule in table.items():
+        key = f"{node}.{name}" if node else name
+        if not isinstance(rule, Mapping):
+            rule(cfg, key)
+        elif OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING:
+            _check_table(cfg, key, rule)
 
 
-def _check_threads(cfg) -> None:
-    if not is_valid_setting(cfg.threads):
-        _fail("threads", cfg.threads, f"{THREADS_RULE} (torch's CPU threads)")
+# ----------------------------------------------------------------------------- reading and refusing
 
 
 def _fail(key: str, value: Any, rule: str):
@@ -93,67 +98,96 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def integer(cfg, key: str, low: int, *, optional: bool = False) -> None:
-    value = _value(cfg, key)
-    if optional and value is None:
-        return
-    if not (isinstance(value, int) and not isinstance(value, bool)) or value < low:
-        _fail(key, value, f"must be an integer >= {low}" + (" or null" if optional else ""))
+def _sibling(key: str, name: str) -> str:
+    """The key `name` beside `key` (``train.solver.band``, ``steps`` -> ``train.solver.steps``)."""
+    return key.rsplit(".", 1)[0] + "." + name
 
 
-def number(cfg, key: str, low: float, high: float | None = None, *, low_open: bool = False,
-           high_open: bool = False, optional: bool = False) -> None:
+# ----------------------------------------------------------------------------- rules: what one key may hold
+# A rule is a callable (cfg, key) that raises ConfigError; those with parameters are small dataclasses.
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer >= `low` (or null, when `nullable`)."""
+
+    low: int
+    nullable: bool = False
+
+    def __call__(self, cfg, key: str) -> None:
+        value = _value(cfg, key)
+        if self.nullable and value is None:
+            return
+        if not (isinstance(value, int) and not isinstance(value, bool)) or value < self.low:
+            _fail(key, value, f"must be an integer >= {self.low}" + (" or null" if self.nullable else ""))
+
+
+@dataclass(frozen=True)
+class Number:
     """A number in the interval [low, high] (open ends as flagged; high None = unbounded)."""
-    value = _value(cfg, key)
-    if optional and value is None:
-        return
-    ok = _is_number(value) and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        if high is None:
-            rule = f"must be a number {'>' if low_open else '>='} {low}"
-        else:
-            rule = f"must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        _fail(key, value, rule + (" or null" if optional else ""))
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __call__(self, cfg, key: str) -> None:
+        value = _value(cfg, key)
+        ok = _is_number(value) and (value > self.low if self.low_open else value >= self.low)
+        if self.high is not None:
+            ok = ok and (value < self.high if self.high_open else value <= self.high)
+        if ok:
+            return
+        if self.high is None:
+            _fail(key, value, f"must be a number {'>' if self.low_open else '>='} {self.low}")
+        _fail(key, value, f"must be a number in {'(' if self.low_open else '['}{self.low}, {self.high}"
+                          f"{')' if self.high_open else ']'}")
 
 
-def choice(cfg, key: str, options: Sequence[Any]) -> None:
-    value = _value(cfg, key)
-    if not any(value == o and isinstance(value, bool) == isinstance(o, bool) for o in options):  # True is not 1
-        _fail(key, value, "must be one of " + ", ".join(str(o).lower() if isinstance(o, bool) else str(o)
-                                                        for o in options))
+@dataclass(frozen=True)
+class OneOf:
+    """One of `options`: a tuple, or a function that returns them (for names defined in modules that import
+    this one)."""
+
+    options: Sequence[Any] | Callable[[], Sequence[Any]]
+
+    def __call__(self, cfg, key: str) -> None:
+        value = _value(cfg, key)
+        options = self.options() if callable(self.options) else self.options
+        if not any(value == o and isinstance(value, bool) == isinstance(o, bool) for o in options):  # True is not 1
+            _fail(key, value, "must be one of " + ", ".join(str(o).lower() if isinstance(o, bool) else str(o)
+                                                            for o in options))
 
 
 def flag(cfg, key: str) -> None:
+    """true or false."""
     value = _value(cfg, key)
     if not isinstance(value, bool):
         _fail(key, value, "must be true or false")
 
 
-# ----------------------------------------------------------------------------- groups
+def text(cfg, key: str) -> None:
+    """A non-empty text, or null (an absent key reads as null)."""
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is not None and (not isinstance(value, str) or not value):
+        _fail(key, value, "must be a non-empty text or null")
 
 
-def _check_method(cfg) -> None:
-    m = cfg.method
-    phases = _value(cfg, "method.phases")
-    listed = list(phases) if OmegaConf.is_list(phases) else None
-    if listed is None or listed != [p for p in KNOWN_PHASES if p in listed]:
-        _fail("method.phases", phases, f"must list some of {', '.join(KNOWN_PHASES)}, each once, in that order")
-    choice(cfg, "method.score", ("avg_at_k", "maj_at_k", "greedy"))
-    integer(cfg, "method.iterations", 1 if listed else 0)
-    if "solver" in listed and "solver_reward" in m:
-        choice(cfg, "method.solver_reward", ("vote", "gold"))
-    if "synthesizer" in listed or "curriculum" in listed:
-        number(cfg, "method.gamma", 0, low_open=True)
-        number(cfg, "method.repetition_threshold", 0, 1)
-        number(cfg, "method.curriculum_ratio", 0, 1)
-        for key in ("copy_penalty", "repetition_penalty", "frozen_synthesizer"):
-            flag(cfg, f"method.{key}")
-        _check_template(cfg, "method.synthesizer_template")
+def band(cfg, key: str) -> None:
+    """The closed band [low, high] of a group's mean reward, 0 <= low < high <= 1, or null (no filter).
+
+    low < high: a band holds the groups between its ends (the paper's [0.25, 0.75]); a point is no band.
+    """
+    value = _value(cfg, key)
+    if value is None:
+        return
+    pair = list(value) if OmegaConf.is_list(value) else None
+    if not (pair and len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1):
+        _fail(key, value, "must be [low, high] with 0 <= low < high <= 1, or null")
 
 
-def _check_template(cfg, key: str) -> None:
+def template(cfg, key: str) -> None:
+    """A Synthesizer prompt: a text file, or a built-in template's name."""
     from ttcs.prompts import builtin_templates, template_path
 
     value = _value(cfg, key)
@@ -161,99 +195,267 @@ def _check_template(cfg, key: str) -> None:
         _fail(key, value, f"must be a text file or a built-in template ({', '.join(builtin_templates())})")
 
 
-def _check_model(cfg) -> None:
-    path = _value(cfg, "model.path")
+def threads(cfg, key: str) -> None:
+    """torch's CPU threads: auto or a count (`ttcs.threads`)."""
+    value = _value(cfg, key)
+    if not is_valid_setting(value):
+        _fail(key, value, f"{THREADS_RULE} (torch's CPU threads)")
+
+
+def model_path(cfg, key: str) -> None:
+    """A hub id, an existing local model directory or .gguf file, or embedded:<name>."""
+    path = _value(cfg, key)
     if not isinstance(path, str) or not path:
-        _fail("model.path", path, "must be a hub id, a local model directory, a .gguf file or embedded:<name>")
-    if not path.startswith("embedded:") and not Path(path).expanduser().exists() and not _HUB_ID.match(path):
-        _fail("model.path", path, "no such local file or directory (and not a hub id like org/name)")
-    if not path.startswith("embedded:") and path.endswith(".gguf") and not Path(path).expanduser().is_file():
-        _fail("model.path", path, "no such .gguf file")
-    dtype = _value(cfg, "model.dtype")
-    if dtype is not None and str(dtype).lower() not in DTYPE_NAMES:
-        _fail("model.dtype", dtype, "must be one of " + ", ".join(DTYPE_NAMES))
-    choice(cfg, "model.chat_template", ("auto", True, False))
+        _fail(key, path, "must be a hub id, a local model directory, a .gguf file or embedded:<name>")
+    if path.startswith("embedded:"):
+        return
+    if not Path(path).expanduser().exists() and not _HUB_ID.match(path):
+        _fail(key, path, "no such local file or directory (and not a hub id like org/name)")
+    if path.endswith(".gguf") and not Path(path).expanduser().is_file():
+        _fail(key, path, "no such .gguf file")
 
 
-def _check_data(cfg) -> None:
-    from ttcs.prompts import INSTRUCTIONS
+def dtype(cfg, key: str) -> None:
+    """A weights dtype name `ttcs.models.resolve_dtype` reads, or null."""
+    value = _value(cfg, key)
+    if value is not None and str(value).lower() not in DTYPE_NAMES:
+        _fail(key, value, "must be one of " + ", ".join(DTYPE_NAMES))
+
+
+def data_file(cfg, key: str) -> None:
+    """An existing local data file, or null (data.source is read instead)."""
+    path = _value(cfg, key)
+    if path is not None and not Path(str(path)).expanduser().is_file():
+        _fail(key, path, "no such file (a local .parquet, .jsonl or .json file, or null to use data.source)")
+
+
+def verifier(cfg, key: str) -> None:
+    """An installed verifier's name (unchecked when none is registered: ttcs is not installed, and
+    `get_verifier` explains that at run time)."""
     from ttcs.verify import available_verifiers
 
-    path = _value(cfg, "data.path")
-    if path is not None and not Path(str(path)).expanduser().is_file():
-        _fail("data.path", path, "no such file (a local .parquet, .jsonl or .json file, or null to use data.source)")
-    integer(cfg, "data.limit", 1, optional=True)
-    choice(cfg, "data.prompt", tuple(INSTRUCTIONS))
     known = available_verifiers()
-    if known:  # none registered means ttcs is not installed: get_verifier explains that at run time
-        choice(cfg, "data.verifier", known)
+    if known:
+        OneOf(known)(cfg, key)
 
 
-def _check_backend(cfg) -> None:
-    choice(cfg, "backend.name", ("auto", "hf", "vllm"))
-    integer(cfg, "backend.batch_size", 1)
-    number(cfg, "backend.gpu_memory_utilization", 0, 1, low_open=True)
-    choice(cfg, "backend.tensor_parallel_size", (1,))
-    choice(cfg, "backend.sleep_level", (1, 2))
-    integer(cfg, "backend.max_model_len", 1, optional=True)
+def phases(cfg, key: str) -> None:
+    """Some of `KNOWN_PHASES`, each once, in the loop's order."""
+    value = _value(cfg, key)
+    listed = list(value) if OmegaConf.is_list(value) else None
+    if listed is None or listed != [p for p in KNOWN_PHASES if p in listed]:
+        _fail(key, value, f"must list some of {', '.join(KNOWN_PHASES)}, each once, in that order")
 
 
-def _check_eval(cfg) -> None:
-    integer(cfg, "eval.k", 1)
-    number(cfg, "eval.temperature", 0)  # 0 = greedy samples
-    number(cfg, "eval.top_p", 0, 1, low_open=True)
-    integer(cfg, "eval.max_new_tokens", 1)
-    flag(cfg, "eval.greedy")
-    if OmegaConf.select(cfg, "eval.score") is not None:
-        choice(cfg, "eval.score", ("avg_at_k", "greedy"))
+def iterations(cfg, key: str) -> None:
+    """Training iterations: at least 1 for a method with phases, at least 0 for an evaluation-only one."""
+    Integer(1 if _value(cfg, _sibling(key, "phases")) else 0)(cfg, key)
 
 
-def _check_train(cfg) -> None:
-    from ttcs.voting import ANSWER_POLICIES
-
-    choice(cfg, "train.answer_policy", ANSWER_POLICIES)
-    for role in ("solver", "synthesizer"):
-        if role in cfg.train:
-            _check_grpo(cfg, f"train.{role}")
-    if "solver" in cfg.train:
-        _check_solver(cfg, "train.solver")
-    if "synthesizer" in cfg.train:
-        _check_synthesizer(cfg, "train.synthesizer")
-    if "curriculum" in cfg.train:
-        _check_curriculum(cfg, "train.curriculum")
-
-
-def _check_grpo(cfg, node: str) -> None:
-    """The GRPO keys both roles share, and the split of a step into mini- and micro-batches."""
-    for key in ("steps", "batch_questions", "micro_batch", "max_completion_length", "updates_per_step"):
-        integer(cfg, f"{node}.{key}", 1)
-    integer(cfg, f"{node}.group_size", 2)  # a group of one sample has no advantage to learn from
-    number(cfg, f"{node}.temperature", 0, low_open=True)  # GRPO samples; TRL divides the logits by it
-    number(cfg, f"{node}.top_p", 0, 1, low_open=True)
-    number(cfg, f"{node}.learning_rate", 0)
-    number(cfg, f"{node}.weight_decay", 0)
-    number(cfg, f"{node}.max_grad_norm", 0, low_open=True)
-    number(cfg, f"{node}.epsilon", 0, low_open=True)
-    number(cfg, f"{node}.beta", 0)
-    choice(cfg, f"{node}.scale_rewards", ("group", "batch", "none", True, False))
-    completions = _value(cfg, f"{node}.batch_questions") * _value(cfg, f"{node}.group_size")
-    updates = _value(cfg, f"{node}.updates_per_step")
+def updates_per_step(cfg, key: str) -> None:
+    """An integer >= 1 that cuts the step's batch_questions x group_size completions into equal mini-batches."""
+    Integer(1)(cfg, key)
+    updates = _value(cfg, key)
+    completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
     if completions % updates:
-        _fail(f"{node}.updates_per_step", updates, f"must divide batch_questions x group_size = {completions} "
+        _fail(key, updates, f"must divide batch_questions x group_size = {completions} "
               "completions into equal mini-batches")
-    mini, micro = completions // updates, _value(cfg, f"{node}.micro_batch")
-    processes = launched_processes()
-    if processes == 1 and not micro_batch_split(mini, micro, processes):
-        _fail(f"{node}.micro_batch", micro, f"must divide the mini-batch of {mini} completions "
+
+
+def micro_batch(cfg, key: str) -> None:
+    """An integer >= 1 that splits a mini-batch into equal micro-batches on every launched process."""
+    Integer(1)(cfg, key)
+    micro = _value(cfg, key)
+    completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
+    mini, processes = completions // _value(cfg, _sibling(key, "updates_per_step")), launched_processes()
+    if micro_batch_split(mini, micro, processes):
+        return
+    if processes == 1:
+        _fail(key, micro, f"must divide the mini-batch of {mini} completions "
               "(batch_questions x group_size / updates_per_step)")
-    if processes > 1 and not micro_batch_split(mini, micro, processes):
-        _fail(f"{node}.micro_batch", micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
-              f"updates_per_step) does not split into micro-batches on {processes} processes; "
-              + split_hint(mini, processes))
-    if OmegaConf.select(cfg, f"{node}.lora.enabled"):
-        integer(cfg, f"{node}.lora.r", 1)
-        number(cfg, f"{node}.lora.alpha", 0, low_open=True)
-        number(cfg, f"{node}.lora.dropout", 0, 1, high_open=True)
+    _fail(key, micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
+          f"updates_per_step) does not split into micro-batches on {processes} processes; "
+          + split_hint(mini, processes))
+
+
+# ----------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class IfSet:
+    """`rule`, when the key is present and not null."""
+
+    rule: Callable
+
+    def __call__(self, cfg, key: str) -> None:
+        if OmegaConf.select(cfg, key, default=None) is not None:
+            self.rule(cfg, key)
+
+
+@dataclass(frozen=True)
+class IfPresent:
+    """`rule`, when the key is present (null included)."""
+
+    rule: Callable
+
+    def __call__(self, cfg, key: str) -> None:
+        if OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING:
+            self.rule(cfg, key)
+
+
+@dataclass(frozen=True)
+class When:
+    """`rule` (a rule, or the table of a sub-node), only when the key `switch` beside the key is set: the run
+    reads the key only then (``lora`` when ``lora.enabled``, ``claim_max_new_tokens`` when ``claim_prefill``)."""
+
+    switch: str
+    rule: Callable | Mapping
+
+    def __call__(self, cfg, key: str) -> None:
+        if not OmegaConf.select(cfg, _sibling(key, self.switch)):
+            return
+        if isinstance(self.rule, Mapping):
+            _check_table(cfg, key, self.rule)
+        else:
+            self.rule(cfg, key)
+
+
+@dataclass(frozen=True)
+class ForPhases:
+    """`rule`, only for a method that lists one of `phases` (the others never read the key)."""
+
+    phases: tuple[str, ...]
+    rule: Callable
+
+    def __call__(self, cfg, key: str) -> None:
+        listed = _value(cfg, _sibling(key, "phases"))
+        if any(p in listed for p in self.phases):
+            self.rule(cfg, key)
+
+
+def _imported(module: str, name: str) -> Callable[[], Sequence[Any]]:
+    """A module's list of names, imported when a check runs: ttcs.prompts imports this module, and a partial
+    config should import no more than its checks need."""
+    return lambda: getattr(importlib.import_module(module), name)
+
+
+# ----------------------------------------------------------------------------- the schema: one rule per key
+
+# A role's GRPO keys (train.solver and train.synthesizer alike); the batch split comes last, after the sizes it
+# divides.
+_GRPO = {
+    "steps": Integer(1),
+    "batch_questions": Integer(1),
+    "max_completion_length": Integer(1),
+    "group_size": Integer(2),  # a group of one sample has no advantage to learn from
+    "temperature": Number(0, low_open=True),  # TRL divides the logits by it
+    "top_p": Number(0, 1, low_open=True),
+    "learning_rate": Number(0),
+    "weight_decay": Number(0),
+    "max_grad_norm": Number(0, low_open=True),
+    "epsilon": Number(0, low_open=True),
+    "beta": Number(0),
+    "scale_rewards": OneOf(("group", "batch", "none", True, False)),
+    "updates_per_step": updates_per_step,
+    "micro_batch": micro_batch,
+    "lora": When("lora.enabled", {
+        "r": Integer(1),
+        "alpha": Number(0, low_open=True),
+        "dropout": Number(0, 1, high_open=True),
+    }),
+}
+
+_SOLVER = {
+    **_GRPO,
+    "band": band,
+    "dynamic_sampling": When("dynamic_sampling.enabled", {
+        "oversample": Number(1),
+        "max_draws": Integer(1),
+    }),
+}
+
+_SYNTHESIZER = {
+    **_GRPO,
+    "solver_samples": Integer(2),  # the self-consistency of one sample is always 1
+    "solver_max_new_tokens": Integer(1),
+    "solver_temperature": Number(0, low_open=True),  # greedy answers always agree
+    "solver_top_p": Number(0, 1, low_open=True),
+    "solver_top_k": Integer(0),
+    "lenient_format": flag,
+    "problem_gate": IfSet(flag),
+    "claim_prefill": text,
+    "claim_max_new_tokens": When("claim_prefill", Integer(1)),
+    "claim_check": IfSet(OneOf(_imported("ttcs.rewards.synthesizer", "CLAIM_CHECKS"))),
+    "template": template,
+}
+
+_CURRICULUM = {
+    "variants_per_question": Integer(1),
+    "total": Integer(1, nullable=True),
+    "temperature": Number(0),
+    "top_p": Number(0, 1, low_open=True),
+    "top_k": Integer(0),
+    "max_new_tokens": Integer(1),
+    "dedupe": OneOf(_imported("ttcs.curriculum", "DEDUPE_MODES")),
+    "near_threshold": Number(0, 1, low_open=True),
+    "max_size": Integer(1, nullable=True),
+}
+
+# Keys a method with a Synthesizer or curriculum phase reads.
+_WITH_VARIANTS = ("synthesizer", "curriculum")
+
+SCHEMA = {
+    "threads": IfPresent(threads),
+    "model": {
+        "path": model_path,
+        "dtype": dtype,
+        "chat_template": OneOf(("auto", True, False)),
+    },
+    "data": {
+        "path": data_file,
+        "limit": Integer(1, nullable=True),
+        "prompt": OneOf(_imported("ttcs.prompts", "INSTRUCTIONS")),
+        "verifier": verifier,
+    },
+    "backend": {
+        "name": OneOf(("auto", "hf", "vllm")),
+        "batch_size": Integer(1),
+        "gpu_memory_utilization": Number(0, 1, low_open=True),
+        "tensor_parallel_size": OneOf((1,)),
+        "sleep_level": OneOf((1, 2)),
+        "max_model_len": Integer(1, nullable=True),
+    },
+    "eval": {
+        "k": Integer(1),
+        "temperature": Number(0),  # 0 = greedy samples
+        "top_p": Number(0, 1, low_open=True),
+        "max_new_tokens": Integer(1),
+        "greedy": flag,
+        "score": IfSet(OneOf(("avg_at_k", "greedy"))),
+    },
+    "train": {
+        "answer_policy": OneOf(_imported("ttcs.voting", "ANSWER_POLICIES")),
+        "solver": _SOLVER,
+        "synthesizer": _SYNTHESIZER,
+        "curriculum": _CURRICULUM,
+    },
+    "method": {
+        "phases": phases,
+        "score": OneOf(("avg_at_k", "maj_at_k", "greedy")),
+        "iterations": iterations,
+        "solver_reward": ForPhases(("solver",), IfPresent(OneOf(("vote", "gold")))),
+        "gamma": ForPhases(_WITH_VARIANTS, Number(0, low_open=True)),
+        "repetition_threshold": ForPhases(_WITH_VARIANTS, Number(0, 1)),
+        "curriculum_ratio": ForPhases(_WITH_VARIANTS, Number(0, 1)),
+        "copy_penalty": ForPhases(_WITH_VARIANTS, flag),
+        "repetition_penalty": ForPhases(_WITH_VARIANTS, flag),
+        "frozen_synthesizer": ForPhases(_WITH_VARIANTS, flag),
+        "synthesizer_template": ForPhases(_WITH_VARIANTS, template),
+    },
+}
+
+
+# ----------------------------------------------------------------------------- the batch split, shared with ttcs.grpo
 
 
 def launched_processes() -> int:
@@ -289,49 +491,3 @@ def split_hint(mini: int, processes: int) -> str:
                 "updates_per_step")
     fits = [m for m in range(1, mini // processes + 1) if (mini // processes) % m == 0]
     return f"micro_batch must divide {mini // processes} (completions per process): one of {', '.join(map(str, fits))}"
-
-
-def _check_solver(cfg, node: str) -> None:
-    band = _value(cfg, f"{node}.band")
-    if band is not None:
-        pair = list(band) if OmegaConf.is_list(band) else None
-        if not (pair and len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1):
-            _fail(f"{node}.band", band, "must be [low, high] with 0 <= low < high <= 1, or null")
-    if OmegaConf.select(cfg, f"{node}.dynamic_sampling.enabled"):
-        number(cfg, f"{node}.dynamic_sampling.oversample", 1)
-        integer(cfg, f"{node}.dynamic_sampling.max_draws", 1)
-
-
-def _check_synthesizer(cfg, node: str) -> None:
-    integer(cfg, f"{node}.solver_samples", 2)  # the self-consistency of one sample is always 1
-    integer(cfg, f"{node}.solver_max_new_tokens", 1)
-    number(cfg, f"{node}.solver_temperature", 0, low_open=True)  # greedy answers always agree
-    number(cfg, f"{node}.solver_top_p", 0, 1, low_open=True)
-    integer(cfg, f"{node}.solver_top_k", 0)
-    flag(cfg, f"{node}.lenient_format")
-    if OmegaConf.select(cfg, f"{node}.problem_gate", default=None) is not None:
-        flag(cfg, f"{node}.problem_gate")
-    claim = OmegaConf.select(cfg, f"{node}.claim_prefill", default=None)
-    if claim is not None:
-        if not isinstance(claim, str) or not claim:
-            _fail(f"{node}.claim_prefill", claim, "must be a non-empty text or null")
-        integer(cfg, f"{node}.claim_max_new_tokens", 1)
-    if OmegaConf.select(cfg, f"{node}.claim_check", default=None) is not None:
-        from ttcs.rewards.synthesizer import CLAIM_CHECKS
-
-        choice(cfg, f"{node}.claim_check", CLAIM_CHECKS)
-    _check_template(cfg, f"{node}.template")
-
-
-def _check_curriculum(cfg, node: str) -> None:
-    from ttcs.curriculum import DEDUPE_MODES
-
-    integer(cfg, f"{node}.variants_per_question", 1)
-    integer(cfg, f"{node}.total", 1, optional=True)
-    number(cfg, f"{node}.temperature", 0)
-    number(cfg, f"{node}.top_p", 0, 1, low_open=True)
-    integer(cfg, f"{node}.top_k", 0)
-    integer(cfg, f"{node}.max_new_tokens", 1)
-    choice(cfg, f"{node}.dedupe", DEDUPE_MODES)
-    number(cfg, f"{node}.near_threshold", 0, 1, low_open=True)
-    integer(cfg, f"{node}.max_size", 1, optional=True)

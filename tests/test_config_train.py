@@ -1,0 +1,75 @@
+"""The `train` presets are one schema plus deltas: `gpu.yaml` (the paper's setting) holds and describes every key,
+`cpu.yaml` lists only what differs from it and `debug.yaml` only what differs from `cpu`; each composes to the full
+schema."""
+
+import re
+
+import pytest
+from conftest import REPO_ROOT
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+TRAIN = REPO_ROOT / "conf" / "train"
+# Each delta preset and the preset it is written over.
+BASES = {"cpu": "gpu", "debug": "cpu"}
+
+
+def train_node(preset: str) -> dict:
+    with initialize_config_dir(config_dir=str(TRAIN.parent), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"train={preset}"])
+    return OmegaConf.to_container(cfg.train, resolve=False)
+
+
+def flatten(node: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def test_the_presets_are_exactly_the_ones_expected():
+    assert sorted(f.stem for f in TRAIN.glob("*.yaml")) == ["cpu", "debug", "gpu"]
+
+
+@pytest.mark.parametrize("preset", sorted(BASES))
+def test_a_delta_preset_composes_to_the_full_schema(preset):
+    # a misspelt key in a delta would add a key the run never reads; a node the preset sets to null
+    # (model_init_kwargs) has no keys under it
+    keys, schema = flatten(train_node(preset)), flatten(train_node("gpu"))
+    nulled = [k for k, v in keys.items() if v is None and k not in schema]
+    assert set(keys) == {k for k in schema if not any(k.startswith(f"{n}.") for n in nulled)} | set(nulled)
+    assert nulled == (["solver.model_init_kwargs", "synthesizer.model_init_kwargs"])
+
+
+@pytest.mark.parametrize(("preset", "base"), sorted(BASES.items()))
+def test_a_delta_preset_lists_only_keys_it_changes(preset, base):
+    own = OmegaConf.to_container(OmegaConf.load(TRAIN / f"{preset}.yaml"), resolve=False)
+    assert own.pop("defaults") == [base, "_self_"]
+    under = flatten(train_node(base))
+    restated = {k: v for k, v in flatten(own).items() if under.get(k, object()) == v}
+    assert not restated, f"{preset}.yaml restates {base}'s values: {restated}"
+
+
+def test_the_presets_differ_where_the_cpu_cannot_follow_the_paper():
+    gpu, cpu, debug = (flatten(train_node(p)) for p in ("gpu", "cpu", "debug"))
+    assert (gpu["answer_policy"], cpu["answer_policy"], debug["answer_policy"]) == ("boxed", "any", "any")
+    assert (gpu["solver.prefill"], cpu["solver.prefill"], debug["solver.prefill"]) == ("", "The answer is ", "")
+    assert (gpu["solver.band"], cpu["solver.band"], debug["solver.band"]) == ([0.25, 0.75], [0.25, 0.75], None)
+    assert (gpu["solver.learning_rate"], cpu["solver.learning_rate"], debug["solver.learning_rate"]) == (
+        1e-6, 3e-6, 1e-3)
+    assert gpu["solver.model_init_kwargs.dtype"] == "bfloat16" and cpu["solver.model_init_kwargs"] is None
+    assert cpu["curriculum.max_new_tokens"] == "${train.synthesizer.max_completion_length}"
+    # what debug does not change comes from cpu, and what cpu does not change from gpu
+    assert cpu["solver.group_size"] == debug["solver.group_size"] == 4 and gpu["solver.group_size"] == 8
+    assert gpu["solver.epsilon"] == cpu["solver.epsilon"] == debug["solver.epsilon"] == 0.2
+
+
+def test_every_key_of_the_schema_is_described_by_a_comment_above_it():
+    lines = (TRAIN / "gpu.yaml").read_text().splitlines()
+    undescribed = [line.strip() for before, line in zip(lines, lines[1:], strict=False)
+                   if re.match(r"\s*\w+:", line) and not before.strip().startswith("#")]
+    assert not undescribed
