@@ -41,6 +41,7 @@ def save_tiny(path: Path, seed: int) -> Path:
         for name, param in model.named_parameters():
             if param.dim() == 2 and "embed" not in name:
                 param.normal_(0.0, 0.3)
+    model.config.max_position_embeddings = 4096  # room for train=gpu's full prompts (rotary: no table to grow)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -225,3 +226,33 @@ def test_ttcs_runs_on_the_real_engine_the_same_twice(checkpoints, tmp_path):
     assert untimed(metrics[0]) == untimed(metrics[1])  # losses, rewards, votes: every step alike
     for name in ("eval/iter_01.jsonl", "curriculum/iter_01.jsonl"):  # the sampled texts themselves
         assert records(tmp_path / "one", name) == records(tmp_path / "two", name)
+
+
+# train=gpu (the paper's policies: strict format, boxed answers, KL, 2 and 4 optimizer updates per generation,
+# dynamic sampling with the band, exact dedupe) with every size shrunk to a tiny model on a CPU.
+MINIATURE_PAPER = [
+    "method=ttcs", "train=gpu", "data.options.n=4", "eval.max_new_tokens=8", "train.iterations=1",
+    "train.solver.steps=2", "train.solver.batch_questions=2", "train.solver.group_size=4", "train.solver.micro_batch=4",
+    "train.solver.max_completion_length=16", "train.solver.report_to=none", "train.solver.dynamic_sampling.max_draws=2",
+    "train.synthesizer.steps=1", "train.synthesizer.batch_questions=2", "train.synthesizer.group_size=4",
+    "train.synthesizer.micro_batch=2", "train.synthesizer.max_completion_length=16",
+    "train.synthesizer.solver_samples=4", "train.synthesizer.solver_max_new_tokens=8",
+    "train.curriculum.total=8", "train.curriculum.max_new_tokens=16"]
+
+
+def test_paper_setting_in_miniature_logs_one_complete_row_per_optimizer_step(checkpoints, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    results = run_ttcs(tmp_path / "run", checkpoints[0], *MINIATURE_PAPER)
+    assert [it["iteration"] for it in results["iterations"]] == [0, 1]
+    with initialize_config_dir(config_dir=str(Path(__file__).parents[1] / "conf"), version_base="1.3"):
+        train = compose(config_name="config", overrides=MINIATURE_PAPER).train
+    assert (train.solver.updates_per_step, train.synthesizer.updates_per_step) == (2, 4)
+    assert train.solver.dynamic_sampling.enabled and train.solver.beta > 0 and train.answer_policy == "boxed"
+    rows = records(tmp_path / "run", "metrics.jsonl")
+    for role in ("synthesizer", "solver"):
+        node, mine = train[role], [m for m in rows if m["phase"] == role]
+        assert [m["step"] for m in mine] == list(range(1, node.steps * node.updates_per_step + 1))
+        assert [m["generation"] for m in mine] == [g + 1 for g in range(node.steps) for _ in range(node.updates_per_step)]
+        assert all(None not in (m["loss"], m["reward_mean"], m["completion_length"]) for m in mine)
+    assert any(m["phase"] == "dynamic_sampling" for m in rows)

@@ -83,6 +83,7 @@ class SolverMetricsCallback(TrainerCallback):
         self.gold, self.verifier = gold, verifier
         self._seen = 0
         self._generation, self._summary = 0, step_summary([], gold, verifier)
+        self._length = None  # TRL logs the completion length only on the step that generated
         self._last = time.time()
         self.step_seconds: list[float] = []
 
@@ -101,10 +102,11 @@ class SolverMetricsCallback(TrainerCallback):
         if new:  # a generation happened since the last optimizer step
             self._generation += 1
             self._summary = step_summary(new, self.gold, self.verifier)
+        self._length = logs.get("completions/mean_length", self._length)
         self.rundir.log_metrics(
             "solver", iteration=self.iteration, step=state.global_step, generation=self._generation,
             loss=logs.get("loss"), **self._summary,
-            completion_length=logs.get("completions/mean_length"), entropy=logs.get("entropy"),
+            completion_length=self._length, entropy=logs.get("entropy"),
             grad_norm=logs.get("grad_norm"), learning_rate=logs.get("learning_rate"),
             seconds=round(self.step_seconds[-1], 2))
 

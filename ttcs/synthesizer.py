@@ -255,6 +255,7 @@ class SynthesizerMetricsCallback(TrainerCallback):
     def __init__(self, rundir, iteration: int, stats: list[dict]):
         self.rundir, self.iteration, self.stats = rundir, iteration, stats
         self._last = time.time()
+        self._length = None  # TRL logs the completion length only on the step that generated
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "loss" not in logs or not state.is_world_process_zero:
@@ -262,9 +263,10 @@ class SynthesizerMetricsCallback(TrainerCallback):
         now = time.time()
         seconds, self._last = now - self._last, now
         latest = self.stats[-1] if self.stats else {}
+        self._length = logs.get("completions/mean_length", self._length)
         self.rundir.log_metrics("synthesizer", iteration=self.iteration, step=state.global_step,
                                 generation=latest.get("step", 0), loss=logs.get("loss"), kl=logs.get("kl"),
-                                completion_length=logs.get("completions/mean_length"),
+                                completion_length=self._length,
                                 **{k: v for k, v in latest.items() if k != "step"},
                                 seconds=round(seconds, 2))
 
