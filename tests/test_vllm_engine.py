@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -186,13 +187,23 @@ def test_grpo_step_trains_on_the_engines_seeded_samples(engine, checkpoints, tmp
     assert [list(o.token_ids) for r in again for o in r.outputs] == drawn[0]["completion_ids"]
 
 
-def run_ttcs(run_dir: Path, model: Path, *overrides: str) -> dict:
-    """`ttcs ... backend=vllm` in its own process (one engine per process, as a user runs it)."""
-    args = [sys.executable, "-m", "ttcs.cli", "train=debug", f"model.path={model}", "model.name=tiny",
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_ttcs(run_dir: Path, model: Path, *overrides: str, processes: int = 1) -> dict:
+    """`ttcs ... backend=vllm` in its own process (one engine per process, as a user runs it), or the same
+    under `accelerate launch` on `processes` CPU processes (gloo)."""
+    launcher = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines",
+                "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
+    args = [sys.executable, *(launcher if processes > 1 else []), "-m", "ttcs.cli", "train=debug", f"model.path={model}", "model.name=tiny",
             "data.options.n=3", "eval.k=2", "eval.max_new_tokens=6", "backend=vllm", "backend.progress=false",
             "backend.enforce_eager=true", "train.synthesizer.problem_gate=false",
             f"hydra.run.dir={run_dir}", *overrides]
-    done = subprocess.run(args, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, **ENV, **({"CUDA_VISIBLE_DEVICES": ""} if processes > 1 else {})}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((run_dir / "results.json").read_text())
 
@@ -208,12 +219,22 @@ def records(run_dir: Path, name: str) -> list:
     return [json.loads(line) for line in (run_dir / name).read_text().splitlines()]
 
 
-@pytest.mark.parametrize("method", ["base", "ttrl", "oracle"])
+@pytest.mark.parametrize("method", ["ttrl", "oracle"])
 def test_method_runs_on_the_real_engine(method, checkpoints, tmp_path):
     results = run_ttcs(tmp_path / "run", checkpoints[0], f"method={method}")
-    assert [it["iteration"] for it in results["iterations"]] == ([0] if method == "base" else [0, 1])
-    log = (tmp_path / "run" / "run.log").read_text()
-    assert "vLLM engine built" in log and log.count("vLLM engine built") == 1
+    assert [it["iteration"] for it in results["iterations"]] == [0, 1]
+    assert (tmp_path / "run" / "run.log").read_text().count("vLLM engine built") == 1
+
+
+def test_base_on_two_processes_evaluates_as_one_with_an_engine_each(checkpoints, tmp_path):
+    one = run_ttcs(tmp_path / "one", checkpoints[0], "method=base", "eval.k=4", "data.options.n=4")
+    two = run_ttcs(tmp_path / "two", checkpoints[0], "method=base", "eval.k=4", "data.options.n=4", processes=2)
+    assert [it["iteration"] for it in one["iterations"]] == [0]
+    assert untimed(one["iterations"]) == untimed(two["iterations"])
+    # every completion alike: vLLM seeds each request, so the split over processes changes no sample
+    assert records(tmp_path / "one", "eval/iter_00.jsonl") == records(tmp_path / "two", "eval/iter_00.jsonl")
+    for log in ("run.log", "run.rank1.log"):
+        assert (tmp_path / "two" / log).read_text().count("vLLM engine built") == 1
 
 
 def test_ttcs_runs_on_the_real_engine_the_same_twice(checkpoints, tmp_path):
