@@ -195,6 +195,7 @@ def _check_backend(cfg) -> None:
     number(cfg, "backend.gpu_memory_utilization", 0, 1, low_open=True)
     choice(cfg, "backend.tensor_parallel_size", (1,))
     choice(cfg, "backend.sleep_level", (1, 2))
+    choice(cfg, "backend.dtype", ("auto", "float32", "bfloat16", "float16"))
     integer(cfg, "backend.max_model_len", 1, optional=True)
 
 

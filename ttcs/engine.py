@@ -93,7 +93,7 @@ class VLLMEngine:
         if uses_model_load_weights(self.platform, runner):
             runner.model.load_weights(weights)  # what TRL's colocate mode does (VLLMGeneration.sync_weights)
         else:
-            # vLLM's layerwise reload: takes checkpoint-format weights after the platform repacked its kernels'
+            # vLLM's layerwise reload takes checkpoint-format weights however the platform has repacked them
             # (the CPU build repacks linear weights at start-up, so the model's own load_weights fails there).
             runner.reload_weights(weights_iterator=weights)
             refresh_tied_layers(runner.get_model())
