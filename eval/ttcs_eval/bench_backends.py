@@ -62,7 +62,8 @@ def format_table(rows: Sequence[dict]) -> str:
     for r in rows:
         cells = [str(r.get("phases", {}).get(p, "")) for p in phases]
         ev = r.get("eval") or {}
-        result = r.get("error") or f"{ev.get('avg_at_k')} / {ev.get('maj_at_k')} / {ev.get('greedy')}"
+        result = r.get("error") or " / ".join(f"{ev[k]:.1f}" if ev.get(k) is not None else "-"
+                                               for k in ("avg_at_k", "maj_at_k", "greedy"))
         lines.append(f"| {r['job']} | {r['dtype']} | {r['backend']} | " + " | ".join(cells)
                      + f" | {r['wall_seconds']} | {result} |")
     return "\n".join(lines)
