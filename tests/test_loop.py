@@ -141,3 +141,18 @@ def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_
     assert len(rows) == 1 and rows[0]["draws"] == 1
     outputs = [r["output"] for r in read_jsonl(tmp_path / "curriculum" / "iter_01.jsonl")]
     assert outputs and all(o.startswith("[Design]\n") for o in outputs)
+
+
+def test_several_updates_per_generation_log_one_complete_row_per_optimizer_step(tmp_path, tiny_model_dir):
+    updates = 2  # the paper's setting has 2 (Solver) and 4 (Synthesizer) optimizer updates per generation
+    cfg = compose_cfg(*overrides(tiny_model_dir), f"train.solver.updates_per_step={updates}",
+                      f"train.synthesizer.updates_per_step={updates}")
+    run(cfg, tmp_path / "run")
+    rows = RunDir(tmp_path / "run").metrics()
+    for role in ("synthesizer", "solver"):
+        steps = int(cfg.train[role].steps)
+        mine = [m for m in rows if m["phase"] == role]
+        assert [m["step"] for m in mine] == list(range(1, steps * updates + 1))
+        assert [m["generation"] for m in mine] == [g for g in range(1, steps + 1) for _ in range(updates)]
+        assert all(None not in (m["loss"], m["reward_mean"], m["completion_length"]) for m in mine)
+    assert all(m["groups"] > 0 for m in rows if m["phase"] == "solver")

@@ -423,6 +423,7 @@ SCHEMA = {
         "gpu_memory_utilization": Number(0, 1, low_open=True),
         "tensor_parallel_size": OneOf((1,)),
         "sleep_level": OneOf((1, 2)),
+        "dtype": OneOf(("auto", "float32", "bfloat16", "float16")),
         "max_model_len": Integer(1, nullable=True),
     },
     "eval": {

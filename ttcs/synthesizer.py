@@ -246,11 +246,16 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
 
 
 class SynthesizerMetricsCallback(TrainerCallback):
-    """One ``metrics.jsonl`` line per Synthesizer GRPO step: reward terms from the reward fn, loss from TRL."""
+    """One ``metrics.jsonl`` line per Synthesizer optimizer step: reward terms from the reward fn, loss from TRL.
+
+    With ``updates_per_step`` > 1 the reward terms of one generation serve several optimizer
+    steps; ``generation`` numbers them, so a generation's terms are counted once per number.
+    """
 
     def __init__(self, rundir, iteration: int, stats: list[dict]):
         self.rundir, self.iteration, self.stats = rundir, iteration, stats
         self._last = time.time()
+        self._length = None  # TRL logs the completion length only on the step that generated
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "loss" not in logs or not state.is_world_process_zero:
@@ -258,9 +263,10 @@ class SynthesizerMetricsCallback(TrainerCallback):
         now = time.time()
         seconds, self._last = now - self._last, now
         latest = self.stats[-1] if self.stats else {}
+        self._length = logs.get("completions/mean_length", self._length)
         self.rundir.log_metrics("synthesizer", iteration=self.iteration, step=state.global_step,
-                                loss=logs.get("loss"), kl=logs.get("kl"),
-                                completion_length=logs.get("completions/mean_length"),
+                                generation=latest.get("step", 0), loss=logs.get("loss"), kl=logs.get("kl"),
+                                completion_length=self._length,
                                 **{k: v for k, v in latest.items() if k != "step"},
                                 seconds=round(seconds, 2))
 

@@ -24,7 +24,7 @@ import torch
 __version__ = "0.31.0"
 
 # Keyword arguments of vLLM's EngineArgs that ttcs or TRL pass through LLM(**kwargs).
-ENGINE_KWARGS = {"enable_sleep_mode", "distributed_executor_backend", "max_model_len", "max_num_seqs",
+ENGINE_KWARGS = {"enable_sleep_mode", "enable_chunked_prefill", "distributed_executor_backend", "max_model_len", "max_num_seqs",
                  "max_num_batched_tokens", "enable_prefix_caching", "logprobs_mode", "model_impl"}
 
 
