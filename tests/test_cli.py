@@ -81,3 +81,14 @@ def test_only_the_projects_own_errors_are_shortened():
 
     assert all(err.__module__.startswith("ttcs.") for err in cli.user_errors())
     assert cli.one_line(KeyError("unknown verifier 'x'\n  more")) == "unknown verifier 'x' more"
+
+
+def test_help_names_ttcs_and_lists_only_config_groups(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "ttcs.cli", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ttcs: test-time curriculum synthesis") and "powered by Hydra" not in out.stdout
+    groups = out.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    listed = {line.split(":")[0] for line in groups.splitlines() if ": " in line}
+    assert listed == {"backend", "data", "eval", "experiment", "method", "model", "train"}, listed
+    assert "launch/ddp.yaml" in out.stdout  # the launch configs are named where they are: not a config group

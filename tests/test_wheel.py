@@ -80,6 +80,7 @@ def test_ttcs_help_and_cfg_job_from_the_wheel(installed):
     bin_dir, env, work = installed
     out = sh([bin_dir / "ttcs", "--help"], cwd=work, env=env, timeout=300).stdout
     assert "method:" in out and "ttrl" in out  # Hydra's help lists the method group from the shipped configs
+    assert out.startswith("ttcs:") and "\naccelerate:" not in out  # its own name; launch configs are no group
     out = sh([bin_dir / "ttcs", "--cfg", "job"], cwd=work, env=env, timeout=300).stdout
     assert "name: ttcs" in out and "smollm2-135m" in out and "answer_policy" in out
     out = sh([bin_dir / "ttcs", "--cfg", "job", "experiment=paper_aime24_qwen1.5b"], cwd=work, env=env).stdout
