@@ -6,9 +6,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 CONF = REPO_ROOT / "conf"
-# experiment/ holds presets of global deltas, composed by their own test below; accelerate/ holds
-# `accelerate launch` configs, not a Hydra group (tests/test_dist.py loads them)
-NOT_GROUPS = ("experiment", "accelerate")
+# experiment/ holds presets of global deltas, composed by their own test below
+NOT_GROUPS = ("experiment",)
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and any(p.glob("*.yaml")) and p.name not in NOT_GROUPS)
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
 PRESETS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))

@@ -16,8 +16,7 @@ CONF = REPO_ROOT / "conf"
 METHODS = sorted(f.stem for f in (CONF / "method").glob("*.yaml"))
 TRAINS = sorted(f.stem for f in (CONF / "train").glob("*.yaml"))
 PRESETS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))
-# accelerate/ holds `accelerate launch` configs, not a Hydra group (tests/test_dist.py loads them).
-GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and any(p.glob("*.yaml")) and p.name != "accelerate")
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
 
 

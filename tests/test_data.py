@@ -264,8 +264,8 @@ def test_options_rejected_for_files(tmp_path):
 def test_hub_unreachable_fails_fast_without_calling_datasets(monkeypatch):
     import datasets
 
-    monkeypatch.setattr(data_module, "_hub_offline", lambda: False)
-    monkeypatch.setattr(data_module, "_hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(data_module, "hub_offline", lambda: False)
+    monkeypatch.setattr(data_module, "hub_reachable", lambda timeout=3.0: False)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("load_dataset must not be called"))
     with pytest.raises(DataError, match=r"HuggingFaceH4/aime_2024: cannot reach .*data\.path="):
         load_problems("HuggingFaceH4/aime_2024")
@@ -302,7 +302,7 @@ def test_hub_rows_pick_test_split_and_limit(monkeypatch):
         return datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:1]),
                                      "test": datasets.Dataset.from_list(rows)})
 
-    monkeypatch.setattr(data_module, "_hub_offline", lambda: True)
+    monkeypatch.setattr(data_module, "hub_offline", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     got = load_problems("Org/Set", limit=3, subset="cfg")
     assert seen == {"path": "Org/Set", "name": "cfg", "split": None}

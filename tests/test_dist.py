@@ -1,4 +1,4 @@
-"""ttcs.dist in one process (every call is the identity) and the accelerate configs under conf/accelerate/."""
+"""ttcs.dist in one process (every call is the identity) and the accelerate launch configs under launch/."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ EXPECTED = {"ddp": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsd
 def test_accelerate_configs_load_with_accelerates_own_loader(name):
     from accelerate.commands.config.config_args import load_config_from_file
 
-    path = REPO_ROOT / "conf" / "accelerate" / f"{name}.yaml"
+    path = REPO_ROOT / "launch" / f"{name}.yaml"
     assert path.read_text().startswith("# "), "each config opens with a comment saying when to use it"
     config = load_config_from_file(str(path))
     assert str(config.distributed_type).endswith(EXPECTED[name])
@@ -63,7 +63,7 @@ def test_accelerate_configs_load_with_accelerates_own_loader(name):
 
 
 def test_the_configs_are_all_there():
-    assert sorted(p.stem for p in (REPO_ROOT / "conf" / "accelerate").glob("*.yaml")) == sorted(EXPECTED)
+    assert sorted(p.stem for p in (REPO_ROOT / "launch").glob("*.yaml")) == sorted(EXPECTED)
 
 
 def test_a_batch_that_does_not_split_over_the_processes_says_what_would():

@@ -68,15 +68,19 @@ def test_the_installed_package_is_the_wheel_and_ships_configs_and_prompts(instal
     assert Path(lines[1]) == Path(lines[0]).resolve().parent / "conf"
     assert int(lines[2]) > 100
     assert not Path(lines[1]).is_symlink() and (Path(lines[1]) / "experiment").is_dir()
-    # the accelerate launch configs too (not a Hydra group, but the README's launch commands name them)
-    shipped = sorted(p.name for p in (Path(lines[1]) / "accelerate").glob("*.yaml"))
-    assert shipped == sorted(p.name for p in (REPO_ROOT / "conf" / "accelerate").glob("*.yaml")) and shipped
+    # the accelerate launch configs too, beside conf/ and outside Hydra's search path (the README's launch commands
+    # name them; ttcs --help must not list them as a config group)
+    launch = Path(lines[0]).resolve().parent / "launch"
+    assert not launch.is_symlink() and not (Path(lines[1]) / "accelerate").exists()
+    shipped = sorted(p.name for p in launch.glob("*.yaml"))
+    assert shipped == sorted(p.name for p in (REPO_ROOT / "launch").glob("*.yaml")) and shipped
 
 
 def test_ttcs_help_and_cfg_job_from_the_wheel(installed):
     bin_dir, env, work = installed
     out = sh([bin_dir / "ttcs", "--help"], cwd=work, env=env, timeout=300).stdout
     assert "method:" in out and "ttrl" in out  # Hydra's help lists the method group from the shipped configs
+    assert out.startswith("ttcs:") and "\naccelerate:" not in out  # its own name; launch configs are no group
     out = sh([bin_dir / "ttcs", "--cfg", "job"], cwd=work, env=env, timeout=300).stdout
     assert "name: ttcs" in out and "smollm2-135m" in out and "answer_policy" in out
     out = sh([bin_dir / "ttcs", "--cfg", "job", "experiment=paper_aime24_qwen1.5b"], cwd=work, env=env).stdout

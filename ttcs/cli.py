@@ -5,12 +5,17 @@ Examples::
     ttcs                                   # the default job on the embedded model and built-in set
     ttcs method=base data=aime24 data.path=/data/aime24.parquet
     ttcs -m method=base,self_consistency data=arith,amc23    # a sweep; then: ttcs-table outputs/sweep
-    accelerate launch --config_file conf/accelerate/ddp.yaml -m ttcs.cli ...   # one process per GPU
+    accelerate launch --config_file launch/ddp.yaml -m ttcs.cli ...   # one process per GPU
 
 Under ``accelerate launch`` each process runs Hydra on its own; they all take the main
 process's run directory (a time-stamped ``hydra.run.dir`` could differ by a second between
 them), only the main process writes ``run.log``, ``report.md`` and the table, and each other
 process logs to ``run.rank<r>.log`` beside it.
+
+A mistake on the command line or in its inputs (an impossible config value, a data file that
+does not parse, a model path or hub id that cannot be loaded, a resumed run with another config)
+ends in one line on stderr and exit status 1, not a traceback: each is one of `USER_ERRORS`.
+Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ttcs import config
+from ttcs.data import DataError
 
 logger = logging.getLogger("ttcs")
 # The repository's conf/ in a source checkout, the copy inside the package in an installed wheel.
@@ -37,6 +43,33 @@ def main(cfg: DictConfig) -> None:
         config.validate_config(cfg)
     except config.ConfigError as err:
         raise SystemExit(f"ttcs: invalid config: {err}") from None
+    try:
+        _run(cfg)
+    except user_errors() as err:
+        raise SystemExit(f"ttcs: {one_line(err)}") from None
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a user causes, each raised with a message that says what to change.
+
+    Imported here, not at the top: ttcs.models, ttcs.memory and ttcs.rundir import torch or
+    transformers, which the config check above must not wait for.
+    """
+    from ttcs.memory import MemoryPlanError
+    from ttcs.models import ModelLoadError
+    from ttcs.rundir import ConfigMismatchError
+    from ttcs.verify import UnknownVerifierError
+
+    return config.ConfigError, DataError, ModelLoadError, ConfigMismatchError, MemoryPlanError, UnknownVerifierError
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (a KeyError's str() is its repr, quotes included)."""
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(str(text).split())
+
+
+def _run(cfg: DictConfig) -> None:
     from ttcs import dist
     from ttcs.loop import run
     from ttcs.report import format_results_table, write_report

@@ -240,7 +240,7 @@ def _columns_to_rows(path: Path, columns: dict[str, list]) -> list[dict]:
 # ---------------------------------------------------------------------- hub datasets
 
 
-def _hub_offline() -> bool:
+def hub_offline() -> bool:
     """Whether the user put Hugging Face in offline mode (their own variables, read as HF reads them)."""
     import huggingface_hub.constants as hf_constants
 
@@ -248,7 +248,7 @@ def _hub_offline() -> bool:
     return bool(hf_constants.HF_HUB_OFFLINE) or any(flag in ("1", "ON", "YES", "TRUE") for flag in flags)
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
+def hub_reachable(timeout: float = 3.0) -> bool:
     """One TCP connect to the hub endpoint: without it `datasets` retries for ~25 s before failing.
 
     Behind a proxy a direct connect proves nothing, so then the hub is assumed reachable.
@@ -268,8 +268,8 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 def _read_hub(dataset_id: str, split: str | None, subset: str | None, limit: int | None) -> list[dict]:
     hint = "pass a local .parquet/.jsonl/.json file with data.path=..."
-    offline = _hub_offline()
-    if not offline and not _hub_reachable():
+    offline = hub_offline()
+    if not offline and not hub_reachable():
         raise DataError(f"{dataset_id}: cannot reach the Hugging Face hub; {hint} "
                         "(or set HF_HUB_OFFLINE=1 to use a cached copy)")
     import datasets

@@ -229,7 +229,7 @@ def check_launch(cfg) -> None:
     for role in ("solver", "synthesizer"):
         if (cfg.train[role].get("lora") or {}).get("enabled"):
             raise ValueError(f"train.{role}.lora.enabled=true under {launch}: the adapter cannot be merged into "
-                             "sharded weights; use conf/accelerate/ddp.yaml or zero2.yaml, or full fine-tuning")
+                             "sharded weights; use launch/ddp.yaml or launch/zero2.yaml, or full fine-tuning")
 
 
 def save_checkpoint(model, tokenizer, path: Path, *, state_dict: dict | None = None) -> Path:

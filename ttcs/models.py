@@ -190,7 +190,25 @@ def load_model_and_tokenizer(path: str, **kwargs) -> tuple[PreTrainedModel, PreT
     return load_model(path, **kwargs), load_tokenizer(path, kwargs.get("cache_dir"))
 
 
+def check_hub_model(where: str) -> None:
+    """Fail at once, in one line, for a hub id that neither the hub (unreachable) nor the local cache can give.
+
+    Without this check huggingface_hub retries for ~30 s and logs each retry before transformers fails.
+    """
+    from ttcs.data import hub_offline, hub_reachable
+
+    if Path(where).exists() or hub_offline() or hub_reachable():
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(where, "config.json"), str):
+        return
+    raise ModelLoadError(f"{where}: cannot reach the Hugging Face hub and the model is not in the local cache; "
+                         "pass a local directory with model.path=... (or set HF_HUB_OFFLINE=1 to use a cached copy)")
+
+
 def _from_pretrained(cls, where: str, gguf: str | None, **kwargs):
+    check_hub_model(where)
     try:
         return cls.from_pretrained(where, gguf_file=gguf, **kwargs) if gguf else cls.from_pretrained(where, **kwargs)
     except OSError as err:
