@@ -17,6 +17,7 @@ and, per reward call, its own slice (ids, answers, rewards).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def main(out_dir: str) -> None:
               "votes": [{"problem_id": v.problem_id, "answers": list(v.answers), "label": v.label} for v in votes],
               "calls": calls}
     (Path(out_dir) / f"rank_{state.process_index}.json").write_text(json.dumps(record))
+    # Both records are written; leave without the interpreter's teardown. In torch 2.13 the gloo group's teardown
+    # now and then deadlocks (the DDP reducer's process-group destructor joins gloo's worker thread while holding
+    # the GIL, and that thread waits for the GIL to drop a tensor) or aborts ("terminate called without an active
+    # exception"), after the work this test checks is done.
+    state.wait_for_everyone()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
