@@ -252,11 +252,16 @@ def iterations(cfg, key: str) -> None:
     Integer(1 if _value(cfg, _sibling(key, "phases")) else 0)(cfg, key)
 
 
+def _step_completions(cfg, key: str) -> int:
+    """The completions of one optimizer step of the role that holds `key`: batch_questions x group_size."""
+    return _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
+
+
 def updates_per_step(cfg, key: str) -> None:
     """An integer >= 1 that cuts the step's batch_questions x group_size completions into equal mini-batches."""
     Integer(1)(cfg, key)
     updates = _value(cfg, key)
-    completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
+    completions = _step_completions(cfg, key)
     if completions % updates:
         _fail(key, updates, f"must divide batch_questions x group_size = {completions} "
               "completions into equal mini-batches")
@@ -266,7 +271,7 @@ def micro_batch(cfg, key: str) -> None:
     """An integer >= 1 that splits a mini-batch into equal micro-batches on every launched process."""
     Integer(1)(cfg, key)
     micro = _value(cfg, key)
-    completions = _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
+    completions = _step_completions(cfg, key)
     mini, processes = completions // _value(cfg, _sibling(key, "updates_per_step")), launched_processes()
     if micro_batch_split(mini, micro, processes):
         return
