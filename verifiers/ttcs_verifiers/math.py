@@ -120,6 +120,8 @@ _MATH_MARK_RE = re.compile(r"\$|\\[(\[]|\\[A-Za-z]+")
 _PROSE_RE = re.compile(r"[^\W\d_]{3,}")
 
 _NO_FORM = object()  # cached: this answer has no exact form
+# math-verify's comparison options and the values that keep ttcs's own comparison (`MathVerifier`'s defaults).
+_VERIFY_DEFAULTS = {"float_rounding": None, "strict": True, "allow_set_relation_comp": True}
 _WORKER: SymbolicWorker | None = None  # one sympy subprocess per Python process, started lazily
 
 
@@ -204,9 +206,8 @@ class MathVerifier:
         self.timeout = float(timeout)
         self.cache_size = cache_size
         self.scoring_targets = tuple(scoring_targets)
-        self.options = {k: v for k, v in (("float_rounding", float_rounding), ("strict", strict),
-                                          ("allow_set_relation_comp", allow_set_relation_comp))
-                        if v != {"float_rounding": None, "strict": True, "allow_set_relation_comp": True}[k]}
+        given = {"float_rounding": float_rounding, "strict": strict, "allow_set_relation_comp": allow_set_relation_comp}
+        self.options = {k: v for k, v in given.items() if v != _VERIFY_DEFAULTS[k]}  # math-verify options set
         self._extractions = _LRU(cache_size)  # final sentence -> math-verify's extraction (or "")
         self._verdicts = _LRU(cache_size)  # (a, b) -> bool
         self._descriptions = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
