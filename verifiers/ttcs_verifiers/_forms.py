@@ -42,6 +42,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import cast
 
 MAX_CHARS = 300
 MAX_DEPTH = 12
@@ -84,11 +85,16 @@ class Form:
     rational: Fraction | None = None  # numbers that are rational
 
     @property
+    def _terms(self) -> tuple:
+        """A polynomial's terms: the second item of its key ``(label, terms)``."""
+        return cast(tuple, self.key)[1]
+
+    @property
     def variable(self) -> str | None:
         """The letter of a polynomial that is one lone variable (``x``), else None."""
-        if self.kind != "poly" or self.label is not None or len(self.key[1]) != 1:
+        if self.kind != "poly" or self.label is not None or len(self._terms) != 1:
             return None
-        (variables, root), coefficient = self.key[1][0]
+        (variables, root), coefficient = self._terms[0]
         return variables[0][0] if len(variables) == 1 and variables[0][1] == 1 and root == 1 == coefficient \
             and variables[0][0] != _PI else None
 
@@ -98,7 +104,7 @@ class Form:
         if self.kind != "poly":
             return None
         total = 0.0
-        for (variables, root), coefficient in self.key[1]:
+        for (variables, root), coefficient in self._terms:
             term = Fraction(coefficient)
             for name, power in variables:
                 term *= _PI_FRACTION**power if name == _PI else _point(name) ** power
@@ -450,7 +456,7 @@ def forms_verdict(a: Form | None, b: Form | None) -> bool | None:
     if a.kind == b.kind == "poly":
         if a.label is not None and b.label is not None and a.label != b.label:
             return None
-        return a.key[1] == b.key[1]
+        return a._terms == b._terms
     if "poly" in (a.kind, b.kind):
         return False if (a.label is None and b.label is None) else None
     return a.kind == b.kind and a.key == b.key

@@ -200,7 +200,7 @@ def last_answer_phrase(text: str) -> str | None:
 
 def last_answer_phrase_at(text: str) -> tuple[str, int] | None:
     """Like `last_answer_phrase`, with the index where that phrase starts."""
-    candidates = [(m.start(), m.end(), None) for m in _PHRASE_RE.finditer(text)]
+    candidates: list[tuple[int, int, str | None]] = [(m.start(), m.end(), None) for m in _PHRASE_RE.finditer(text)]
     if "nswer" in text or "NSWER" in text:
         candidates += [(m.start(), m.end(), m.group(1)) for m in _ANSWER_LINE_RE.finditer(text)]
     for start, end, value in sorted(candidates, reverse=True):  # the last phrase that states something wins

@@ -63,6 +63,10 @@ import zlib
 from collections import OrderedDict
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sympy import Basic  # sympy ships no type information: mypy reads Basic as Any
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +286,7 @@ def _modest_rational(expr, value: list[str] | None) -> str | None:
     return f"{expr.p}/{expr.q}"
 
 
-def exact_difference(a: object, b: object) -> Fraction | None:
+def exact_difference(a: Basic, b: Basic) -> Fraction | None:
     """``|a - b|`` for two rational sympy numbers, computed exactly; None when either is not rational."""
     from sympy import Rational
 
@@ -441,7 +445,7 @@ def _writable(*descriptions: dict) -> bool:
     return True
 
 
-def agree_at_points(a: object, b: object) -> bool:
+def agree_at_points(a: Basic, b: Basic) -> bool:
     """Whether two plain expressions in the same variables agree at four complex points.
 
     Only for expressions built from arithmetic, powers, roots, ``exp``/``log`` and
@@ -462,7 +466,7 @@ def agree_at_points(a: object, b: object) -> bool:
     return True
 
 
-def _elementary(expr: object) -> bool:
+def _elementary(expr: Basic) -> bool:
     from sympy import Add, Float, Mul, Number, NumberSymbol, Pow, Symbol, exp, log
     from sympy.core.numbers import ImaginaryUnit
     from sympy.functions.elementary.hyperbolic import HyperbolicFunction
@@ -479,7 +483,7 @@ def _nodes(expr: object):
     return preorder_traversal(expr)
 
 
-def _value_at(expr: object, point: dict) -> complex | None:
+def _value_at(expr: Basic, point: dict) -> complex | None:
     from sympy import Float, I
 
     try:

@@ -62,6 +62,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from fractions import Fraction
+from typing import Generic, TypeVar
 
 from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
@@ -135,22 +136,25 @@ def _shared_worker() -> SymbolicWorker:
     return _WORKER
 
 
-class _LRU:
+_V = TypeVar("_V")
+
+
+class _LRU(Generic[_V]):
     """A small thread-safe least-recently-used map."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict = OrderedDict()
+        self._items: OrderedDict[Hashable, _V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> object | None:
+    def get(self, key: Hashable) -> _V | None:
         with self._lock:
             if key not in self._items:
                 return None
             self._items.move_to_end(key)
             return self._items[key]
 
-    def put(self, key: Hashable, value: object) -> None:
+    def put(self, key: Hashable, value: _V) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -166,7 +170,8 @@ class _Clock:
     """
 
     def __init__(self, worker: SymbolicWorker, timeout: float) -> None:
-        self.worker, self.timeout, self.deadline = worker, timeout, None
+        self.worker, self.timeout = worker, timeout
+        self.deadline: float | None = None
 
     def remaining(self) -> float:
         if self.deadline is None:
@@ -208,10 +213,10 @@ class MathVerifier:
         self.scoring_targets = tuple(scoring_targets)
         given = {"float_rounding": float_rounding, "strict": strict, "allow_set_relation_comp": allow_set_relation_comp}
         self.options = {k: v for k, v in given.items() if v != _VERIFY_DEFAULTS[k]}  # math-verify options set
-        self._extractions = _LRU(cache_size)  # final sentence -> math-verify's extraction (or "")
-        self._verdicts = _LRU(cache_size)  # (a, b) -> bool
-        self._descriptions = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
-        self._forms = _LRU(cache_size)  # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
+        self._extractions: _LRU[str] = _LRU(cache_size)  # final sentence -> math-verify's extraction (or "")
+        self._verdicts: _LRU[bool] = _LRU(cache_size)  # (a, b) -> bool
+        self._descriptions: _LRU[dict] = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
+        self._forms: _LRU[Form | object] = _LRU(cache_size)  # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
         self._worker = _shared_worker()
 
     def extract(self, completion: str) -> str | None:
@@ -360,7 +365,7 @@ class MathVerifier:
         if form is None:
             form = read_form(_for_parser(answer)) if len(answer) <= _MAX_CANONICAL_CHARS else None
             self._forms.put(answer, _NO_FORM if form is None else form)
-        return None if form is _NO_FORM else form
+        return form if isinstance(form, Form) else None  # None for _NO_FORM
 
     def _plain_numbers(self, a: str, b: str, gold_first: bool) -> tuple[Fraction, Fraction] | None:
         """Both answers as exact numbers, or None; a prediction's decimal comma counts against one gold number."""
