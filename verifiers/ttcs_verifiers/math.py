@@ -216,7 +216,8 @@ class MathVerifier:
         self._extractions: _LRU[str] = _LRU(cache_size)  # final sentence -> math-verify's extraction (or "")
         self._verdicts: _LRU[bool] = _LRU(cache_size)  # (a, b) -> bool
         self._descriptions: _LRU[dict] = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
-        self._forms: _LRU[Form | object] = _LRU(cache_size)  # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
+        # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
+        self._forms: _LRU[Form | object] = _LRU(cache_size)
         self._worker = _shared_worker()
 
     def extract(self, completion: str) -> str | None:
