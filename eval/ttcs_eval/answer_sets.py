@@ -35,6 +35,7 @@ GARBAGE = ("I don't know", r"\text{undefined}", "???", "x", r"\frac{1}{")
 
 # ---- numeric: numbers in several notations ---------------------------------------------------
 
+
 def _half(rng: random.Random) -> list[str]:
     return [r"\frac{1}{2}", "0.5", "1/2", r"\dfrac{1}{2}", r"\frac12", r"\frac{2}{4}"]
 
@@ -65,13 +66,17 @@ NUMERIC: tuple[Kind, ...] = (_half, _integer, _integer, _fraction, _radical, _pi
 
 # ---- realistic: the forms of real gold answers -------------------------------------------------
 
+
 def _union_of_rays(rng: random.Random) -> list[str]:
     a = rng.randint(-9, 5)
     b = a + rng.randint(1, 6)
     left, right = rng.choice("])"), rng.choice("[(")
-    return [rf"(-\infty, {a}{left} \cup {right}{b}, \infty)", rf"(-\infty,{a}{left}\cup{right}{b},\infty)",
-            rf"\left(-\infty, {a}\right{left} \cup \left{right}{b}, \infty\right)",
-            rf"(-\infty, {a}{left} \cup {right}{b}, +\infty)"]
+    return [
+        rf"(-\infty, {a}{left} \cup {right}{b}, \infty)",
+        rf"(-\infty,{a}{left}\cup{right}{b},\infty)",
+        rf"\left(-\infty, {a}\right{left} \cup \left{right}{b}, \infty\right)",
+        rf"(-\infty, {a}{left} \cup {right}{b}, +\infty)",
+    ]
 
 
 def _interval(rng: random.Random) -> list[str]:
@@ -91,16 +96,25 @@ def _finite_set(rng: random.Random) -> list[str]:
     items = rng.sample(range(-5, 13), 3)
     shuffled = rng.sample(items, 3)
     text = ", ".join(map(str, items))
-    return [rf"\{{{text}\}}", rf"\{{{','.join(map(str, shuffled))}\}}", rf"\left\{{{text}\right\}}",
-            rf"\{{{', '.join(map(str, sorted(items)))}\}}"]
+    return [
+        rf"\{{{text}\}}",
+        rf"\{{{','.join(map(str, shuffled))}\}}",
+        rf"\left\{{{text}\right\}}",
+        rf"\{{{', '.join(map(str, sorted(items)))}\}}",
+    ]
 
 
 def _square(rng: random.Random) -> list[str]:
     a = rng.choice([n for n in range(-6, 7) if n])
     sign = "+" if a > 0 else "-"
     b, c = abs(2 * a), a * a
-    return [f"x^2{sign}{b}x+{c}", f"(x{sign}{abs(a)})^2", f"x^{{2}} {sign} {b}x + {c}", f"{c}{sign}{b}x+x^2",
-            f"({sign}{abs(a)}+x)^{{2}}".replace("(+", "(")]
+    return [
+        f"x^2{sign}{b}x+{c}",
+        f"(x{sign}{abs(a)})^2",
+        f"x^{{2}} {sign} {b}x + {c}",
+        f"{c}{sign}{b}x+x^2",
+        f"({sign}{abs(a)}+x)^{{2}}".replace("(+", "("),
+    ]
 
 
 def _line(rng: random.Random) -> list[str]:
@@ -118,8 +132,12 @@ def _scaled_radical(rng: random.Random) -> list[str]:
 def _pi_fraction(rng: random.Random) -> list[str]:
     p, q = rng.choice([(1, 4), (1, 3), (1, 6), (2, 3), (3, 4), (5, 6), (1, 2)])
     coefficient = "" if p == 1 else str(p)
-    return [rf"\frac{{{coefficient}\pi}}{{{q}}}", rf"\dfrac{{{coefficient}\pi}}{{{q}}}", rf"{coefficient}\pi/{q}",
-            rf"\frac{{{p}}}{{{q}}}\pi"]
+    return [
+        rf"\frac{{{coefficient}\pi}}{{{q}}}",
+        rf"\dfrac{{{coefficient}\pi}}{{{q}}}",
+        rf"{coefficient}\pi/{q}",
+        rf"\frac{{{p}}}{{{q}}}\pi",
+    ]
 
 
 def _complex(rng: random.Random) -> list[str]:
@@ -129,8 +147,11 @@ def _complex(rng: random.Random) -> list[str]:
 
 def _vector(rng: random.Random) -> list[str]:
     a, b = rng.randint(-9, 9), rng.randint(-9, 9)
-    return [rf"\begin{{pmatrix}} {a} \\ {b} \end{{pmatrix}}", rf"\begin{{pmatrix}}{a}\\{b}\end{{pmatrix}}",
-            rf"\begin{{pmatrix}} {a}\\ {b} \end{{pmatrix}}"]
+    return [
+        rf"\begin{{pmatrix}} {a} \\ {b} \end{{pmatrix}}",
+        rf"\begin{{pmatrix}}{a}\\{b}\end{{pmatrix}}",
+        rf"\begin{{pmatrix}} {a}\\ {b} \end{{pmatrix}}",
+    ]
 
 
 def _length(rng: random.Random) -> list[str]:
@@ -148,8 +169,21 @@ def _word(rng: random.Random) -> list[str]:
     return [rf"\text{{{word}}}", word, rf"\text{{{word.capitalize()}}}", rf"\textbf{{{word}}}"]
 
 
-REALISTIC: tuple[Kind, ...] = (_union_of_rays, _interval, _pair, _finite_set, _square, _line, _scaled_radical,
-                               _pi_fraction, _complex, _vector, _length, _angle, _word)
+REALISTIC: tuple[Kind, ...] = (
+    _union_of_rays,
+    _interval,
+    _pair,
+    _finite_set,
+    _square,
+    _line,
+    _scaled_radical,
+    _pi_fraction,
+    _complex,
+    _vector,
+    _length,
+    _angle,
+    _word,
+)
 FAMILIES: dict[str, tuple[Kind, ...]] = {"numeric": NUMERIC, "realistic": REALISTIC}
 
 
@@ -169,7 +203,9 @@ def _values(rng: random.Random, family: str) -> list[list[str]]:
     return values
 
 
-def make_labelled_sets(sets: int, samples: int, seed: int, family: str = "numeric") -> list[tuple[list[Answer], list[int]]]:
+def make_labelled_sets(
+    sets: int, samples: int, seed: int, family: str = "numeric"
+) -> list[tuple[list[Answer], list[int]]]:
     """`sets` answer lists with, per answer, the index of its value (-1 for None and garbage)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {sorted(FAMILIES)}")

@@ -46,8 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DATA = Path(__file__).with_name("data") / "answer_cases.jsonl"
-UPSTREAM = (Path(__file__).with_name("data") / "upstream_math_verify.jsonl",
-            Path(__file__).with_name("data") / "upstream_lighteval.jsonl")
+UPSTREAM = (
+    Path(__file__).with_name("data") / "upstream_math_verify.jsonl",
+    Path(__file__).with_name("data") / "upstream_lighteval.jsonl",
+)
 SUITES = ("ttcs", "math-verify", "lighteval")
 
 
@@ -90,10 +92,19 @@ def load_cases(path: str | Path = DATA, families: Sequence[str] | None = None) -
         for line in lines:
             if line.strip():
                 record = json.loads(line)
-                settings = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                        for k, v in record.get("settings", {}).items()))
-                cases.append(Case(record["family"], record["gold"], record["completion"], bool(record["label"]),
-                                  record.get("suite", "ttcs"), settings))
+                settings = tuple(
+                    sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in record.get("settings", {}).items())
+                )
+                cases.append(
+                    Case(
+                        record["family"],
+                        record["gold"],
+                        record["completion"],
+                        bool(record["label"]),
+                        record.get("suite", "ttcs"),
+                        settings,
+                    )
+                )
     return [c for c in cases if not families or c.family in families]
 
 
@@ -136,9 +147,12 @@ def ttcs_options(settings: dict) -> dict:
     """
     if not settings:
         return {}
-    return {"scoring_targets": tuple(settings["match_types"]), "strict": settings["strict"],
-            "allow_set_relation_comp": settings["allow_set_relation_comp"],
-            "float_rounding": None if settings["precision"] == 6 else settings["precision"]}
+    return {
+        "scoring_targets": tuple(settings["match_types"]),
+        "strict": settings["strict"],
+        "allow_set_relation_comp": settings["allow_set_relation_comp"],
+        "float_rounding": None if settings["precision"] == 6 else settings["precision"],
+    }
 
 
 def math_verify_checker() -> Callable[[Case], bool]:
@@ -160,11 +174,21 @@ def _as_configured(case: Case, parse: Callable, verify: Callable) -> bool:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
     settings = dict(case.settings)
-    targets = [LatexExtractionConfig(boxed_match_priority=settings["boxed_match_priority"])
-               if kind == "latex" else ExprExtractionConfig() for kind in settings["match_types"]]
-    return bool(verify(parse(case.gold, targets), parse(case.completion, targets),
-                       float_rounding=settings["precision"], strict=settings["strict"],
-                       allow_set_relation_comp=settings["allow_set_relation_comp"]))
+    targets = [
+        LatexExtractionConfig(boxed_match_priority=settings["boxed_match_priority"])
+        if kind == "latex"
+        else ExprExtractionConfig()
+        for kind in settings["match_types"]
+    ]
+    return bool(
+        verify(
+            parse(case.gold, targets),
+            parse(case.completion, targets),
+            float_rounding=settings["precision"],
+            strict=settings["strict"],
+            allow_set_relation_comp=settings["allow_set_relation_comp"],
+        )
+    )
 
 
 def score(cases: Sequence[Case], checker: Callable[[Case], bool], by: str = "family") -> dict[str, Tally]:
@@ -183,8 +207,9 @@ def score(cases: Sequence[Case], checker: Callable[[Case], bool], by: str = "fam
     return tallies
 
 
-def run_benchmark(cases: Sequence[Case], by: str = "family",
-                  configured: bool = True) -> tuple[list[FamilyScore], float]:
+def run_benchmark(
+    cases: Sequence[Case], by: str = "family", configured: bool = True
+) -> tuple[list[FamilyScore], float]:
     """Score `cases` with both checkers; scores per family or suite (`by`, in order of appearance), warm-up time.
 
     `configured` False scores every case with ttcs's default verifier (see `ttcs_checker`).
@@ -200,22 +225,31 @@ def run_benchmark(cases: Sequence[Case], by: str = "family",
 
 def markdown_table(scores: Sequence[FamilyScore], by: str = "family") -> str:
     """The per-family (or per-suite) table, with a total row."""
-    total = FamilyScore("**all**", sum(s.cases for s in scores), _sum([s.ttcs for s in scores]),
-                        _sum([s.math_verify for s in scores]))
-    rows = [f"| {by} | cases | ttcs right | math-verify right | ttcs false + | math-verify false + "
-            "| ttcs ms/case | math-verify ms/case |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    total = FamilyScore(
+        "**all**", sum(s.cases for s in scores), _sum([s.ttcs for s in scores]), _sum([s.math_verify for s in scores])
+    )
+    rows = [
+        f"| {by} | cases | ttcs right | math-verify right | ttcs false + | math-verify false + "
+        "| ttcs ms/case | math-verify ms/case |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for s in [*scores, total]:
-        rows.append(f"| {s.family} | {s.cases} | {_share(s.ttcs.right, s.cases)} | "
-                    f"{_share(s.math_verify.right, s.cases)} | {s.ttcs.false_positives} | "
-                    f"{s.math_verify.false_positives} | {1000 * s.ttcs.seconds / s.cases:.1f} | "
-                    f"{1000 * s.math_verify.seconds / s.cases:.1f} |")
+        rows.append(
+            f"| {s.family} | {s.cases} | {_share(s.ttcs.right, s.cases)} | "
+            f"{_share(s.math_verify.right, s.cases)} | {s.ttcs.false_positives} | "
+            f"{s.math_verify.false_positives} | {1000 * s.ttcs.seconds / s.cases:.1f} | "
+            f"{1000 * s.math_verify.seconds / s.cases:.1f} |"
+        )
     return "\n".join(rows)
 
 
 def _sum(tallies: Sequence[Tally]) -> Tally:
-    return Tally(sum(t.right for t in tallies), sum(t.false_positives for t in tallies),
-                 sum(t.seconds for t in tallies), [c for t in tallies for c in t.wrong])
+    return Tally(
+        sum(t.right for t in tallies),
+        sum(t.false_positives for t in tallies),
+        sum(t.seconds for t in tallies),
+        [c for t in tallies for c in t.wrong],
+    )
 
 
 def _share(right: int, cases: int) -> str:
@@ -229,8 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", choices=SUITES, help="only this suite (repeatable)")
     parser.add_argument("--family", action="append", help="only this family (repeatable)")
     parser.add_argument("--by-family", action="store_true", help="one row per family, not per suite")
-    parser.add_argument("--ttcs-defaults", action="store_true",
-                        help="score ttcs with its default settings on every case, not as each upstream test configures it")
+    parser.add_argument(
+        "--ttcs-defaults",
+        action="store_true",
+        help="score ttcs with its default settings on every case, not as each upstream test configures it",
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases (after --family)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the cases each checker gets wrong")
     args = parser.parse_args(argv)
@@ -248,8 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, pick in (("ttcs", lambda s: s.ttcs), ("math-verify", lambda s: s.math_verify)):
             for s in scores:
                 for case in pick(s).wrong:
-                    print(f"{name} wrong [{case.suite}/{case.family}] label={case.label} gold={case.gold!r} "
-                          f"completion={case.completion!r}")
+                    print(
+                        f"{name} wrong [{case.suite}/{case.family}] label={case.label} gold={case.gold!r} "
+                        f"completion={case.completion!r}"
+                    )
     return 0
 
 

@@ -34,8 +34,18 @@ JOBS = {"base": ["method=base"], "default": []}
 
 def command(job: str, backend: str, dtype: str, run_dir: Path, extra: Sequence[str]) -> list[str]:
     """The ttcs command of one cell: the job's overrides, the backend and the dtype of both model and engine."""
-    return [sys.executable, "-m", "ttcs.cli", *JOBS[job], f"backend={backend}", f"model.dtype={dtype}",
-            f"backend.dtype={dtype}", "backend.progress=false", f"hydra.run.dir={run_dir}", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "ttcs.cli",
+        *JOBS[job],
+        f"backend={backend}",
+        f"model.dtype={dtype}",
+        f"backend.dtype={dtype}",
+        "backend.progress=false",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
 
 
 def run_cell(job: str, backend: str, dtype: str, work: Path, extra: Sequence[str]) -> dict:
@@ -57,15 +67,21 @@ def run_cell(job: str, backend: str, dtype: str, work: Path, extra: Sequence[str
 def format_table(rows: Sequence[dict]) -> str:
     """A markdown table: one row per cell, one column per phase (seconds), wall time and the final avg@k/maj@k."""
     phases = list(dict.fromkeys(p for r in rows for p in r.get("phases", {})))
-    lines = ["| job | dtype | backend | " + " | ".join(phases) + " | wall | avg@k / maj@k / greedy |",
-             "|" + "---|" * (len(phases) + 5)]
+    lines = [
+        "| job | dtype | backend | " + " | ".join(phases) + " | wall | avg@k / maj@k / greedy |",
+        "|" + "---|" * (len(phases) + 5),
+    ]
     for r in rows:
         cells = [str(r.get("phases", {}).get(p, "")) for p in phases]
         ev = r.get("eval") or {}
-        result = r.get("error") or " / ".join(f"{ev[k]:.1f}" if ev.get(k) is not None else "-"
-                                               for k in ("avg_at_k", "maj_at_k", "greedy"))
-        lines.append(f"| {r['job']} | {r['dtype']} | {r['backend']} | " + " | ".join(cells)
-                     + f" | {r['wall_seconds']} | {result} |")
+        result = r.get("error") or " / ".join(
+            f"{ev[k]:.1f}" if ev.get(k) is not None else "-" for k in ("avg_at_k", "maj_at_k", "greedy")
+        )
+        lines.append(
+            f"| {r['job']} | {r['dtype']} | {r['backend']} | "
+            + " | ".join(cells)
+            + f" | {r['wall_seconds']} | {result} |"
+        )
     return "\n".join(lines)
 
 

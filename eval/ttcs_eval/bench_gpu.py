@@ -36,11 +36,20 @@ from pathlib import Path
 import torch
 
 CONFIG_FILE = Path(__file__).resolve().parent / "data" / "qwen2.5-math-1.5b-config.json"
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            vocab_size=512, max_position_embeddings=1024)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=512,
+    max_position_embeddings=1024,
+)
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 @dataclass
@@ -74,8 +83,13 @@ def build_tokenizer(vocab_size: int):
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   padding_side="left", additional_special_tokens=SPECIALS[1:])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+        additional_special_tokens=SPECIALS[1:],
+    )
     fast.chat_template = CHATML
     return fast
 
@@ -100,16 +114,36 @@ def overrides(model_dir: Path, backend: str, args: argparse.Namespace, cuda: boo
     """The ``ttcs`` overrides of one benchmark run: the debug schedule at the benchmark's sizes."""
     q, g, t, s = args.questions, args.group_size, args.max_new_tokens, args.steps
     gpu = str(cuda).lower()
-    return ["method=ttcs", "train=debug", "data=arith", f"data.options.n={q}", f"model.path={model_dir}",
-            "model.name=random-qwen2.5-math-1.5b", f"model.dtype={'bfloat16' if cuda else 'float32'}",
-            f"backend={backend}", "backend.progress=false", "eval.k=4", f"eval.max_new_tokens={t}",
-            f"train.solver.steps={s}", f"train.solver.batch_questions={q}", f"train.solver.group_size={g}",
-            f"train.solver.micro_batch={g}", f"train.solver.max_completion_length={t}", f"train.solver.bf16={gpu}",
-            f"train.solver.gradient_checkpointing={gpu}", f"train.synthesizer.steps={s}",
-            f"train.synthesizer.batch_questions={q}", "train.synthesizer.group_size=4", "train.synthesizer.micro_batch=4",
-            f"train.synthesizer.max_completion_length={t}", "train.synthesizer.solver_samples=4",
-            f"train.synthesizer.solver_max_new_tokens={t}", f"train.synthesizer.bf16={gpu}",
-            f"train.synthesizer.gradient_checkpointing={gpu}", f"train.curriculum.total={2 * q}"]
+    return [
+        "method=ttcs",
+        "train=debug",
+        "data=arith",
+        f"data.options.n={q}",
+        f"model.path={model_dir}",
+        "model.name=random-qwen2.5-math-1.5b",
+        f"model.dtype={'bfloat16' if cuda else 'float32'}",
+        f"backend={backend}",
+        "backend.progress=false",
+        "eval.k=4",
+        f"eval.max_new_tokens={t}",
+        f"train.solver.steps={s}",
+        f"train.solver.batch_questions={q}",
+        f"train.solver.group_size={g}",
+        f"train.solver.micro_batch={g}",
+        f"train.solver.max_completion_length={t}",
+        f"train.solver.bf16={gpu}",
+        f"train.solver.gradient_checkpointing={gpu}",
+        f"train.synthesizer.steps={s}",
+        f"train.synthesizer.batch_questions={q}",
+        "train.synthesizer.group_size=4",
+        "train.synthesizer.micro_batch=4",
+        f"train.synthesizer.max_completion_length={t}",
+        "train.synthesizer.solver_samples=4",
+        f"train.synthesizer.solver_max_new_tokens={t}",
+        f"train.synthesizer.bf16={gpu}",
+        f"train.synthesizer.gradient_checkpointing={gpu}",
+        f"train.curriculum.total={2 * q}",
+    ]
 
 
 class DevicePeak:
@@ -158,10 +192,15 @@ class PhaseMonitor:
             yield
         if cuda:
             torch.cuda.synchronize()
-        self.phases.append({"phase": key, "seconds": time.perf_counter() - t0,
-                            "torch_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if cuda else None,
-                            "device_peak_gb": device.peak_gb if device else None,
-                            "generated_tokens": generated_tokens() - tokens})
+        self.phases.append(
+            {
+                "phase": key,
+                "seconds": time.perf_counter() - t0,
+                "torch_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if cuda else None,
+                "device_peak_gb": device.peak_gb if device else None,
+                "generated_tokens": generated_tokens() - tokens,
+            }
+        )
 
 
 @contextmanager
@@ -187,9 +226,18 @@ def summarize(backend: str, monitor: PhaseMonitor, run_dir: Path, cfg) -> list[P
             per_update = node.batch_questions * node.group_size / node.get("updates_per_step", 1)
             tokens += int(sum((r.get("completion_length") or 0) * per_update for r in rows))
         step = sum(r["seconds"] for r in rows) / len(rows) if rows else None
-        results.append(PhaseResult(backend, p["phase"], round(p["seconds"], 2), _round(p["torch_peak_gb"]),
-                                   _round(p["device_peak_gb"]), tokens, round(tokens / max(p["seconds"], 1e-9), 1),
-                                   None if step is None else round(step, 2)))
+        results.append(
+            PhaseResult(
+                backend,
+                p["phase"],
+                round(p["seconds"], 2),
+                _round(p["torch_peak_gb"]),
+                _round(p["device_peak_gb"]),
+                tokens,
+                round(tokens / max(p["seconds"], 1e-9), 1),
+                None if step is None else round(step, 2),
+            )
+        )
     return results
 
 
@@ -215,8 +263,15 @@ def format_table(results: Sequence[PhaseResult]) -> str:
     head = "| backend | phase | seconds | peak GPU GB (torch) | peak GPU GB (device) | generated tok/s | GRPO step s |"
     lines = [head, "|" + "---|" * 7]
     for r in results:
-        cells = [r.backend, r.phase, r.seconds, r.torch_peak_gb, r.device_peak_gb, r.tokens_per_second,
-                 r.grpo_step_seconds]
+        cells = [
+            r.backend,
+            r.phase,
+            r.seconds,
+            r.torch_peak_gb,
+            r.device_peak_gb,
+            r.tokens_per_second,
+            r.grpo_step_seconds,
+        ]
         lines.append("| " + " | ".join("n/a" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -226,8 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ttcs.generation import vllm_available
 
     parser = argparse.ArgumentParser(prog="ttcs-bench-gpu", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("all", "hf", "vllm"), default="all",
-                        help="all = hf, then vllm when it is installed and a GPU is present")
+    parser.add_argument(
+        "--backend",
+        choices=("all", "hf", "vllm"),
+        default="all",
+        help="all = hf, then vllm when it is installed and a GPU is present",
+    )
     parser.add_argument("--questions", type=int, default=None, help="test questions = questions per step (8; CPU 2)")
     parser.add_argument("--group-size", type=int, default=None, help="Solver samples per question (8; CPU 4)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="every generation's length (512; CPU 8)")
@@ -237,8 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available()
     tiny = args.tiny = args.tiny or not cuda
-    for name, gpu_default, cpu_default in (("questions", 8, 2), ("group_size", 8, 4), ("max_new_tokens", 512, 8),
-                                           ("steps", 2, 1)):
+    for name, gpu_default, cpu_default in (
+        ("questions", 8, 2),
+        ("group_size", 8, 4),
+        ("max_new_tokens", 512, 8),
+        ("steps", 2, 1),
+    ):
         if getattr(args, name) is None:
             setattr(args, name, cpu_default if tiny else gpu_default)
     backends = ["hf", "vllm"] if args.backend == "all" else [args.backend]
@@ -250,12 +313,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         for backend in backends:
             results += run_backend(backend, args, work, model_dir)
     device = torch.cuda.get_device_name() if cuda else "CPU (tiny configuration)"
-    print(f"ttcs-bench-gpu on {device}: {args.questions} questions, G={args.group_size}, "
-          f"{args.max_new_tokens} new tokens, {args.steps} GRPO step(s) per phase\n")
+    print(
+        f"ttcs-bench-gpu on {device}: {args.questions} questions, G={args.group_size}, "
+        f"{args.max_new_tokens} new tokens, {args.steps} GRPO step(s) per phase\n"
+    )
     print(format_table(results))
     if args.json:
-        args.json.write_text(json.dumps({"device": device, "args": {k: str(v) for k, v in vars(args).items()},
-                                         "phases": [asdict(r) for r in results]}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "device": device,
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "phases": [asdict(r) for r in results],
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

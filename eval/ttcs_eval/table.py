@@ -90,9 +90,18 @@ def load_run(path: Path, metric: str = "score", iteration: str = "last") -> RunR
         return None
     it = its[0] if iteration == "first" else its[-1]
     key = res.get("score", "avg_at_k") if metric == "score" else metric
-    return RunRecord(path=path.parent, method=method, model=model, data=data, seed=res.get("seed", 0),
-                     iteration=it["iteration"], value=it["eval"].get(key), overrides=_overrides(path.parent),
-                     versions=res.get("versions", {}), uses_labels=bool(res.get("uses_labels", False)))
+    return RunRecord(
+        path=path.parent,
+        method=method,
+        model=model,
+        data=data,
+        seed=res.get("seed", 0),
+        iteration=it["iteration"],
+        value=it["eval"].get(key),
+        overrides=_overrides(path.parent),
+        versions=res.get("versions", {}),
+        uses_labels=bool(res.get("uses_labels", False)),
+    )
 
 
 def mean_and_stderr(values: list[float]) -> tuple[float, float | None]:
@@ -173,8 +182,10 @@ def paper_rows(paper: dict, datasets: list[str], models: set[str]) -> list[list[
 
 def paper_footer(paper: dict) -> str:
     sets = ", ".join(paper.get("average_of") or [])
-    return (f"Rows marked (paper): {paper['source']}; {paper.get('metric', '')}. † the paper's average over its "
-            f"sets ({sets}), not over this table's columns; missing = not given there.")
+    return (
+        f"Rows marked (paper): {paper['source']}; {paper.get('metric', '')}. † the paper's average over its "
+        f"sets ({sets}), not over this table's columns; missing = not given there."
+    )
 
 
 def to_markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -193,16 +204,20 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 def provenance_footer(records: list[RunRecord]) -> str:
     """One line per run: where it is, how it was configured, what code and packages produced it."""
-    lines = ["Accuracy in %, at each run's last finished iteration; mean over seeds ± standard error. "
-             "`*` = AVG over the datasets present only."]
+    lines = [
+        "Accuracy in %, at each run's last finished iteration; mean over seeds ± standard error. "
+        "`*` = AVG over the datasets present only."
+    ]
     if any(r.uses_labels for r in records):
         lines.append("‡ trains on the gold answers (label leakage): an upper bound, not a test-time method.")
     lines += ["", "Runs:"]
     for r in records:
         v = r.versions
         pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k != "git_commit")
-        lines.append(f"- `{r.path}`: {r.method}/{r.model}/{r.data}, seed {r.seed}, iteration {r.iteration}, "
-                     f"overrides [{' '.join(r.overrides)}], commit {v.get('git_commit')}, {pkgs}")
+        lines.append(
+            f"- `{r.path}`: {r.method}/{r.model}/{r.data}, seed {r.seed}, iteration {r.iteration}, "
+            f"overrides [{' '.join(r.overrides)}], commit {v.get('git_commit')}, {pkgs}"
+        )
     return "\n".join(lines)
 
 
@@ -210,12 +225,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttcs-table", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="run directories, sweep directories or results.json files")
     parser.add_argument("--metric", choices=METRICS, default="score", help="cell value (default: each method's score)")
-    parser.add_argument("--iteration", choices=("last", "first"), default="last",
-                        help="which iteration of each run (first = the base model)")
+    parser.add_argument(
+        "--iteration",
+        choices=("last", "first"),
+        default="last",
+        help="which iteration of each run (first = the base model)",
+    )
     parser.add_argument("--md", type=Path, help="also write the Markdown table (with footer) here")
     parser.add_argument("--csv", type=Path, help="also write the table as CSV here")
-    parser.add_argument("--paper", nargs="?", type=Path, const=PAPER_FILE, default=None, metavar="FILE",
-                        help="add the paper's published numbers beside ours (default FILE: TTCS Table 1, shipped)")
+    parser.add_argument(
+        "--paper",
+        nargs="?",
+        type=Path,
+        const=PAPER_FILE,
+        default=None,
+        metavar="FILE",
+        help="add the paper's published numbers beside ours (default FILE: TTCS Table 1, shipped)",
+    )
     args = parser.parse_args(argv)
     try:
         records = [r for f in find_result_files(args.paths) if (r := load_run(f, args.metric, args.iteration))]
@@ -235,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         extra = paper_rows(paper, header[3:-1], {r.model for r in records})
         if not extra:
-            print(f"note: {args.paper} has no numbers for the models {sorted({r.model for r in records})}",
-                  file=sys.stderr)
+            print(
+                f"note: {args.paper} has no numbers for the models {sorted({r.model for r in records})}",
+                file=sys.stderr,
+            )
         rows += extra
         footer += "\n\n" + paper_footer(paper)
     md = to_markdown(header, rows) + "\n\n" + footer + "\n"

@@ -35,12 +35,23 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-MATH_VERIFY_FILES = ("tests/test_all.py", "tests/test_boxed.py", "tests/test_numina_cases.py",
-                     "tests/test_open_thoughts.py", "tests/test_strict.py", "tests/test_yujianll.py")
+MATH_VERIFY_FILES = (
+    "tests/test_all.py",
+    "tests/test_boxed.py",
+    "tests/test_numina_cases.py",
+    "tests/test_open_thoughts.py",
+    "tests/test_strict.py",
+    "tests/test_yujianll.py",
+)
 LIGHTEVAL_FILES = ("tests/unit/metrics/test_extractive_match.py",)
 _SETTINGS = ("match_types", "match_type", "precision", "strict", "allow_set_relation_comp", "language")
-_DEFAULTS = {"match_types": ["latex", "expr"], "precision": 6, "strict": True,
-             "allow_set_relation_comp": False, "language": "ENGLISH"}
+_DEFAULTS = {
+    "match_types": ["latex", "expr"],
+    "precision": 6,
+    "strict": True,
+    "allow_set_relation_comp": False,
+    "language": "ENGLISH",
+}
 
 
 def _value(node: ast.expr) -> object:
@@ -56,8 +67,12 @@ def _formatted(part: ast.expr) -> str:
     if isinstance(part, ast.Constant):
         return str(part.value)
     call = part.value if isinstance(part, ast.FormattedValue) else None
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-            and isinstance(call.func.value, ast.Name) and call.func.value.id == "math"):
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == "math"
+    ):
         raise ValueError("not a literal")
     number = getattr(math, call.func.attr)(*(ast.literal_eval(arg) for arg in call.args))
     spec = "".join(_formatted(p) for p in part.format_spec.values) if part.format_spec else ""
@@ -67,14 +82,18 @@ def _formatted(part: ast.expr) -> str:
 def _checker_call(function: ast.FunctionDef) -> ast.Call | None:
     """The ``compare_strings(...)`` or ``verify(...)`` call of a test body."""
     for node in ast.walk(function):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("compare_strings",
-                                                                                               "verify"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("compare_strings", "verify")
+        ):
             return node
     return None
 
 
 def _call_settings(call: ast.Call, params: dict) -> tuple[dict, list]:
     """The call's keyword settings (a parameter name resolves to its row value) and positional args."""
+
     def resolve(node: ast.expr) -> object:
         return params[node.id] if isinstance(node, ast.Name) and node.id in params else _value(node)
 
@@ -94,8 +113,11 @@ def _rows(function: ast.FunctionDef) -> Iterator[dict]:
                     logger.warning("%s: skipped a row that is not literal", function.name)
             return
     for node in ast.walk(function):  # e.g. `assert compare_strings("$\\frac{1}{3}$", "0.3333$", ...) == 1`
-        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and \
-                getattr(node.left.func, "id", "") == "compare_strings":
+        if (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Call)
+            and getattr(node.left.func, "id", "") == "compare_strings"
+        ):
             try:
                 gold, pred = (_value(a) for a in node.left.args[:2])
                 yield {"gold": gold, "pred": pred, "expected": _value(node.comparators[0]), "_call": node.left}
@@ -117,8 +139,10 @@ def cases_of(source: str, suite: str, upstream: dict, licence: str) -> Iterator[
                 settings = {"match_types": ["latex", "expr"], "boxed_match_priority": 55}
             elif len(positional) > 2:  # lighteval's compare_strings(gold, pred, language, match_type)
                 settings.update(zip(("language", "match_types"), positional[2:4], strict=False))
-            settings = {"match_types": settings.pop("match_type", None) or settings.get("match_types"), **{
-                k: v for k, v in settings.items() if k != "match_types"}}
+            settings = {
+                "match_types": settings.pop("match_type", None) or settings.get("match_types"),
+                **{k: v for k, v in settings.items() if k != "match_types"},
+            }
             settings = {**_DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
             if "precision" in params:
                 settings["precision"] = params["precision"]
@@ -129,20 +153,29 @@ def cases_of(source: str, suite: str, upstream: dict, licence: str) -> Iterator[
             if "boxed_match_priority" not in settings:
                 settings["boxed_match_priority"] = 0 if suite == "math-verify" else 55
             label = params.get("expected", params.get("result"))
-            yield {"suite": suite, "family": function.name, "gold": params["gold"], "completion": params["pred"],
-                   "label": bool(label), "settings": settings,
-                   "upstream": {**upstream, "test": function.name}, "licence": licence}
+            yield {
+                "suite": suite,
+                "family": function.name,
+                "gold": params["gold"],
+                "completion": params["pred"],
+                "label": bool(label),
+                "settings": settings,
+                "upstream": {**upstream, "test": function.name},
+                "licence": licence,
+            }
 
 
 def _git_show(git_dir: str, spec: str) -> str:
-    return subprocess.run(["git", "--git-dir", git_dir, "show", spec], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", git_dir, "show", spec], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def convert(git_dir: str, repo: str, files: tuple[str, ...], suite: str, licence: str) -> list[dict]:
     """Every case of `files` at the HEAD of the snapshot `git_dir`."""
-    commit = subprocess.run(["git", "--git-dir", git_dir, "rev-parse", "HEAD"], check=True, capture_output=True,
-                            text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "--git-dir", git_dir, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     cases = []
     for path in files:
         upstream = {"repo": repo, "commit": commit, "file": path}
@@ -158,11 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).with_name("data")))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    jobs = ((args.math_verify, "huggingface/Math-Verify", MATH_VERIFY_FILES, "math-verify",
-             "Apache-2.0 (the repository's LICENCE; its test files carry an MIT header)",
-             "upstream_math_verify.jsonl"),
-            (args.lighteval, "huggingface/lighteval", LIGHTEVAL_FILES, "lighteval", "MIT",
-             "upstream_lighteval.jsonl"))
+    jobs = (
+        (
+            args.math_verify,
+            "huggingface/Math-Verify",
+            MATH_VERIFY_FILES,
+            "math-verify",
+            "Apache-2.0 (the repository's LICENCE; its test files carry an MIT header)",
+            "upstream_math_verify.jsonl",
+        ),
+        (args.lighteval, "huggingface/lighteval", LIGHTEVAL_FILES, "lighteval", "MIT", "upstream_lighteval.jsonl"),
+    )
     for git_dir, repo, files, suite, licence, name in jobs:
         cases = convert(git_dir, repo, files, suite, licence)
         with open(Path(args.out) / name, "w", encoding="utf-8") as out:

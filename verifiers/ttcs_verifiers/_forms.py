@@ -95,8 +95,11 @@ class Form:
         if self.kind != "poly" or self.label is not None or len(self._terms) != 1:
             return None
         (variables, root), coefficient = self._terms[0]
-        return variables[0][0] if len(variables) == 1 and variables[0][1] == 1 and root == 1 == coefficient \
-            and variables[0][0] != _PI else None
+        return (
+            variables[0][0]
+            if len(variables) == 1 and variables[0][1] == 1 and root == 1 == coefficient and variables[0][0] != _PI
+            else None
+        )
 
     @property
     def fingerprint(self) -> list[float] | None:
@@ -134,8 +137,11 @@ def _read(text: str) -> Form | None:
         return Form("text", word.group(1).lower()) if word.group(1).lower() not in _RESERVED_WORDS else None
     matrix = _MATRIX_RE.match(text)
     if matrix:
-        rows = [tuple(_rational(entry) for entry in row.split("&")) for row in re.split(r"\\\\", matrix.group(2))
-                if row.strip()]
+        rows = [
+            tuple(_rational(entry) for entry in row.split("&"))
+            for row in re.split(r"\\\\", matrix.group(2))
+            if row.strip()
+        ]
         if not rows or len({len(row) for row in rows}) != 1:
             return None
         return Form("matrix", tuple(rows))
@@ -441,7 +447,7 @@ def _inverse(poly: Poly) -> Poly:
     """``1 / poly`` for a single constant term ``c \\sqrt{r}``; anything else is refused."""
     if len(poly) != 1:
         raise _Refused("division by a sum")
-    ((variables, root), coefficient), = poly.items()
+    (((variables, root), coefficient),) = poly.items()
     if variables or not coefficient:
         raise _Refused("division by a variable")
     return {((), root): 1 / (coefficient * root)}

@@ -78,15 +78,17 @@ _ANY_LANGUAGE_PHRASE_RE = re.compile(
 # Sentence ends of the languages above: ". ", "。", "！", "？", "।", a blank line.
 _ANY_SENTENCE_BREAK_RE = re.compile(r"[.!?](?:\$\$|\\\])?\s+|[。！？।]\s*|\n\s*\n")
 # Words that mark what follows as the conclusion, in the languages above: the value may come anywhere after.
-_CONCLUSION_RE = re.compile(r"\b(?:therefore|thus|hence|so|consequently|finally|donc|ainsi)\b|因此|所以|इसलिए|لذا",
-                            re.IGNORECASE)
+_CONCLUSION_RE = re.compile(
+    r"\b(?:therefore|thus|hence|so|consequently|finally|donc|ainsi)\b|因此|所以|इसलिए|لذا", re.IGNORECASE
+)
 # Inline math does not cross a line; display math may.
 _ONE_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$|\\\(([^\n]+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 # Chat-template leftovers and sign-offs after the answer ("I hope it is correct. <|im_start|>user").
 _TRAILER_RE = re.compile(r"(?:\s*(?:<\|[a-z_]+\|>\w*|I hope it is correct\.?))+\s*$", re.IGNORECASE)
 # A number between non-word ASCII characters: "4000千克" and "为13/28" hold one; "AZYUK2A" does not.
 _ANY_NUMBER_RE = re.compile(
-    r"(?<![A-Za-z0-9_\\^.,/{])[-+]?(?:(?:\d{1,3}(?:[, ]\d{3})+|\d+)(?:[.,]\d+)?|\.\d+)(?:/\d+)?%?(?![0-9_^}]|[.,/]\d)")
+    r"(?<![A-Za-z0-9_\\^.,/{])[-+]?(?:(?:\d{1,3}(?:[, ]\d{3})+|\d+)(?:[.,]\d+)?|\.\d+)(?:/\d+)?%?(?![0-9_^}]|[.,/]\d)"
+)
 _ANY_FINISHED_RE = re.compile(r"(?:[.!。！।]|\$|\\\]|\\\))\s*$")
 _VALUE_END_RE = re.compile(r"[\d$}%]|\\[)\]]")
 _MAX_AFTER_FALLBACK = 24  # words after the last value of a finished final sentence ("... is our answer.")
@@ -371,7 +373,6 @@ def last_math_span(sentence: str) -> str | None:
     """The content of the last math span of `sentence` (delimiters dropped), or None."""
     spans = list(_ONE_SPAN_RE.finditer(sentence))
     return strip_decorations(spans[-1].group()) if spans else None
-
 
 
 def _last_value(sentence: str) -> tuple[int, int, str] | None:

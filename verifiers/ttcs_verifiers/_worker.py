@@ -102,8 +102,16 @@ class Session:
             return {"answer": self.extract(request["a"], seconds)}
         if op == "compare":
             options = {k: request[k] for k in ("strict", "float_rounding", "allow_set_relation_comp") if k in request}
-            return {"equal": self.compare(request["a"], request["b"], seconds, gold_first=bool(request.get("gold_first")),
-                                          tolerance=float(request.get("tolerance", 0.0)), options=options)}
+            return {
+                "equal": self.compare(
+                    request["a"],
+                    request["b"],
+                    seconds,
+                    gold_first=bool(request.get("gold_first")),
+                    tolerance=float(request.get("tolerance", 0.0)),
+                    options=options,
+                )
+            }
         raise ValueError(f"unknown op {op!r}")
 
     def warm_up(self) -> None:
@@ -133,8 +141,15 @@ class Session:
         strings = [item for item in found if isinstance(item, str)]
         return strings[-1] if strings and len(strings) < len(found) else None
 
-    def compare(self, a: str, b: str, seconds: int, gold_first: bool = False, tolerance: float = 0.0,
-                options: dict | None = None) -> bool:
+    def compare(
+        self,
+        a: str,
+        b: str,
+        seconds: int,
+        gold_first: bool = False,
+        tolerance: float = 0.0,
+        options: dict | None = None,
+    ) -> bool:
         """Whether `a` and `b` are the same answer (with `gold_first`: whether `b` is correct for the gold `a`).
 
         `options` are math-verify ``verify`` settings a grader configured (``strict``,
@@ -144,8 +159,13 @@ class Session:
         gold_strings = {item.strip() for item in gold if isinstance(item, str)} - {""}
         if gold_strings & {item.strip() for item in target if isinstance(item, str)}:
             return True
-        return any(self._compare_objects(g, t, seconds, gold_first, tolerance, options or {})
-                   for g in gold if not isinstance(g, str) for t in target if not isinstance(t, str))
+        return any(
+            self._compare_objects(g, t, seconds, gold_first, tolerance, options or {})
+            for g in gold
+            if not isinstance(g, str)
+            for t in target
+            if not isinstance(t, str)
+        )
 
     def _compare_objects(self, gold, target, seconds: int, gold_first: bool, tolerance: float, options: dict) -> bool:
         from math_verify import verify
@@ -221,8 +241,11 @@ def values_close(x: list[str], y: list[str], tolerance: float | Fraction = 0.0) 
             (xr, xi), (yr, yi) = [Decimal(part) for part in x], [Decimal(part) for part in y]
         except (InvalidOperation, ValueError):
             return False
-        slack = Decimal(tolerance.numerator) / Decimal(tolerance.denominator) if isinstance(tolerance, Fraction) \
+        slack = (
+            Decimal(tolerance.numerator) / Decimal(tolerance.denominator)
+            if isinstance(tolerance, Fraction)
             else Decimal(repr(float(tolerance)))
+        )
         scale = max(abs(xr), abs(xi), abs(yr), abs(yi))
         return max(abs(xr - yr), abs(xi - yi)) <= slack + RELATIVE_TOLERANCE * scale
 
@@ -472,8 +495,20 @@ def _elementary(expr: Basic) -> bool:
     from sympy.functions.elementary.hyperbolic import HyperbolicFunction
     from sympy.functions.elementary.trigonometric import InverseTrigonometricFunction, TrigonometricFunction
 
-    allowed = (Add, Mul, Pow, Symbol, Number, NumberSymbol, ImaginaryUnit, exp, log, TrigonometricFunction,
-               InverseTrigonometricFunction, HyperbolicFunction)
+    allowed = (
+        Add,
+        Mul,
+        Pow,
+        Symbol,
+        Number,
+        NumberSymbol,
+        ImaginaryUnit,
+        exp,
+        log,
+        TrigonometricFunction,
+        InverseTrigonometricFunction,
+        HyperbolicFunction,
+    )
     return not expr.atoms(Float) and all(isinstance(node, allowed) for node in _nodes(expr))
 
 
@@ -487,7 +522,9 @@ def _value_at(expr: Basic, point: dict) -> complex | None:
     from sympy import Float, I
 
     try:
-        value = complex(expr.xreplace({s: Float(z.real, 20) + I * Float(z.imag, 20) for s, z in point.items()}).evalf(20))
+        value = complex(
+            expr.xreplace({s: Float(z.real, 20) + I * Float(z.imag, 20) for s, z in point.items()}).evalf(20)
+        )
     except (TypeError, ValueError, OverflowError, ZeroDivisionError):
         return None
     return value if cmath.isfinite(value) else None

@@ -111,7 +111,9 @@ _DECIMAL_RE = re.compile(r"^[+-]?(?:\d+\.\d*|\.\d+)$")
 _SLASH_RE = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _FRAC_RE = re.compile(r"^([+-]?)\\frac\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))$")
 # Mixed numbers: `1 1/4`, `2\frac{1}{2}`, `-1 \frac34` (a whole number and a proper fraction).
-_MIXED_RE = re.compile(r"^([+-]?)(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d)))$")
+_MIXED_RE = re.compile(
+    r"^([+-]?)(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\frac\s*(?:\{\s*(\d+)\s*\}|(\d))\s*(?:\{\s*(\d+)\s*\}|(\d)))$"
+)
 # A decimal comma: `1000,99`, `0,111`, `12 345,5` (read only where no thousands grouping fits).
 _DECIMAL_COMMA_RE = re.compile(r"^([+-]?(?:\d+|[1-9]\d{0,2}(?: \d{3})+)),(\d+)$")
 
@@ -205,9 +207,15 @@ class MathVerifier:
 
     name = "math"
 
-    def __init__(self, timeout: float = 2.0, cache_size: int = 65536,
-                 scoring_targets: tuple[str, ...] = ("latex", "expr"), float_rounding: int | None = None,
-                 strict: bool = True, allow_set_relation_comp: bool = True) -> None:
+    def __init__(
+        self,
+        timeout: float = 2.0,
+        cache_size: int = 65536,
+        scoring_targets: tuple[str, ...] = ("latex", "expr"),
+        float_rounding: int | None = None,
+        strict: bool = True,
+        allow_set_relation_comp: bool = True,
+    ) -> None:
         self.timeout = float(timeout)
         self.cache_size = cache_size
         self.scoring_targets = tuple(scoring_targets)
@@ -278,8 +286,11 @@ class MathVerifier:
         found = self._extractions.get(text)
         if found is None:
             reason = screen(text)
-            reply = None if reason else self._worker.request("extract", _Clock(self._worker, self.timeout).remaining(),
-                                                             a=text)
+            reply = (
+                None
+                if reason
+                else self._worker.request("extract", _Clock(self._worker, self.timeout).remaining(), a=text)
+            )
             found = (reply or {}).get("answer") or ""
             self._extractions.put(text, found)
         return found or None
@@ -373,7 +384,12 @@ class MathVerifier:
         key_a, key_b = self._rational(a), self._rational(b)
         if gold_first and key_a is not None and key_b is None:
             key_b = _decimal_comma(b)
-        if gold_first and key_a is None and key_b is not None and _ONE_DIGIT_COMMA_RE.match(_strip_number_decorations(a)):
+        if (
+            gold_first
+            and key_a is None
+            and key_b is not None
+            and _ONE_DIGIT_COMMA_RE.match(_strip_number_decorations(a))
+        ):
             key_a = _decimal_comma(a)  # a gold ``1,22`` or ``0,111`` is one number; a gold ``1000,99`` stays a list
         return (key_a, key_b) if key_a is not None and key_b is not None else None
 
@@ -414,8 +430,9 @@ class MathVerifier:
             verdict = _structure_verdict(description_first, description_second)
         if verdict is not None and (verdict or not self.options):
             return verdict  # follows from the parses alone (see `ttcs_verifiers._worker`)
-        reply = self._worker.request("compare", clock.remaining(), a=a, b=b, gold_first=gold_first,
-                                     tolerance=float(tolerance), **self.options)
+        reply = self._worker.request(
+            "compare", clock.remaining(), a=a, b=b, gold_first=gold_first, tolerance=float(tolerance), **self.options
+        )
         if reply is None:
             logger.debug("no symbolic verdict on %.80r vs %.80r (timeout or error): False", a, b)
             return False
@@ -433,14 +450,21 @@ class MathVerifier:
         if number is not None:
             if value is None:
                 return None
-            return {"kind": "number", "fingerprint": [value, 0.0], "rational": str(number),
-                    "value": [_decimal_text(number), "0"]}
+            return {
+                "kind": "number",
+                "fingerprint": [value, 0.0],
+                "rational": str(number),
+                "value": [_decimal_text(number), "0"],
+            }
         form = self._form(answer)
         if form is None:
             return None
         if form.value is not None:  # pi and square roots, valued in pure Python
-            return {"kind": "number", "fingerprint": [float(form.value[0]), float(form.value[1])],
-                    "value": [str(form.value[0]), str(form.value[1])]}
+            return {
+                "kind": "number",
+                "fingerprint": [float(form.value[0]), float(form.value[1])],
+                "value": [str(form.value[0]), str(form.value[1])],
+            }
         if form.kind == "text" or form.variable is not None:
             return {"kind": "symbol", "name": form.key if form.kind == "text" else form.variable}
         if form.kind == "poly":
@@ -551,8 +575,10 @@ def _tolerance(a: str, b: str, float_rounding: int | None = None) -> Fraction:
     rounds to it at k places.
     """
     slack = max(_decimal_slack(a), _decimal_slack(b))
-    if float_rounding is not None and (_DECIMAL_RE.match(_strip_number_decorations(a)[:_MAX_CANONICAL_CHARS])
-                                       or _DECIMAL_RE.match(_strip_number_decorations(b)[:_MAX_CANONICAL_CHARS])):
+    if float_rounding is not None and (
+        _DECIMAL_RE.match(_strip_number_decorations(a)[:_MAX_CANONICAL_CHARS])
+        or _DECIMAL_RE.match(_strip_number_decorations(b)[:_MAX_CANONICAL_CHARS])
+    ):
         slack = max(slack, Fraction(1, 2 * 10 ** int(float_rounding)))
     return slack
 
