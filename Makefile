@@ -23,7 +23,7 @@ ENV_BIN := $(dir $(ENV_PYTHON))
 ensure_venv = $(1)/bin/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(1)
 PIP := $(ENV_PYTHON) -m pip
 
-.PHONY: check-python project-env setup setup-dev run test test-slow lint
+.PHONY: check-python project-env setup setup-dev run test test-slow lint quality
 
 # One clear line for a Python the project does not support (pyproject: requires-python >= 3.10).
 check-python:
@@ -51,6 +51,12 @@ test-slow: setup-dev
 
 lint: setup-dev
 	$(ENV_PYTHON) -m ruff check ttcs verifiers eval tests
+
+# Formatting, lint and types ([tool.ruff] and [tool.mypy] in pyproject.toml; .pre-commit-config.yaml runs the same).
+quality: setup-dev
+	$(ENV_PYTHON) -m ruff format --check ttcs verifiers eval tests
+	$(ENV_PYTHON) -m ruff check ttcs verifiers eval tests
+	$(ENV_PYTHON) -m mypy ttcs verifiers/ttcs_verifiers
 
 # The real vLLM engine on the CPU (vLLM's CPU build), always in its own environment, whether or not one is
 # active: it pins torch, transformers and vLLM to versions the main install does not. PyPI's torchvision,
