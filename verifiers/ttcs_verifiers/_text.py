@@ -43,7 +43,6 @@ _COPULA_RE = re.compile(r"\b(?:is|are|was|were|equals|becomes)\b[ \t]*:?", re.IG
 # A value with no letters (digits, operators, ×) that a comma or a space hands over to words: "14, as ...", "18 and".
 _LEADING_VALUE_THEN_WORDS_RE = re.compile(r"^([-+−]?\d[^A-Za-z,\\$]*?)\s*,?\s+(?=[A-Za-z]{2,}\b|I\b)")
 _STARTS_WITH_VALUE_RE = re.compile(r"\s*(?:\$|\\\(|[-+]?\d)")
-_NUMBER_AT_START_RE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?![\w^/])")
 # What may stand between two boxes that give one answer together: "\boxed{1}, \boxed{2}",
 # "$\boxed{1}$ and $\boxed{2}$", "x = \boxed{1}$ or $x = \boxed{-2}".
 _BOX_GAP_RE = re.compile(

@@ -15,8 +15,6 @@ import re
 
 from ttcs_verifiers._text import last_boxed, strip_decorations, unwrap_text
 
-LETTERS = "ABCDEFGHIJ"
-
 # "answer is B", "Answer: (C)", "answer is option **d**" -- a phrase, then one letter.
 # A lowercase letter counts only in parentheses: "the answer is a prime" names no option.
 _PHRASE_RE = re.compile(
