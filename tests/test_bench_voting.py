@@ -36,7 +36,7 @@ def test_naive_reference_clusters():
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_benchmark_agrees_with_the_naive_vote_and_is_faster(family):
     result = run_benchmark(sets=8, samples=16, seed=0, family=family)
-    assert result.mismatches == []
+    assert result.disagreements == []
     assert result.speedup > 1
 
 

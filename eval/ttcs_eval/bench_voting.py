@@ -104,10 +104,6 @@ class BenchResult:
     def speedup(self) -> float:
         return self.naive_s / max(self.ours_s, 1e-9)
 
-    @property
-    def mismatches(self) -> list[int]:
-        return [d.index for d in self.disagreements]
-
 
 def run_benchmark(sets: int = 200, samples: int = 16, seed: int = 0, family: str = "numeric") -> BenchResult:
     """Cluster the same answer sets both ways, interleaved, and time each."""
