@@ -125,7 +125,7 @@ def test_curriculum_methods_read_the_mixed_set(tmp_path):
 
 
 def test_pseudo_label_accuracy_counts_only_questions_with_gold():
-    from ttcs.rewards.solver import GroupVote
+    from ttcs.types import GroupVote
 
     recs = [GroupVote("a", ("1",), "1", 1.0, 1.0, True), GroupVote("b", ("2",), "2", 1.0, 1.0, False),
             GroupVote("c", (None,), None, 0.0, 0.0, False), GroupVote("syn", ("5",), "5", 1.0, 1.0, True)]

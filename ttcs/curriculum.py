@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ttcs.data import Problem
 from ttcs.rewards.synthesizer import (
     CopyProbe,
     ParsedVariant,
@@ -35,6 +34,7 @@ from ttcs.rewards.synthesizer import (
     parse_variant,
     ratio_upper_bound,
 )
+from ttcs.types import Problem
 from ttcs.voting import majority_vote
 
 logger = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from omegaconf import OmegaConf
 from transformers import TrainerCallback
 
-from ttcs.data import Problem
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
-from ttcs.rewards.solver import GroupVote, get_majority_reward
+from ttcs.rewards.solver import get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
+from ttcs.types import GroupVote, Problem
 from ttcs.verify import matches_gold
 
 logger = logging.getLogger(__name__)

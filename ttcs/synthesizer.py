@@ -26,7 +26,6 @@ from transformers import TrainerCallback
 
 from ttcs import dist
 from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
-from ttcs.data import Problem
 from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import load_template, render
@@ -38,6 +37,7 @@ from ttcs.rewards.synthesizer import (
     synthesizer_rewards,
 )
 from ttcs.rundir import read_jsonl
+from ttcs.types import Problem
 from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)

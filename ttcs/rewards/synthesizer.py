@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import re
 import warnings
@@ -31,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from ttcs_verifiers._text import matching_braces
+from ttcs_verifiers import matching_braces
 
+from ttcs.types import ParsedVariant, RewardBreakdown
 from ttcs.voting import majority_vote
 
 QUESTION_OPEN, QUESTION_CLOSE = "<question>", "</question>"
@@ -76,47 +76,6 @@ _COPY_STOPWORDS = frozenset(
     "determine find compute evaluate show prove calculate solve express write state number numbers integer "
     "integers value values solution solutions answer result following problem".split()
 )
-
-
-@dataclass(frozen=True)
-class ParsedVariant:
-    """A Synthesizer output split into its question and claimed answer.
-
-    ``reason`` says why parsing failed (``None`` when it succeeded); question and answer
-    are then ``None``.
-    """
-
-    question: str | None
-    answer: str | None
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None
-
-
-@dataclass(frozen=True)
-class RewardBreakdown:
-    """Every term of one variant's reward; ``None`` = not computed (unparseable or switched off).
-
-    ``repetition`` is the share subtracted (cluster size / batch size); ``total`` is the reward;
-    ``copy_rule`` names the copy rule that fired (``text`` or ``skeleton``, see `copy_check`);
-    ``claim`` is the verdict of the claim check (`claim_verdict`; None = not checked): a
-    variant that fails it gets total 0, like one that does not parse.
-    """
-
-    format: float
-    consistency: float | None
-    capability: float
-    copy_similarity: float | None
-    is_copy: bool | None
-    repetition: float | None
-    total: float
-    copy_rule: str | None = None
-    claim: bool | None = None
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 # ---------------------------------------------------------------------------- format
