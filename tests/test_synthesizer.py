@@ -260,7 +260,7 @@ def test_curriculum_phase_claims_with_the_trained_synthesizer(tmp_path, monkeypa
 
 
 def test_problem_gate_off_lets_any_text_parse(tmp_path):
-    from ttcs.rewards.synthesizer import parse_variant
+    from ttcs.rewards.format import parse_variant
 
     assert parse_variant("<question>\n(your new problem)", lenient=True).reason
     assert parse_variant("<question>\n(your new problem)", lenient=True, require_problem=False).question \

@@ -376,7 +376,7 @@ _SYNTHESIZER = {
     "problem_gate": IfSet(flag),
     "claim_prefill": text,
     "claim_max_new_tokens": When("claim_prefill", Integer(1)),
-    "claim_check": IfSet(OneOf(_imported("ttcs.rewards.synthesizer", "CLAIM_CHECKS"))),
+    "claim_check": IfSet(OneOf(_imported("ttcs.rewards.claims", "CLAIM_CHECKS"))),
     "template": template,
 }
 

@@ -24,17 +24,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ttcs.rewards.synthesizer import (
-    CopyProbe,
-    ParsedVariant,
-    RewardBreakdown,
-    char_similarity,
-    claim_verdict,
-    copy_check,
-    parse_variant,
-    ratio_upper_bound,
-)
-from ttcs.types import Problem
+from ttcs.rewards.claims import claim_verdict
+from ttcs.rewards.copying import CopyProbe, char_similarity, copy_check, ratio_upper_bound
+from ttcs.rewards.format import parse_variant
+from ttcs.types import ParsedVariant, Problem, RewardBreakdown
 from ttcs.voting import majority_vote
 
 logger = logging.getLogger(__name__)
@@ -94,7 +87,7 @@ def dedupe_variants(
     - ``unparseable``: no non-empty question, or no claimed answer when ``require_answer``;
     - ``test_copy``: equal to a test question after case and whitespace normalisation, or
       (``mode="near"``) a near copy of one by the copy penalty's rules
-      (`ttcs.rewards.synthesizer.copy_check`);
+      (`ttcs.rewards.copying.copy_check`);
     - ``exact_duplicate``: equal to a kept variant after case and whitespace normalisation;
     - ``near_duplicate`` (``mode="near"`` only): character similarity >= ``near_threshold``
       with a kept variant, or a near copy of one by the copy penalty's rules.
@@ -109,7 +102,7 @@ def dedupe_variants(
         test_questions: the test questions' texts.
         near_threshold: character similarity at which two variants are near duplicates.
         require_answer: a variant needs a claimed answer (False with the lenient format of
-            `ttcs.rewards.synthesizer.parse_variant`, where the answer may be missing).
+            `ttcs.rewards.format.parse_variant`, where the answer may be missing).
         mode: ``exact`` or ``near``.
 
     Returns:
@@ -306,9 +299,9 @@ def variant_record(
 def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
     """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
 
-    "Reaches" is `ttcs.rewards.synthesizer.claim_verdict`'s ``agrees``: the claim is the answer
+    "Reaches" is `ttcs.rewards.claims.claim_verdict`'s ``agrees``: the claim is the answer
     of the one largest cluster of the Solver's samples, with at least two samples in it, and
-    the question does not state it as a result (`ttcs.rewards.synthesizer.gives_away`).
+    the question does not state it as a result (`ttcs.rewards.claims.gives_away`).
     With ``train.synthesizer.claim_check: agrees`` the reward pays only such variants; otherwise
     this is a diagnostic. A variant the Solver's vote does not confirm is either too hard or
     ill-posed (no single answer).

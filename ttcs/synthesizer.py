@@ -29,15 +29,12 @@ from ttcs.curriculum import dedupe_variants, mix_curriculum, variant_record
 from ttcs.generation import Sampling
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import load_template, render
-from ttcs.rewards.synthesizer import (
-    ParsedVariant,
-    claim_verdict,
-    parse_variant,
-    self_consistency,
-    synthesizer_rewards,
-)
+from ttcs.rewards.capability import self_consistency
+from ttcs.rewards.claims import claim_verdict
+from ttcs.rewards.format import parse_variant
+from ttcs.rewards.synthesizer import synthesizer_rewards
 from ttcs.rundir import read_jsonl
-from ttcs.types import Problem
+from ttcs.types import ParsedVariant, Problem
 from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
@@ -60,7 +57,7 @@ def solver_consistency(ctx, backend, questions: Sequence[str], *, seed: int) -> 
 
     Sampling follows ``train.synthesizer.solver_*``; answers are read under
     ``train.answer_policy`` (`ttcs.voting.vote_answer`) and s counts unanswered samples
-    as a cluster of their own (`ttcs.rewards.synthesizer.self_consistency`).
+    as a cluster of their own (`ttcs.rewards.capability.self_consistency`).
     """
     if not questions:
         return []
@@ -106,7 +103,7 @@ def state_claims(ctx, backend, prompts: Sequence[str], texts: Sequence[str], que
     each variant's context is continued greedily from ``claim_prefill`` for
     ``claim_max_new_tokens`` tokens and read like a Solver answer (``train.answer_policy``).
     The claimed answer enters the reward only through ``train.synthesizer.claim_check``
-    (`ttcs.rewards.synthesizer.claim_verdict`); it is also the diagnostic of
+    (`ttcs.rewards.claims.claim_verdict`); it is also the diagnostic of
     `ttcs.curriculum.is_well_posed`.
     """
     s = ctx.cfg.train.synthesizer
@@ -126,7 +123,7 @@ def score_variants(ctx, backend, texts: Sequence[str], references: Sequence[str 
     backend) and the outputs' ``prompts`` given, variants parsed without a claimed answer get
     one from `state_claims`; their records say ``claimed_by: "claim_stage"``. The claimed
     answers then go through ``train.synthesizer.claim_check``
-    (`ttcs.rewards.synthesizer.claim_verdict`) before the reward is computed.
+    (`ttcs.rewards.claims.claim_verdict`) before the reward is computed.
     """
     m, s = ctx.cfg.method, ctx.cfg.train.synthesizer
     gate = bool(s.get("problem_gate", True))
