@@ -12,9 +12,10 @@ from conftest import REPO_ROOT, ParityVerifier, build_tiny_model, build_tiny_tok
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from ttcs.context import RunContext
 from ttcs.data import Problem
 from ttcs.grpo import build_grpo_config
-from ttcs.loop import RunContext, run
+from ttcs.loop import run
 from ttcs.models import load_model, load_tokenizer
 from ttcs.rewards.solver import get_majority_reward
 from ttcs.rundir import RunDir
