@@ -328,3 +328,11 @@ def test_curriculum_drops_variants_whose_claim_the_vote_does_not_reach(tmp_path,
     assert info["kept"] == 1 and info["dropped"]["claim_unconfirmed"] == 1
     train = read_jsonl(ctx.rundir.root / "curriculum" / "iter_01_train.jsonl")
     assert [r["question"] for r in train if r["source"] == "synthetic"] == ["Mia has 5 pens and buys 2 more. How many pens?"]
+
+
+def test_variants_docstring_examples_run():
+    import doctest
+
+    import ttcs.variants as module
+
+    assert doctest.testmod(module).failed == 0
