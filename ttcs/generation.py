@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ttcs import dist
 from ttcs.engine import VLLMEngine, count_generated, sampling_params
+from ttcs.engine import generated_tokens as generated_tokens  # its old home, which benchmarks import
 
 logger = logging.getLogger(__name__)
 
