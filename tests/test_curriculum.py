@@ -219,7 +219,7 @@ def test_dedupe_without_required_answer_keeps_questions_with_no_claimed_answer()
 
 
 def test_well_posed_needs_a_claimed_answer_the_solver_majority_reaches():
-    from ttcs.curriculum import is_well_posed, top_quartile_well_posed
+    from ttcs.diagnostics import is_well_posed, top_quartile_well_posed
     from ttcs.verify import get_verifier
 
     v = get_verifier("math")
@@ -240,7 +240,7 @@ def test_well_posed_needs_a_claimed_answer_the_solver_majority_reaches():
 
 
 def test_arithmetic_check_compares_claims_and_votes_with_the_true_value():
-    from ttcs.curriculum import arithmetic_check
+    from ttcs.diagnostics import arithmetic_check
     from ttcs.verify import get_verifier
 
     v = get_verifier("math")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ttcs.rewards.solver import GroupVote, apply_band, get_majority_reward, majority_rewards, score_groups
+from ttcs.rewards.solver import apply_band, get_majority_reward, majority_rewards, score_groups
+from ttcs.types import GroupVote
 from ttcs.verify import get_verifier
 
 

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import json
 import math
 
 import numpy as np
 import pytest
 
-from ttcs.rewards.synthesizer import (
-    MAX_QUESTION_CHARS,
+from ttcs.rewards.capability import capability_reward, self_consistency
+from ttcs.rewards.copying import (
     apply_copy_penalty,
-    bleu_distance_matrix,
-    capability_reward,
     char_similarity,
     copy_similarity,
     copy_threshold,
-    format_reward,
     math_segments,
     math_skeleton,
-    parse_variant,
-    repetition_clusters,
-    repetition_penalty,
-    self_consistency,
-    synthesizer_rewards,
     token_overlap,
 )
+from ttcs.rewards.format import MAX_QUESTION_CHARS, format_reward, parse_variant
+from ttcs.rewards.repetition import bleu_distance_matrix, repetition_clusters, repetition_penalty
+from ttcs.rewards.synthesizer import synthesizer_rewards
 
 REFERENCE = "Tom has 3 apples and buys 4 more apples at the market. How many apples does Tom have now?"
 NUMBERS_CHANGED = "Tom has 8 apples and buys 9 more apples at the market. How many apples does Tom have now?"
@@ -356,8 +352,9 @@ def test_consistency_from_majority_vote_integration():
     assert out.total == pytest.approx((4 * 5 / 8 * 3 / 8) ** 1.2)
 
 
-def test_docstring_examples_run():
-    import ttcs.rewards.synthesizer as module
+@pytest.mark.parametrize("name", ["synthesizer", "format", "capability", "copying", "repetition", "claims"])
+def test_docstring_examples_run(name):
+    module = importlib.import_module(f"ttcs.rewards.{name}")
 
     assert doctest.testmod(module).failed == 0
 
@@ -464,14 +461,14 @@ def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
     ("What is the answer to the question 6 + 3?", "9", False),
 ])
 def test_gives_away_finds_a_question_that_states_its_claim_as_a_result(question, claimed, expected):
-    from ttcs.rewards.synthesizer import gives_away
+    from ttcs.rewards.claims import gives_away
     from ttcs.verify import get_verifier
 
     assert gives_away(question, claimed, get_verifier("math")) is expected
 
 
 def test_claim_verdict_modes():
-    from ttcs.rewards.synthesizer import claim_verdict
+    from ttcs.rewards.claims import claim_verdict
     from ttcs.verify import get_verifier
 
     v = get_verifier("math")

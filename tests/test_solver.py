@@ -12,9 +12,10 @@ from conftest import REPO_ROOT, ParityVerifier, build_tiny_model, build_tiny_tok
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from ttcs.context import RunContext
 from ttcs.data import Problem
 from ttcs.grpo import build_grpo_config
-from ttcs.loop import RunContext, run
+from ttcs.loop import run
 from ttcs.models import load_model, load_tokenizer
 from ttcs.rewards.solver import get_majority_reward
 from ttcs.rundir import RunDir
@@ -125,7 +126,7 @@ def test_curriculum_methods_read_the_mixed_set(tmp_path):
 
 
 def test_pseudo_label_accuracy_counts_only_questions_with_gold():
-    from ttcs.rewards.solver import GroupVote
+    from ttcs.types import GroupVote
 
     recs = [GroupVote("a", ("1",), "1", 1.0, 1.0, True), GroupVote("b", ("2",), "2", 1.0, 1.0, False),
             GroupVote("c", (None,), None, 0.0, 0.0, False), GroupVote("syn", ("5",), "5", 1.0, 1.0, True)]

@@ -10,17 +10,14 @@ from conftest import REPO_ROOT, build_tiny_tokenizer
 from hydra import compose, initialize_config_dir
 
 from ttcs import synthesizer
+from ttcs.context import RunContext
+from ttcs.curriculum import curriculum_phase
 from ttcs.data import Problem
-from ttcs.loop import RunContext
+from ttcs.prompts import load_template
 from ttcs.rewards.synthesizer import synthesizer_rewards
 from ttcs.rundir import RunDir, read_jsonl
-from ttcs.synthesizer import (
-    curriculum_phase,
-    get_synthesizer_reward,
-    load_template,
-    solver_consistency,
-    synthesizer_prompt,
-)
+from ttcs.synthesizer import get_synthesizer_reward
+from ttcs.variants import solver_consistency, synthesizer_prompt
 
 PROBLEMS = [Problem(id="q1", question="Tom has 3 apples and buys 4 more. How many apples does he have?",
                     answer="7", source="t"),
@@ -205,7 +202,7 @@ def lenient_ctx(tmp_path, *overrides):
 
 
 def test_claim_stage_gives_unclaimed_variants_the_synthesizers_own_answer(tmp_path):
-    from ttcs.curriculum import is_well_posed
+    from ttcs.diagnostics import is_well_posed
     from ttcs.verify import get_verifier
 
     ctx = lenient_ctx(tmp_path)
@@ -260,7 +257,7 @@ def test_curriculum_phase_claims_with_the_trained_synthesizer(tmp_path, monkeypa
 
 
 def test_problem_gate_off_lets_any_text_parse(tmp_path):
-    from ttcs.rewards.synthesizer import parse_variant
+    from ttcs.rewards.format import parse_variant
 
     assert parse_variant("<question>\n(your new problem)", lenient=True).reason
     assert parse_variant("<question>\n(your new problem)", lenient=True, require_problem=False).question \
@@ -331,3 +328,11 @@ def test_curriculum_drops_variants_whose_claim_the_vote_does_not_reach(tmp_path,
     assert info["kept"] == 1 and info["dropped"]["claim_unconfirmed"] == 1
     train = read_jsonl(ctx.rundir.root / "curriculum" / "iter_01_train.jsonl")
     assert [r["question"] for r in train if r["source"] == "synthetic"] == ["Mia has 5 pens and buys 2 more. How many pens?"]
+
+
+def test_variants_docstring_examples_run():
+    import doctest
+
+    import ttcs.variants as module
+
+    assert doctest.testmod(module).failed == 0

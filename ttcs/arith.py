@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 
 import sympy
 
-from ttcs.data import Problem
+from ttcs.types import Problem
 
 SOURCE = "arith"
 LEVELS = (1, 2, 3, 4)  # the default mix; level 0 (single-digit facts) is asked for by name

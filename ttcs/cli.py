@@ -70,6 +70,7 @@ def one_line(err: BaseException) -> str:
 
 
 def _run(cfg: DictConfig) -> None:
+    # Imported here, like user_errors' imports: they load torch, which main()'s config check must not wait for.
     from ttcs import dist
     from ttcs.loop import run
     from ttcs.report import format_results_table, write_report
@@ -86,7 +87,7 @@ def _run(cfg: DictConfig) -> None:
 
 def shared_run_dir(own: str) -> str:
     """The main process's run directory, on every process; the other processes log to their own file in it."""
-    from ttcs import dist
+    from ttcs import dist  # imports torch: see _run
 
     run_dir = dist.broadcast(own)
     if dist.is_main():

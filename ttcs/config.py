@@ -1,6 +1,6 @@
 """The config: where the Hydra config tree lives, and one check of a composed config before anything loads.
 
-`CONFIG_DIR` is the ``conf/`` tree: the repository's ``conf/`` in a source checkout
+`CONFIG_DIR` (found by `ttcs.prompts`, whose templates live in it) is the ``conf/`` tree: the repository's ``conf/`` in a source checkout
 (``pip install -e .``; ``ttcs/conf`` is a link to it), the copy shipped inside the
 package (``ttcs/conf/``) in an installed wheel. `validate_config(cfg)` refuses impossible values (a band out of order,
 a group of one sample, a batch that does not split into micro-batches, a local model
@@ -32,21 +32,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ttcs.prompts import CONFIG_DIR as CONFIG_DIR  # the config tree's home; it is also the prompts'
+from ttcs.prompts import builtin_templates, template_path
 from ttcs.threads import RULE as THREADS_RULE
 from ttcs.threads import is_valid_setting
-
-
-def _find_config_dir() -> Path:
-    """The installed copy (``ttcs/conf``) when there is one, else the source tree's ``conf/``."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parent / "conf"):  # in a checkout ttcs/conf links to conf/
-        if (candidate / "config.yaml").is_file():
-            return candidate.resolve()
-    return here.parent / "conf"
-
-
-CONFIG_DIR = _find_config_dir()
-PROMPTS_DIR = CONFIG_DIR / "prompts"
+from ttcs.verify import available_verifiers
 
 # The phases a method may list, in the only order the loop runs them.
 KNOWN_PHASES = ("synthesizer", "curriculum", "solver")
@@ -188,8 +178,6 @@ def band(cfg, key: str) -> None:
 
 def template(cfg, key: str) -> None:
     """A Synthesizer prompt: a text file, or a built-in template's name."""
-    from ttcs.prompts import builtin_templates, template_path
-
     value = _value(cfg, key)
     if not isinstance(value, str) or template_path(value) is None:
         _fail(key, value, f"must be a text file or a built-in template ({', '.join(builtin_templates())})")
@@ -232,8 +220,6 @@ def data_file(cfg, key: str) -> None:
 def verifier(cfg, key: str) -> None:
     """An installed verifier's name (unchecked when none is registered: ttcs is not installed, and
     `get_verifier` explains that at run time)."""
-    from ttcs.verify import available_verifiers
-
     known = available_verifiers()
     if known:
         OneOf(known)(cfg, key)
@@ -339,8 +325,8 @@ class ForPhases:
 
 
 def _imported(module: str, name: str) -> Callable[[], Sequence[Any]]:
-    """A module's list of names, imported when a check runs: ttcs.prompts imports this module, and a partial
-    config should import no more than its checks need."""
+    """A module's list of names, imported when a check runs: a partial config should import no more than its
+    checks need."""
     return lambda: getattr(importlib.import_module(module), name)
 
 
@@ -390,7 +376,7 @@ _SYNTHESIZER = {
     "problem_gate": IfSet(flag),
     "claim_prefill": text,
     "claim_max_new_tokens": When("claim_prefill", Integer(1)),
-    "claim_check": IfSet(OneOf(_imported("ttcs.rewards.synthesizer", "CLAIM_CHECKS"))),
+    "claim_check": IfSet(OneOf(_imported("ttcs.rewards.claims", "CLAIM_CHECKS"))),
     "template": template,
 }
 

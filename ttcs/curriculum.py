@@ -1,9 +1,13 @@
-"""The curriculum: filter the Synthesizer's variants and mix them with the test questions.
+"""The curriculum phase: sample the Synthesizer's variants, filter them and mix them with the test questions.
 
 Step 2 of the TTCS method (docs/fidelity.md maps each step to the code): sample many variants per test question, keep the
 parseable ones, drop exact and near duplicates (and copies of test questions), and mix
 them with the test questions at a configurable ratio. Every variant is written to disk,
-one JSON line per variant, as built by `variant_record`.
+one JSON line per variant, as built by `variant_record`. `curriculum_phase` (at the end)
+runs the step: it samples from the updated Synthesizer, scores the variants as the
+Synthesizer phase does (`ttcs.variants.score_variants`), filters them (`dedupe_variants`),
+mixes them (`mix_curriculum`) and writes the Solver's training set to
+``curriculum/iter_XX_train.jsonl``.
 
 A variant record is a mapping (or any object with the same attributes) holding at least
 ``question``, ``claimed_answer`` (or ``answer``) and ``reference_id``.
@@ -24,18 +28,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ttcs.data import Problem
-from ttcs.rewards.synthesizer import (
-    CopyProbe,
-    ParsedVariant,
-    RewardBreakdown,
-    char_similarity,
-    claim_verdict,
-    copy_check,
-    parse_variant,
-    ratio_upper_bound,
-)
-from ttcs.voting import majority_vote
+from ttcs.context import RunContext
+from ttcs.generation import Sampling
+from ttcs.prompts import load_template
+from ttcs.rewards.copying import CopyProbe, char_similarity, copy_check, ratio_upper_bound
+from ttcs.rewards.format import parse_variant
+from ttcs.rundir import read_jsonl
+from ttcs.types import ParsedVariant, Problem, RewardBreakdown
+from ttcs.variants import score_variants, synthesizer_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,14 @@ def _field(item: Any, *names: str) -> Any:
     return None
 
 
-def _question(item: Any) -> str | None:
+def record_question(item: Any) -> str | None:
+    """A variant record's question: a non-blank string, or None."""
     question = _field(item, "question")
     return question if isinstance(question, str) and question.strip() else None
 
 
-def _answer(item: Any) -> str | None:
+def record_answer(item: Any) -> str | None:
+    """A variant record's claimed answer (``claimed_answer``, else ``answer``): a non-blank string, or None."""
     answer = _field(item, "claimed_answer", "answer")
     return answer if isinstance(answer, str) and answer.strip() else None
 
@@ -94,7 +96,7 @@ def dedupe_variants(
     - ``unparseable``: no non-empty question, or no claimed answer when ``require_answer``;
     - ``test_copy``: equal to a test question after case and whitespace normalisation, or
       (``mode="near"``) a near copy of one by the copy penalty's rules
-      (`ttcs.rewards.synthesizer.copy_check`);
+      (`ttcs.rewards.copying.copy_check`);
     - ``exact_duplicate``: equal to a kept variant after case and whitespace normalisation;
     - ``near_duplicate`` (``mode="near"`` only): character similarity >= ``near_threshold``
       with a kept variant, or a near copy of one by the copy penalty's rules.
@@ -109,7 +111,7 @@ def dedupe_variants(
         test_questions: the test questions' texts.
         near_threshold: character similarity at which two variants are near duplicates.
         require_answer: a variant needs a claimed answer (False with the lenient format of
-            `ttcs.rewards.synthesizer.parse_variant`, where the answer may be missing).
+            `ttcs.rewards.format.parse_variant`, where the answer may be missing).
         mode: ``exact`` or ``near``.
 
     Returns:
@@ -132,8 +134,8 @@ def dedupe_variants(
     kept_texts: list[CopyProbe] = []
     kept_norms: set[str] = set()
     for variant in variants:
-        question = _question(variant)
-        if question is None or (require_answer and _answer(variant) is None):
+        question = record_question(variant)
+        if question is None or (require_answer and record_answer(variant) is None):
             stats["unparseable"] += 1
             continue
         text = CopyProbe.of(question)
@@ -165,12 +167,12 @@ def _variant_problems(variants: Sequence[Any]) -> list[Any]:
         reference_id = _field(variant, "reference_id")
         k = counts[reference_id]
         counts[reference_id] += 1
-        meta = {"reference_id": reference_id, "claimed_answer": _answer(variant)}
+        meta = {"reference_id": reference_id, "claimed_answer": record_answer(variant)}
         prefix = reference_id if reference_id is not None else SYNTHETIC_SOURCE
         problems.append(
             Problem(
                 id=f"{prefix}-v{k}",
-                question=_question(variant) or "",
+                question=record_question(variant) or "",
                 answer=None,
                 source=SYNTHETIC_SOURCE,
                 meta=meta,
@@ -303,67 +305,70 @@ def variant_record(
     return {**record, **extra}
 
 
-def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
-    """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
+def _curriculum_outputs(ctx: RunContext, iteration: int, template: str,
+                        reference_free: bool) -> tuple[list[str], list[dict]]:
+    c = ctx.cfg.train.curriculum
+    backend = ctx.backend("synthesizer", iteration)
+    if reference_free:
+        refs = [{"reference_id": "none", "reference": None}]
+        n = c.total or c.variants_per_question * len(ctx.problems)
+    else:
+        refs = [{"reference_id": p.id, "reference": p.question} for p in ctx.problems]
+        n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
+        if c.total and c.total < len(refs):  # fewer variants than questions: a seeded subset of references
+            refs = random.Random(ctx.cfg.seed + iteration).sample(refs, c.total)
+    prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
+                                  prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
+    outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
+                                              max_new_tokens=c.max_new_tokens, seed=ctx.cfg.seed + 7 * iteration),
+                            desc="sampling curriculum")
+    texts, meta = [], []
+    for r, prompt, group in zip(refs, prompts, outs, strict=True):
+        texts += group
+        meta += [{**r, "prompt": prompt}] * len(group)
+    return texts, meta
 
-    "Reaches" is `ttcs.rewards.synthesizer.claim_verdict`'s ``agrees``: the claim is the answer
-    of the one largest cluster of the Solver's samples, with at least two samples in it, and
-    the question does not state it as a result (`ttcs.rewards.synthesizer.gives_away`).
-    With ``train.synthesizer.claim_check: agrees`` the reward pays only such variants; otherwise
-    this is a diagnostic. A variant the Solver's vote does not confirm is either too hard or
-    ill-posed (no single answer).
+
+def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
+    """Sample variants from the updated Synthesizer, filter and mix them; write the Solver's training set.
+
+    The filter drops variants that do not parse, fail the claim check
+    (``train.synthesizer.claim_check``), repeat one another or copy a test question
+    (`ttcs.curriculum.dedupe_variants`); ``dropped`` in the metrics counts each reason.
     """
-    question = _question(record)
-    if question is None:
-        return False
-    answers = list(record.get("solver_answers") or [])
-    return bool(claim_verdict(_answer(record), answers, verifier, "agrees", question=question))
+    cfg, c = ctx.cfg, ctx.cfg.train.curriculum
+    template = load_template(cfg.method.synthesizer_template)
+    reference_free = "{reference}" not in template
+    texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
+    claimer = ctx.backend("synthesizer", iteration) if cfg.train.synthesizer.get("claim_prefill") else None
+    scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
+                            seed=cfg.seed + 13 * iteration, prompts=[m["prompt"] for m in meta], claimer=claimer)
+    records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
+                              phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
+    for rec in records:
+        ctx.rundir.append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
+    # A variant whose claimed answer failed train.synthesizer.claim_check never reaches the Solver
+    confirmed = [r for r in records if (r.get("reward") or {}).get("claim") is not False]
+    kept, stats = dedupe_variants(confirmed, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
+                                  require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
+    stats["claim_unconfirmed"] = len(records) - len(confirmed)
+    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
+                           max_size=c.max_size)
+    ctx.rundir.write_jsonl(ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl",
+                           [{"id": p.id, "question": p.question, "answer": None, "source": p.source,
+                             "meta": dict(p.meta)} for p in mixed])
+    caps = [r["reward"]["capability"] for r in records if r.get("question")]
+    info = {"variants": len(records), "parsed_share": sum(bool(r.get("question")) for r in records) / max(1, len(records)),
+            "kept": len(kept), "dropped": {k: v for k, v in stats.items() if k not in ("input", "kept")},
+            "capability_mean": sum(caps) / len(caps) if caps else 0.0, "train_size": len(mixed),
+            "synthetic_in_train": sum(p.source == "synthetic" for p in mixed)}
+    ctx.rundir.log_metrics("curriculum", iteration=iteration, **info)
+    logger.info("curriculum: %d variants, %.0f%% parsed, %d kept after filtering; training set %d (%d synthetic)",
+                info["variants"], 100 * info["parsed_share"], info["kept"], info["train_size"],
+                info["synthetic_in_train"])
+    return info
 
 
-def top_quartile_well_posed(records: Sequence[Mapping[str, Any]], verifier) -> tuple[float | None, int]:
-    """Share of well-posed variants (`is_well_posed`) among the top quarter of the parsed ones by reward.
-
-    Returns ``(share, count)``; the count is ceil(n / 4) of the n parsed records, ties broken by order.
-    """
-    top = top_quartile(records)
-    if not top:
-        return None, 0
-    return sum(is_well_posed(r, verifier) for r in top) / len(top), len(top)
-
-
-def arithmetic_check(records: Sequence[Mapping[str, Any]], verifier) -> dict[str, int]:
-    """Check variants of arithmetic questions against the truth instead of a model's agreement.
-
-    `is_well_posed` compares the Synthesizer's claim with the Solver's vote, and when both are
-    copies of one small model they can agree on text that asks nothing. Here the truth is the
-    value of the one arithmetic expression a question states (`ttcs.arith.expression_value`;
-    word problems and equations are not read). Returns counts over ``records``: ``count``,
-    ``readable`` (the question states one expression), ``claim_right`` (its claimed answer is
-    the value), ``vote_right`` (the Solver's majority is the value) and ``well_posed_right``
-    (`is_well_posed` and the claim is the value).
-    """
-    from ttcs.arith import expression_value, format_rational
-
-    out = dict.fromkeys(("count", "readable", "claim_right", "vote_right", "well_posed_right"), 0)
-    for record in records:
-        out["count"] += 1
-        question = _question(record)
-        value = expression_value(question) if question else None
-        if value is None:
-            continue
-        truth = format_rational(value)
-        out["readable"] += 1
-        claimed = _answer(record)
-        claim_right = claimed is not None and bool(verifier.equivalent(truth, claimed))
-        label = majority_vote(list(record.get("solver_answers") or []), verifier).label
-        out["claim_right"] += claim_right
-        out["vote_right"] += label is not None and bool(verifier.equivalent(truth, label))
-        out["well_posed_right"] += claim_right and is_well_posed(record, verifier)
-    return out
-
-
-def top_quartile(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The top quarter of the parsed records by reward: ceil(n / 4) of n, ties broken by order."""
-    parsed = [r for r in records if _question(r) is not None]
-    ranked = sorted(parsed, key=lambda r: -((r.get("reward") or {}).get("total") or 0.0))
-    return ranked[: -(-len(ranked) // 4)]
+def read_curriculum(ctx: RunContext, iteration: int) -> list[dict]:
+    """Every variant record of an iteration (both phases), in the order written."""
+    return read_jsonl(ctx.rundir.curriculum_path(iteration))

@@ -31,13 +31,15 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import getproxies
 
-from ttcs_verifiers._text import last_boxed as _last_boxed
+from ttcs_verifiers import last_boxed as _last_boxed
+
+from ttcs.arith import generate_arith
+from ttcs.types import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +59,6 @@ _LETTER = re.compile(r"^\(?([A-Z])\)?\.?$")
 
 class DataError(ValueError):
     """A data source that cannot be read: one line naming the file (or dataset) and the problem."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One test problem. ``answer`` is the gold answer, used only to score evaluation."""
-
-    id: str
-    question: str
-    answer: str | None
-    source: str
-    choices: tuple[str, ...] | None = None
-    meta: Mapping = field(default_factory=dict, hash=False)
 
 
 # ------------------------------------------------------------------------- public API
@@ -158,8 +148,6 @@ def _source_kind(source: str | os.PathLike) -> str:
 
 
 def _load_builtin(source: str, options: dict) -> list[Problem]:
-    from ttcs.arith import generate_arith  # arith imports Problem from here
-
     try:
         return generate_arith(**options)
     except (TypeError, ValueError) as err:

@@ -37,11 +37,22 @@ from pathlib import Path
 
 import torch
 
-from ttcs.generation import count_generated
-
 logger = logging.getLogger(__name__)
 
 Weights = Iterable[tuple[str, torch.Tensor]]
+
+# The process's running total of generated tokens: both backends (`ttcs.generation`) add to it.
+_GENERATED = {"tokens": 0}
+
+
+def count_generated(tokens: int) -> None:
+    """Add to the process's running total of generated tokens (read by benchmarks)."""
+    _GENERATED["tokens"] += int(tokens)
+
+
+def generated_tokens() -> int:
+    """Tokens generated through ttcs's backends in this process so far."""
+    return _GENERATED["tokens"]
 
 
 class VLLMEngine:

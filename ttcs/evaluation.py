@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from ttcs.context import RunContext
 from ttcs.generation import GenerationBackend, Sampling
 from ttcs.verify import extract_for_scoring, matches_gold
 from ttcs.voting import majority_vote
@@ -110,3 +112,20 @@ def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier,
     greedy_out = [[None if g[0] is None else prefix + g[0]] for g in greedy_out]
     results = [score_problem(p, s, verifier, g[0]) for p, s, g in zip(problems, sampled, greedy_out, strict=True)]
     return summarize(results), results
+
+
+def eval_phase(ctx: RunContext, iteration: int) -> dict:
+    """Evaluate the Solver of `iteration` on the test problems; write eval/iter_XX.jsonl."""
+    e = ctx.cfg.eval
+    t0 = time.time()
+    summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
+                                ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
+                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
+                                prefix=ctx.solver_prefill)
+    ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
+    summary["seconds"] = round(time.time() - t0, 1)
+    ctx.rundir.log_metrics("eval", iteration=iteration, **summary)
+    logger.info("iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)", iteration, summary["k"],
+                summary["avg_at_k"], summary["avg_at_k_stderr"], summary["k"], summary["maj_at_k"],
+                "n/a" if summary["greedy"] is None else f"{summary['greedy']:.1f}", summary["seconds"])
+    return summary

@@ -22,6 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ttcs import dist
+from ttcs.engine import VLLMEngine, count_generated, sampling_params
+from ttcs.engine import generated_tokens as generated_tokens  # its old home, which benchmarks import
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +155,6 @@ class VLLMBackend(GenerationBackend):
         return self._generate(prompts, sampling)
 
     def _generate(self, prompts: list[str], sampling: Sampling) -> list[list[str]]:
-        from ttcs.engine import sampling_params
-
         if not prompts:
             return []
         self.engine.load(self.weights)
@@ -162,19 +162,6 @@ class VLLMBackend(GenerationBackend):
                                  top_k=sampling.top_k, max_tokens=sampling.max_new_tokens, seed=sampling.seed)
         results = self.engine.generate(prompts, params)
         return [[o.text for o in r.outputs] for r in results]
-
-
-_GENERATED = {"tokens": 0}
-
-
-def count_generated(tokens: int) -> None:
-    """Add to the process's running total of generated tokens (read by benchmarks)."""
-    _GENERATED["tokens"] += int(tokens)
-
-
-def generated_tokens() -> int:
-    """Tokens generated through ttcs's backends in this process so far."""
-    return _GENERATED["tokens"]
 
 
 def vllm_device() -> str | None:
@@ -233,8 +220,6 @@ def make_engine(cfg, model_path: str, *, seed: int = 0):
     if int(cfg.get("tensor_parallel_size", 1)) != 1:
         raise ValueError("backend.tensor_parallel_size must be 1: each process holds one engine on its own GPU; "
                          "use more GPUs with `accelerate launch --num_processes N`")
-    from ttcs.engine import VLLMEngine
-
     return VLLMEngine(model_path, dtype=cfg.get("dtype", "auto"),
                       gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.35),
                       max_model_len=cfg.get("max_model_len"), enforce_eager=cfg.get("enforce_eager", False),

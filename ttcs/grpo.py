@@ -20,6 +20,8 @@ import torch
 
 from ttcs import dist
 from ttcs.config import micro_batch_split, split_hint
+from ttcs.generation import backend_name
+from ttcs.memory import sharded_launch
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +200,6 @@ def check_generation_plan(cfg) -> None:
     and vLLM does not reliably free a deleted one; with ``backend=vllm`` ttcs's own engine
     generates TRL's rollouts instead (`ttcs.engine.get_rollout_func`).
     """
-    from ttcs.generation import backend_name
-
     engine = backend_name(cfg.backend) == "vllm"
     for role in ("solver", "synthesizer"):
         node = cfg.train[role]
@@ -221,8 +221,6 @@ def check_launch(cfg) -> None:
     A checkpoint is the merged model, and merging an adapter needs whole weights, which no
     process of a sharded launch holds.
     """
-    from ttcs.memory import sharded_launch
-
     launch = sharded_launch()
     if not launch:
         return

@@ -7,6 +7,10 @@ finished and says so. Baselines are the same loop with phases switched off:
 ``base``/``self_consistency`` (iteration 0 only), ``ttrl`` (Solver only), ``r_zero`` and
 ``ttcs`` (all phases).
 
+This module is the schedule and the resume only: each phase lives in a module of its own
+(`PHASES`: `ttcs.synthesizer`, `ttcs.curriculum`, `ttcs.solver`, `ttcs.evaluation`) and
+receives the run's `ttcs.context.RunContext`.
+
 Run it through the CLI (``ttcs method=ttrl``) or call `run(cfg, run_dir)`. Under
 ``accelerate launch --num_processes N`` every process runs this same loop: generation
 outside TRL is split over the processes and gathered (`ttcs.dist`), TRL trains one replica
@@ -20,143 +24,40 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from transformers import set_seed
 
 from ttcs import dist
-from ttcs.config import KNOWN_PHASES, validate_config
+from ttcs.config import validate_config
+from ttcs.context import RunContext
+from ttcs.curriculum import curriculum_phase
 from ttcs.data import load_data_config
-from ttcs.engine import get_rollout_func
-from ttcs.evaluation import evaluate
-from ttcs.generation import VLLMBackend, backend_name, make_backend, make_engine
+from ttcs.evaluation import eval_phase
 from ttcs.grpo import check_generation_plan, check_launch, free_memory
 from ttcs.memory import check_run_memory
-from ttcs.models import load_model, load_tokenizer, resolve_model_path
-from ttcs.prompts import solver_prompt
+from ttcs.models import load_tokenizer
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir
+from ttcs.solver import solver_phase
+from ttcs.synthesizer import synthesizer_phase
 from ttcs.threads import apply_threads
 from ttcs.verify import get_verifier
-from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption without invalidating it.
 RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report", "threads")
 
-
-@dataclass
-class RunContext:
-    """What every phase needs: the config, the run directory, the test problems and the verifier.
-
-    With ``backend=vllm`` it also holds the process's one vLLM engine (`ttcs.engine`), built
-    once from the base model; every generation of the run goes through it, each role's
-    weights loaded in place.
-    """
-
-    cfg: DictConfig
-    rundir: RunDir
-    problems: list
-    verifier: object
-    tokenizer: object = None
-    engine: object = None
-    _models: dict = field(default_factory=dict)
-    _backends: dict = field(default_factory=dict)
-
-    def model_path(self, role: str, iteration: int) -> str:
-        """Where the `role` model of the end of `iteration` lives (the base model before any training)."""
-        for t in range(iteration, 0, -1):
-            ckpt = self.rundir.checkpoint_dir(role, t)
-            if self.rundir.is_done(f"iter_{t:02d}/{role}") and ckpt.is_dir():
-                return str(ckpt)
-        return self.cfg.model.path
-
-    def model(self, role: str, iteration: int):
-        """The `role` model as of `iteration`, loaded once and kept while it stays current."""
-        path = self.model_path(role, iteration)
-        cached = self._models.get(role)
-        if cached is None or cached[0] != path:
-            self._models[role] = (path, load_model(path, dtype=self.cfg.model.dtype, device=self.cfg.get("device")))
-        return self._models[role][1]
-
-    def set_model(self, role: str, path: str, model) -> None:
-        """Keep a trained model for the hf backend, which samples that very object.
-
-        With the engine the weights are on disk and the engine loads them, so the model is let
-        go: it would hold its fp32 weights on the GPU through the next phase.
-        """
-        if self.uses_engine():
-            self._models.pop(role, None)
-        else:
-            self._models[role] = (path, model)
-
-    def forget_model(self, role: str) -> None:
-        """Let go of the `role` model: its next use loads it from disk."""
-        self._models.pop(role, None)
-        self._backends.pop(role, None)
-
-    @property
-    def solver_prefill(self) -> str:
-        """Text that starts every Solver answer (``train.solver.prefill``); completions continue it."""
-        return self.cfg.train.solver.get("prefill") or ""
-
-    def vote_answer(self, completion: str) -> str | None:
-        """The answer a Solver completion (which continues the prefill) gives a vote, under ``train.answer_policy``."""
-        return vote_answer(self.solver_prefill + completion, self.verifier, self.cfg.train.answer_policy)
-
-    def prompts(self, problems) -> list[str]:
-        """The Solver's prompts, ending with the Solver prefill: the same for evaluation, training and scoring."""
-        m = self.cfg.model
-        return [solver_prompt(self.tokenizer, p, kind=self.cfg.data.prompt, chat_template=m.chat_template,
-                              system_prompt=m.get("system_prompt")) + self.solver_prefill for p in problems]
-
-    def uses_engine(self) -> bool:
-        return backend_name(self.cfg.backend) == "vllm"
-
-    def start_engine(self):
-        """The process's one vLLM engine, built from the base model on first use and never again."""
-        if self.engine is None:
-            path, _ = resolve_model_path(self.cfg.model.path)
-            self.engine = make_engine(self.cfg.backend, path, seed=int(self.cfg.seed))
-        return self.engine
-
-    def backend(self, role: str, iteration: int):
-        """The generation backend over the `role` model of `iteration`.
-
-        vLLM: a view of the one engine that loads this model's weights before it samples.
-        hf: the model object itself, kept while it stays current.
-        Either way every call is split over the processes of a multi-process run, which must
-        all make it together (`ttcs.dist.map_sharded`).
-        """
-        path = self.model_path(role, iteration)
-        if self.uses_engine():
-            weights = resolve_model_path(path)[0] if path == self.cfg.model.path else path
-            return VLLMBackend(self.start_engine(), weights, shard=True)
-        cached = self._backends.get(role)
-        if cached is not None and cached[0] == path:
-            return cached[1]
-        backend = make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
-                               model_path=path, shard=True)
-        self._backends[role] = (path, backend)
-        return backend
-
-    @contextmanager
-    def training(self, role: str):
-        """Around one TRL trainer's life; yields its ``rollout_func`` (None: TRL generates with transformers).
-
-        With the engine: it sleeps while the trainer is built and between its generations,
-        and it generates TRL's rollouts with the `role` policy's current weights.
-        """
-        if not self.uses_engine():
-            yield None
-            return
-        engine = self.start_engine()
-        with engine.training():
-            yield get_rollout_func(engine, role)
+# Each phase a method may list (`ttcs.config.KNOWN_PHASES`), and the evaluation that ends every iteration.
+PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
+    "synthesizer": synthesizer_phase,
+    "curriculum": curriculum_phase,
+    "solver": solver_phase,
+    "eval": eval_phase,
+}
 
 
 def config_fingerprint(cfg: DictConfig) -> dict:
@@ -173,36 +74,6 @@ def config_fingerprint(cfg: DictConfig) -> dict:
 
     walk({k: v for k, v in plain.items() if k not in RESUME_SAFE_KEYS}, "")
     return flat
-
-
-def eval_phase(ctx: RunContext, iteration: int) -> dict:
-    """Evaluate the Solver of `iteration` on the test problems; write eval/iter_XX.jsonl."""
-    e = ctx.cfg.eval
-    t0 = time.time()
-    summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
-                                ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
-                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
-                                prefix=ctx.solver_prefill)
-    ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
-    summary["seconds"] = round(time.time() - t0, 1)
-    ctx.rundir.log_metrics("eval", iteration=iteration, **summary)
-    logger.info("iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)", iteration, summary["k"],
-                summary["avg_at_k"], summary["avg_at_k_stderr"], summary["k"], summary["maj_at_k"],
-                "n/a" if summary["greedy"] is None else f"{summary['greedy']:.1f}", summary["seconds"])
-    return summary
-
-
-def _phase_runner(name: str):
-    if name == "solver":
-        from ttcs.solver import solver_phase
-        return solver_phase
-    if name == "synthesizer":
-        from ttcs.synthesizer import synthesizer_phase
-        return synthesizer_phase
-    if name == "curriculum":
-        from ttcs.synthesizer import curriculum_phase
-        return curriculum_phase
-    raise ValueError(f"unknown phase {name!r}; known phases: {', '.join(KNOWN_PHASES)}")
 
 
 def table_score(cfg: DictConfig) -> str:
@@ -265,7 +136,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
             dist.barrier()  # ... before any process reads the run directory in it
             with monitor(key) if monitor else nullcontext():
                 t0 = time.time()
-                info = {"eval": eval_phase(ctx, t)} if name == "eval" else (_phase_runner(name)(ctx, t) or {})
+                info = {"eval": PHASES[name](ctx, t)} if name == "eval" else (PHASES[name](ctx, t) or {})
                 free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
             # The main process's record (its timings, the log sizes it measured) on every rank, so all hold one state.
             rundir.mark_done(key, dist.broadcast(rundir.phase_record(seconds=round(time.time() - t0, 1), **info)))

@@ -155,7 +155,7 @@ def check_run_memory(cfg, *, uses_engine: bool) -> None:
     import torch
     from transformers import AutoConfig
 
-    from ttcs.models import resolve_model_path
+    from ttcs.models import resolve_model_path  # imports torch, which the plan's arithmetic never needs
 
     if not torch.cuda.is_available():
         return

@@ -27,6 +27,8 @@ import torch
 from filelock import FileLock, Timeout
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ttcs.data import hub_offline, hub_reachable
+
 logger = logging.getLogger(__name__)
 
 EMBEDDED_PREFIX = "embedded:"
@@ -195,8 +197,6 @@ def check_hub_model(where: str) -> None:
 
     Without this check huggingface_hub retries for ~30 s and logs each retry before transformers fails.
     """
-    from ttcs.data import hub_offline, hub_reachable
-
     if Path(where).exists() or hub_offline() or hub_reachable():
         return
     from huggingface_hub import try_to_load_from_cache

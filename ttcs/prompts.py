@@ -12,7 +12,18 @@ import string
 from collections.abc import Sequence
 from pathlib import Path
 
-from ttcs.config import PROMPTS_DIR
+
+def _find_config_dir() -> Path:
+    """The installed copy (``ttcs/conf``) when there is one, else the source tree's ``conf/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):  # in a checkout ttcs/conf links to conf/
+        if (candidate / "config.yaml").is_file():
+            return candidate.resolve()
+    return here.parent / "conf"
+
+
+CONFIG_DIR = _find_config_dir()
+PROMPTS_DIR = CONFIG_DIR / "prompts"
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 CHOICE_INSTRUCTION = (

@@ -11,7 +11,11 @@ import json
 import logging
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from ttcs.diagnostics import arithmetic_check, top_quartile, top_quartile_well_posed
 from ttcs.rundir import read_jsonl
+from ttcs.verify import get_verifier
 
 logger = logging.getLogger(__name__)
 METRICS = (("avg_at_k", "avg@k"), ("maj_at_k", "maj@k"), ("greedy", "greedy"))
@@ -104,12 +108,7 @@ def _variant_samples(run_dir: Path, limit: int = 5) -> list[str]:
 
 
 def _well_posed_lines(run_dir: Path) -> list[str]:
-    """The share of well-posed variants among each iteration's top-quartile rewards (ttcs.curriculum)."""
-    from omegaconf import OmegaConf
-
-    from ttcs.curriculum import arithmetic_check, top_quartile, top_quartile_well_posed
-    from ttcs.verify import get_verifier
-
+    """The share of well-posed variants among each iteration's top-quartile rewards (ttcs.diagnostics)."""
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     name = OmegaConf.load(hydra_cfg).get("data", {}).get("verifier", "math") if hydra_cfg.is_file() else "math"
     lines = []

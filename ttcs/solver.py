@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from omegaconf import OmegaConf
 from transformers import TrainerCallback
 
-from ttcs.data import Problem
+from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
-from ttcs.rewards.solver import GroupVote, get_majority_reward
+from ttcs.rewards.solver import get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
+from ttcs.types import GroupVote, Problem
 from ttcs.verify import matches_gold
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- inputs
 
 
-def training_problems(ctx, iteration: int) -> list[Problem]:
+def training_problems(ctx: RunContext, iteration: int) -> list[Problem]:
     """The questions the Solver trains on in `iteration`: the curriculum's mixed set, or the test set."""
     if "curriculum" not in ctx.cfg.method.phases:
         return list(ctx.problems)
@@ -139,7 +140,8 @@ class _DroppedGroupsAreIntended(logging.Filter):
         return "All reward functions returned None" not in record.getMessage()
 
 
-def frontier_problems(ctx, iteration: int, problems: list[Problem], solver: Mapping) -> tuple[list[Problem], dict]:
+def frontier_problems(ctx: RunContext, iteration: int, problems: list[Problem],
+                      solver: Mapping) -> tuple[list[Problem], dict]:
     """Dynamic sampling (`ttcs.frontier`): the questions of every step, in order, filled with in-band ones."""
     ds, batch = solver["dynamic_sampling"], min(int(solver["batch_questions"]), len(problems))
     sampling = {"temperature": float(solver["temperature"]), "top_p": float(solver.get("top_p", 1.0)),
@@ -162,7 +164,7 @@ def frontier_problems(ctx, iteration: int, problems: list[Problem], solver: Mapp
     return [problems[i] for i in plan.order], summary
 
 
-def solver_phase(ctx, iteration: int) -> dict:
+def solver_phase(ctx: RunContext, iteration: int) -> dict:
     """Train the Solver of `iteration - 1` by GRPO on self-consistency pseudo-labels; save it as `iteration`.
 
     Returns:

@@ -19,32 +19,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 
-from ttcs_verifiers._text import last_boxed
+from ttcs_verifiers import last_boxed
 
+from ttcs.types import Vote
 from ttcs.verify import Verifier
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Vote:
-    """The outcome of a majority vote.
-
-    Attributes:
-        label: the answer string of the winning cluster's first member (None when no
-            answer was given at all).
-        count: size of the winning cluster.
-        share: count / number of answers (None answers included); 0.0 for no answers.
-        clusters: indices into the answers, one list per cluster, largest first (ties:
-            the cluster whose first member comes first); None answers are in no cluster.
-    """
-
-    label: str | None
-    count: int
-    share: float
-    clusters: list[list[int]] = field(default_factory=list)
 
 
 def majority_vote(answers: Sequence[str | None], verifier: Verifier) -> Vote:

@@ -181,7 +181,7 @@ class PhaseMonitor:
 
     @contextmanager
     def __call__(self, key: str) -> Iterator[None]:
-        from ttcs.generation import generated_tokens
+        from ttcs.engine import generated_tokens
 
         cuda = torch.cuda.is_available()
         if cuda:

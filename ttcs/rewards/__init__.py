@@ -1,7 +1,9 @@
-"""Reward functions, one module per model that is rewarded.
+"""Reward functions: the Synthesizer's (a combiner and one module per term) and the Solver's.
 
-- `ttcs.rewards.synthesizer`: the Synthesizer's reward for one batch of variants
-  (format, capability, copy penalty, repetition penalty).
+- `ttcs.rewards.synthesizer`: the Synthesizer's reward for one batch of variants, combining
+  one module per term: `format`, `capability`, `copying` (copy penalty; its near-copy tests
+  also serve the curriculum filter), `repetition` and `claims` (the claim check).
+- `ttcs.rewards.solver`: the Solver's reward, agreement with its own majority vote.
 
 Every reward term is a pure function of plain values (strings, floats): no I/O, no
 globals, no environment variables, so it can be tested with literals and reused by any

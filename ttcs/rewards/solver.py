@@ -35,25 +35,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
-from ttcs.voting import ANSWER_POLICIES, Vote, majority_vote, vote_answer
+from ttcs import dist
+from ttcs.types import GroupVote, Vote
+from ttcs.verify import matches_gold
+from ttcs.voting import ANSWER_POLICIES, majority_vote, vote_answer
 
 logger = logging.getLogger(__name__)
 
 ID_COLUMN = "problem_id"
-
-
-@dataclass(frozen=True)
-class GroupVote:
-    """What the vote of one group saw and decided; one record per group per reward call."""
-
-    problem_id: str
-    answers: tuple[str | None, ...]
-    label: str | None
-    share: float
-    mean_reward: float
-    kept: bool
 
 
 def majority_rewards(answers: Sequence[str | None], verifier) -> tuple[list[float], Vote]:
@@ -87,16 +77,12 @@ def apply_band(rewards: Sequence[float], band: Sequence[float] | None) -> list[f
 
 def _gather_groups(ids: list[str], answers: list[str | None]) -> tuple[list[str], list[str | None], int]:
     """Every process's (ids, answers) in process order, and where this process's slice starts."""
-    from ttcs import dist
-
     pairs, offset = dist.gather_slices(list(zip(ids, answers, strict=True)))
     return [p for p, _ in pairs], [a for _, a in pairs], offset
 
 
 def gold_rewards(answers: Sequence[str | None], gold: str, verifier) -> list[float]:
     """Reward 1.0 for answers correct for the gold answer, 0.0 for the rest: the positive control (``method=oracle``)."""
-    from ttcs.verify import matches_gold
-
     return [1.0 if matches_gold(verifier, gold, a) else 0.0 for a in answers]
 
 
