@@ -39,6 +39,7 @@ from ttcs.models import load_model, load_tokenizer, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir
+from ttcs.seeds import seed_for
 from ttcs.threads import apply_threads
 from ttcs.verify import get_verifier
 from ttcs.voting import vote_answer
@@ -121,7 +122,7 @@ class RunContext:
         """The process's one vLLM engine, built from the base model on first use and never again."""
         if self.engine is None:
             path, _ = resolve_model_path(self.cfg.model.path)
-            self.engine = make_engine(self.cfg.backend, path, seed=int(self.cfg.seed))
+            self.engine = make_engine(self.cfg.backend, path, seed=seed_for(self.cfg.seed, "engine"))
         return self.engine
 
     def backend(self, role: str, iteration: int):
@@ -181,7 +182,7 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
     t0 = time.time()
     summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
                                 ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
-                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
+                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=seed_for(ctx.cfg.seed, "eval", iteration),
                                 prefix=ctx.solver_prefill)
     ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
     summary["seconds"] = round(time.time() - t0, 1)
@@ -243,7 +244,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     check_generation_plan(cfg)
     check_launch(cfg)
     apply_threads(cfg.get("threads", "auto"), processes=dist.num_processes())
-    set_seed(cfg.seed)
+    set_seed(seed_for(cfg.seed, "global"))
     phases = list(cfg.method.phases)
     problems = load_data_config(cfg.data)
     logger.info("%d test problems from %s; method %s; run directory %s%s", len(problems), cfg.data.name,

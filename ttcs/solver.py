@@ -28,6 +28,7 @@ from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.rewards.solver import GroupVote, get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
+from ttcs.seeds import seed_for
 from ttcs.verify import matches_gold
 
 logger = logging.getLogger(__name__)
@@ -146,11 +147,11 @@ def frontier_problems(ctx, iteration: int, problems: list[Problem], solver: Mapp
                 "max_new_tokens": int(solver["max_completion_length"])}
     measure = measure_with_backend(ctx, ctx.backend("solver", iteration - 1), problems,
                                    group_size=int(solver["group_size"]), sampling=sampling,
-                                   seed=int(ctx.cfg.seed) + 1009 * iteration)
+                                   seed=int(ctx.cfg.seed), iteration=iteration)
     t0 = time.time()
     plan = select_frontier(len(problems), measure, steps=int(solver["steps"]), batch=batch,
                            oversample=float(ds["oversample"]), max_draws=int(ds["max_draws"]),
-                           band=solver["band"], seed=int(ctx.cfg.seed) + iteration)
+                           band=solver["band"], seed=seed_for(ctx.cfg.seed, "frontier_select", iteration))
     for row in plan.steps:
         ctx.rundir.log_metrics("dynamic_sampling", iteration=iteration, **row)
     n = len(plan.steps)
@@ -190,7 +191,7 @@ def solver_phase(ctx, iteration: int) -> dict:
                                  stats=records, answer_policy=ctx.cfg.train.answer_policy, prefix=ctx.solver_prefill,
                                  gold=gold if oracle else None)
     args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
-                             seed=int(ctx.cfg.seed) + iteration, train_size=len(problems))
+                             seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration), train_size=len(problems))
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
     callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)

@@ -38,6 +38,7 @@ from ttcs.rewards.synthesizer import (
     synthesizer_rewards,
 )
 from ttcs.rundir import read_jsonl
+from ttcs.seeds import seed_for
 from ttcs.voting import vote_answer
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def get_synthesizer_reward(ctx, iteration: int, backend, stats: list, claimer=No
         rows, offset = dist.gather_slices(list(zip(completions, reference_id, reference, prompts, strict=True)))
         texts, rids, refs = [r[0] for r in rows], [r[1] for r in rows], [r[2] or None for r in rows]
         t0 = time.time()
-        scored = score_variants(ctx, backend, texts, refs, seed=ctx.cfg.seed + 1000 * calls["n"],
+        scored = score_variants(ctx, backend, texts, refs, seed=seed_for(ctx.cfg.seed, "synthesizer_reward", step=calls["n"]),
                                 prompts=[r[3] for r in rows], claimer=claimer)
         for rid, ref, sc in zip(rids, refs, scored, strict=True):
             ctx.rundir.append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
@@ -216,7 +217,7 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
     node = OmegaConf.to_container(cfg.train.synthesizer, resolve=True)
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
-    rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], cfg.seed + iteration, reference_free)
+    rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], seed_for(cfg.seed, "reference_rows", iteration), reference_free)
     for row in rows:
         row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
                                            chat_template=cfg.model.chat_template, prefill=node["prefill"])
@@ -226,7 +227,7 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
     claimer = ctx.backend("synthesizer", iteration - 1) if cfg.train.synthesizer.get("claim_prefill") else None
     reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats, claimer=claimer)
     args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
-                             seed=cfg.seed + iteration, train_size=len(rows))
+                             seed=seed_for(cfg.seed, "synthesizer_grpo", iteration), train_size=len(rows))
     logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
                 args.max_steps, node["batch_questions"], node["group_size"], node["solver_samples"])
     with ctx.training("synthesizer") as rollout:
@@ -281,11 +282,11 @@ def _curriculum_outputs(ctx, iteration: int, template: str, reference_free: bool
         refs = [{"reference_id": p.id, "reference": p.question} for p in ctx.problems]
         n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
         if c.total and c.total < len(refs):  # fewer variants than questions: a seeded subset of references
-            refs = random.Random(ctx.cfg.seed + iteration).sample(refs, c.total)
+            refs = random.Random(seed_for(ctx.cfg.seed, "curriculum_references", iteration)).sample(refs, c.total)
     prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
                                   prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
     outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                                              max_new_tokens=c.max_new_tokens, seed=ctx.cfg.seed + 7 * iteration),
+                                              max_new_tokens=c.max_new_tokens, seed=seed_for(ctx.cfg.seed, "curriculum_sampling", iteration)),
                             desc="sampling curriculum")
     texts, meta = [], []
     for r, prompt, group in zip(refs, prompts, outs, strict=True):
@@ -307,7 +308,7 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
     claimer = ctx.backend("synthesizer", iteration) if cfg.train.synthesizer.get("claim_prefill") else None
     scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
-                            seed=cfg.seed + 13 * iteration, prompts=[m["prompt"] for m in meta], claimer=claimer)
+                            seed=seed_for(cfg.seed, "curriculum_scoring", iteration), prompts=[m["prompt"] for m in meta], claimer=claimer)
     records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
@@ -317,7 +318,7 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     kept, stats = dedupe_variants(confirmed, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
                                   require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
     stats["claim_unconfirmed"] = len(records) - len(confirmed)
-    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
+    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=seed_for(cfg.seed, "mix_curriculum", iteration),
                            max_size=c.max_size)
     ctx.rundir.write_jsonl(ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl",
                            [{"id": p.id, "question": p.question, "answer": None, "source": p.source,
