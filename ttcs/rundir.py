@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,6 @@ logger = logging.getLogger(__name__)
 
 # Files that phases extend line by line, relative to the run directory (glob patterns).
 APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl")
-# Test-only hook, inert unless set: "<phase key>:<n>" (e.g. "iter_01/solver:1") makes the process SIGKILL itself
-# right after its n-th write to the run directory within that phase (0: as the phase starts), so that a test can cut a
-# real run short at an exact point (tests/test_kill_resume.py).
-KILL_AFTER_ENV = "TTCS_TEST_KILL_AFTER"
 
 
 class ConfigMismatchError(RuntimeError):
@@ -91,7 +86,7 @@ class RunDir:
         root: the run directory.
         writer: False on the processes of a multi-process run that must not write: state
             changes stay in memory, the write methods below do nothing, `begin_phase` cuts
-            nothing back and no write is counted (the test-only kill hook fires on the writer only).
+            nothing back.
     """
 
     def __init__(self, root: str | Path, *, writer: bool = True):
@@ -102,8 +97,6 @@ class RunDir:
         self.metrics_path = self.root / "metrics.jsonl"
         self.results_path = self.root / "results.json"
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
-        self.phase: str | None = None  # the phase running now (between begin_phase and mark_done)
-        self._writes = 0  # writes to the run directory within that phase
 
     # -- paths -------------------------------------------------------------------------
     def eval_path(self, iteration: int) -> Path:
@@ -138,7 +131,6 @@ class RunDir:
         """Before `phase` runs (again): drop what an unfinished run of it appended to the logs (writer only)."""
         if not self.writer:
             return
-        self.phase, self._writes = phase, 0
         finished = list(self.state["phases"].values())
         sizes = finished[-1].get("log_bytes") if finished else {}
         if sizes is not None:  # None: a run directory from before log sizes were recorded
@@ -148,7 +140,6 @@ class RunDir:
                     logger.info("resume: %s was cut short; dropping the %d bytes it had appended to %s", phase,
                                 size - keep, path.relative_to(self.root))
                     os.truncate(path, keep)
-        self._maybe_kill()
 
     def phase_record(self, **info: Any) -> dict:
         """The state.json entry of a phase finishing now: the time, `info` (any small summary worth keeping) and the
@@ -160,7 +151,6 @@ class RunDir:
         `phase_record`, the same on every rank), else ``phase_record(**info)``."""
         self.state["phases"][phase] = dict(record) if record is not None else self.phase_record(**info)
         self._save_state()
-        self.phase = None
 
     def phase_info(self, phase: str) -> dict:
         return self.state["phases"].get(phase, {})
@@ -179,7 +169,6 @@ class RunDir:
         if not self.writer:
             return
         append_jsonl(path, record)
-        self._count_write()
 
     def write_jsonl(self, path: Path, records: list[dict]) -> None:
         """Write a whole JSON-lines file atomically (readers see all of it or the previous file), on the writing
@@ -193,7 +182,6 @@ class RunDir:
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-        self._count_write()
 
     def log_metrics(self, phase: str, **values: Any) -> None:
         """One line of metrics.jsonl: the phase, a timestamp and the values."""
@@ -208,13 +196,3 @@ class RunDir:
 
     def _append_logs(self) -> list[Path]:
         return sorted(p for pattern in APPEND_LOGS for p in self.root.glob(pattern) if p.is_file())
-
-    def _count_write(self) -> None:  # called by the writer only: the hook counts real writes
-        self._writes += 1
-        self._maybe_kill()
-
-    def _maybe_kill(self) -> None:
-        """The test-only `KILL_AFTER_ENV` hook (on the writer: the process whose writes it counts)."""
-        target = os.environ.get(KILL_AFTER_ENV)
-        if target and self.writer and self.phase and target == f"{self.phase}:{self._writes}":
-            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
