@@ -21,6 +21,7 @@ import pytest
 from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
 from kill_after import KILL_AFTER_ENV
+from test_loop import unnamed_files
 
 from ttcs.loop import run
 
@@ -99,6 +100,7 @@ def assert_same_as_uninterrupted(run_dir, reference):
     for path in run_dir.rglob("*.jsonl"):
         strict_lines(path)
     assert not [p for p in run_dir.rglob("*") if p.name.endswith((".tmp", ".partial"))]  # no half-written file
+    assert unnamed_files(run_dir) == []  # and nothing but what ttcs.rundir.LAYOUT names (Hydra's files included)
     results, expected = (json.loads((d / "results.json").read_text()) for d in (run_dir, reference))
     assert same(untimed(results)["iterations"], untimed(expected)["iterations"])
     state = json.loads((run_dir / "state.json").read_text())["phases"]

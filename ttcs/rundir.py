@@ -1,11 +1,16 @@
 """The run directory: where one run keeps its state, metrics, results and checkpoints.
 
-Layout (outputs/README.md describes each file)::
+Which directory a run uses is Hydra's choice (``hydra.run.dir``; under ``accelerate launch``
+every process takes the main process's, `ttcs.cli.shared_run_dir`). Every path *inside* it
+comes from `RunLayout` (which `RunDir` extends): one method per file, and `LAYOUT`, the
+patterns of every file a run leaves there (outputs/README.md describes each file)::
 
     state.json        phases finished so far (resume reads it) and the config they ran under
     metrics.jsonl     one JSON line per event (phase, step, rewards, losses, seconds)
     results.json      method, model, data, seed, versions, per-iteration evaluation
-    eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, checkpoints/{synthesizer,solver}/iter_XX/
+    eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, curriculum/iter_XX_train.jsonl,
+    checkpoints/{synthesizer,solver}/iter_XX/, trl/{synthesizer,solver}_iter_XX/ (TRL's output_dir),
+    run.log, run.rank<r>.log, .hydra/ (Hydra's), report.md and its plots
 
 Every write that another process might read is atomic (write a temporary file, then
 rename) or an append of whole flushed lines. A phase that was cut short (a kill at any
@@ -22,6 +27,7 @@ while each file is written, measured and cut back by one process.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import os
@@ -34,6 +40,24 @@ logger = logging.getLogger(__name__)
 
 # Files that phases extend line by line, relative to the run directory (glob patterns).
 APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl")
+_ITER = "iter_[0-9][0-9]"
+# Every file a run may leave in its run directory, relative to it (fnmatch patterns: ``*`` also matches ``/``), and
+# who writes it. The methods of `RunLayout` name each one; nothing else writes there.
+LAYOUT = {
+    "state.json": "RunDir: the phases finished and the config",
+    "metrics.jsonl": "RunDir.log_metrics",
+    "results.json": "ttcs.loop: the results",
+    f"eval/{_ITER}.jsonl": "ttcs.loop.eval_phase",
+    f"curriculum/{_ITER}.jsonl": "the Synthesizer and curriculum phases: every variant",
+    f"curriculum/{_ITER}_train.jsonl": "the curriculum phase: the Solver's training set",
+    f"checkpoints/*/{_ITER}/*": "ttcs.grpo.finish_training: a trained model",
+    "trl/*_iter_[0-9][0-9]/*": "TRL, under its output_dir",
+    "run.log": "Hydra's job log (the main process's)",
+    "run.rank[0-9]*.log": "the log of another process of a multi-process run (ttcs.cli)",
+    ".hydra/*": "Hydra: the composed config and overrides",
+    "report.md": "ttcs.report",
+    "*.png": "ttcs.report: the report's plots",
+}
 
 
 class ConfigMismatchError(RuntimeError):
@@ -79,7 +103,53 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-class RunDir:
+class RunLayout:
+    """The path of every file in the run directory `root` (see `LAYOUT`); creates and reads nothing."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.state_path = self.root / "state.json"
+        self.metrics_path = self.root / "metrics.jsonl"
+        self.results_path = self.root / "results.json"
+        self.report_path = self.root / "report.md"
+        self.hydra_config_path = self.root / ".hydra" / "config.yaml"
+
+    def eval_path(self, iteration: int) -> Path:
+        return self.root / "eval" / f"iter_{iteration:02d}.jsonl"
+
+    def curriculum_path(self, iteration: int) -> Path:
+        """Every variant of an iteration (the Synthesizer phase's, then the curriculum phase's)."""
+        return self.root / "curriculum" / f"iter_{iteration:02d}.jsonl"
+
+    def curriculum_paths(self) -> list[Path]:
+        """The `curriculum_path` of every iteration that has one, in order."""
+        return sorted((self.root / "curriculum").glob("iter_[0-9][0-9].jsonl"))
+
+    def curriculum_train_path(self, iteration: int) -> Path:
+        """The Solver's training set of an iteration, written by the curriculum phase."""
+        return self.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+
+    def checkpoint_dir(self, role: str, iteration: int) -> Path:
+        return self.root / "checkpoints" / role / f"iter_{iteration:02d}"
+
+    def trl_dir(self, role: str, iteration: int) -> Path:
+        """TRL's ``output_dir`` for the `role` phase of `iteration`."""
+        return self.root / "trl" / f"{role}_iter_{iteration:02d}"
+
+    def rank_log_path(self, rank: int) -> Path:
+        """The log of process `rank` (not the main process) of a multi-process run."""
+        return self.root / f"run.rank{rank}.log"
+
+    def plot_path(self, name: str) -> Path:
+        """A plot of the report (``accuracy``, ``rewards``)."""
+        return self.root / f"{name}.png"
+
+    def owns(self, relative: str | Path) -> bool:
+        """Whether a path relative to the run directory is one that `LAYOUT` names."""
+        return any(fnmatch.fnmatchcase(Path(relative).as_posix(), pattern) for pattern in LAYOUT)
+
+
+class RunDir(RunLayout):
     """Paths and persistent state of one run.
 
     Args:
@@ -90,23 +160,10 @@ class RunDir:
     """
 
     def __init__(self, root: str | Path, *, writer: bool = True):
-        self.root = Path(root)
+        super().__init__(root)
         self.writer = writer
         self.root.mkdir(parents=True, exist_ok=True)
-        self.state_path = self.root / "state.json"
-        self.metrics_path = self.root / "metrics.jsonl"
-        self.results_path = self.root / "results.json"
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
-
-    # -- paths -------------------------------------------------------------------------
-    def eval_path(self, iteration: int) -> Path:
-        return self.root / "eval" / f"iter_{iteration:02d}.jsonl"
-
-    def curriculum_path(self, iteration: int) -> Path:
-        return self.root / "curriculum" / f"iter_{iteration:02d}.jsonl"
-
-    def checkpoint_dir(self, role: str, iteration: int) -> Path:
-        return self.root / "checkpoints" / role / f"iter_{iteration:02d}"
 
     # -- state -------------------------------------------------------------------------
     def check_config(self, fingerprint: dict) -> None:

@@ -40,7 +40,7 @@ def training_problems(ctx, iteration: int) -> list[Problem]:
     """The questions the Solver trains on in `iteration`: the curriculum's mixed set, or the test set."""
     if "curriculum" not in ctx.cfg.method.phases:
         return list(ctx.problems)
-    path = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+    path = ctx.rundir.curriculum_train_path(iteration)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the curriculum phase of iteration {iteration} writes it")
     problems = [_problem(rec) for rec in read_jsonl(path)]
@@ -190,7 +190,7 @@ def solver_phase(ctx, iteration: int) -> dict:
     reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
                                  stats=records, answer_policy=ctx.cfg.train.answer_policy, prefix=ctx.solver_prefill,
                                  gold=gold if oracle else None)
-    args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
+    args = build_grpo_config(solver, output_dir=ctx.rundir.trl_dir("solver", iteration),
                              seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration), train_size=len(problems))
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order

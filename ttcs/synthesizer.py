@@ -226,7 +226,7 @@ def synthesizer_phase(ctx, iteration: int) -> dict:
     # phase's starting weights)
     claimer = ctx.backend("synthesizer", iteration - 1) if cfg.train.synthesizer.get("claim_prefill") else None
     reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats, claimer=claimer)
-    args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
+    args = build_grpo_config(node, output_dir=ctx.rundir.trl_dir("synthesizer", iteration),
                              seed=seed_for(cfg.seed, "synthesizer_grpo", iteration), train_size=len(rows))
     logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
                 args.max_steps, node["batch_questions"], node["group_size"], node["solver_samples"])
@@ -320,7 +320,7 @@ def curriculum_phase(ctx, iteration: int) -> dict:
     stats["claim_unconfirmed"] = len(records) - len(confirmed)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=seed_for(cfg.seed, "mix_curriculum", iteration),
                            max_size=c.max_size)
-    ctx.rundir.write_jsonl(ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl",
+    ctx.rundir.write_jsonl(ctx.rundir.curriculum_train_path(iteration),
                            [{"id": p.id, "question": p.question, "answer": None, "source": p.source,
                              "meta": dict(p.meta)} for p in mixed])
     caps = [r["reward"]["capability"] for r in records if r.get("question")]
