@@ -2,8 +2,9 @@
 command: every phase done once, finished phases skipped, no torn file, and the run directory holds exactly what an
 uninterrupted run of the same config writes.
 
-The kill points are exact, not timed: `ttcs.rundir.KILL_AFTER_ENV` makes the run kill itself right after its n-th
-write to the run directory within a phase (the Synthesizer's first variants of its second step, the curriculum's
+The kill points are exact, not timed: the run goes through `tests/kill_after.py` (the `ttcs` command with a hook
+patched onto `RunDir`), whose `KILL_AFTER_ENV` makes the run kill itself right after its n-th write to the run
+directory within a phase (the Synthesizer's first variants of its second step, the curriculum's
 second variant, the Solver's first step, an evaluation's file or its metrics line).
 """
 
@@ -14,13 +15,18 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
+from kill_after import KILL_AFTER_ENV
+from test_loop import unnamed_files
 
 from ttcs.loop import run
-from ttcs.rundir import KILL_AFTER_ENV
+
+# The `ttcs` command with the kill hook (a script: `accelerate launch` runs it too).
+KILL_LAUNCHER = str(Path(__file__).resolve().with_name("kill_after.py"))
 
 PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]
 # (phase, n): killed right after the phase's n-th write. Synthesizer: 2 steps x 4 variants, each step then a metrics
@@ -44,7 +50,7 @@ def ttcs_cli(run_dir, model_dir, kill=None):
     env.pop(KILL_AFTER_ENV, None)
     if kill:
         env[KILL_AFTER_ENV] = f"{kill[0]}:{kill[1]}"
-    cmd = [sys.executable, "-m", "ttcs.cli", *overrides(model_dir), f"hydra.run.dir={run_dir}"]
+    cmd = [sys.executable, KILL_LAUNCHER, *overrides(model_dir), f"hydra.run.dir={run_dir}"]
     return subprocess.run(cmd, cwd=run_dir.parent, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -94,6 +100,7 @@ def assert_same_as_uninterrupted(run_dir, reference):
     for path in run_dir.rglob("*.jsonl"):
         strict_lines(path)
     assert not [p for p in run_dir.rglob("*") if p.name.endswith((".tmp", ".partial"))]  # no half-written file
+    assert unnamed_files(run_dir) == []  # and nothing but what ttcs.rundir.LAYOUT names (Hydra's files included)
     results, expected = (json.loads((d / "results.json").read_text()) for d in (run_dir, reference))
     assert same(untimed(results)["iterations"], untimed(expected)["iterations"])
     state = json.loads((run_dir / "state.json").read_text())["phases"]

@@ -16,7 +16,7 @@ from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
 
 from ttcs.loop import run
-from ttcs.rundir import ConfigMismatchError, RunDir, read_jsonl
+from ttcs.rundir import LAYOUT, ConfigMismatchError, RunDir, RunLayout, read_jsonl
 
 PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]
 
@@ -58,6 +58,29 @@ def test_one_iteration_exercises_every_phase(finished_run):
     phases = {m["phase"] for m in RunDir(run_dir).metrics()}
     assert {"eval", "synthesizer", "curriculum", "solver"} <= phases
     assert json.loads((run_dir / "results.json").read_text()) == results
+
+
+def unnamed_files(run_dir) -> list[str]:
+    """The files under `run_dir` that no pattern of `ttcs.rundir.LAYOUT` names."""
+    layout = RunLayout(run_dir)
+    return [p.relative_to(run_dir).as_posix() for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and not layout.owns(p.relative_to(run_dir))]
+
+
+def test_the_run_directory_holds_only_the_paths_rundir_names(finished_run):
+    run_dir, _ = finished_run
+    assert unnamed_files(run_dir) == []
+    layout = RunLayout(run_dir)
+    for path in (layout.state_path, layout.metrics_path, layout.results_path, layout.eval_path(0), layout.eval_path(1),
+                 layout.curriculum_path(1), layout.curriculum_train_path(1),
+                 layout.checkpoint_dir("solver", 1) / "config.json",
+                 layout.checkpoint_dir("synthesizer", 1) / "config.json"):
+        assert path.is_file(), path
+    assert layout.curriculum_paths() == [layout.curriculum_path(1)]
+    assert [layout.owns(p) for p in ("stray.txt", "eval/iter_1.jsonl", "checkpoints/solver/latest/config.json",
+                                     "trl/solver_iter_01/x", "run.rank1.log", ".hydra/config.yaml")] == \
+        [False, False, False, True, True, True]
+    assert "state.json" in LAYOUT
 
 
 @pytest.mark.parametrize("boundary", range(1, len(PHASES)))

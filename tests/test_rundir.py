@@ -2,9 +2,10 @@
 
 import json
 
+import kill_after
 import pytest
 
-from ttcs.rundir import KILL_AFTER_ENV, ConfigMismatchError, RunDir, append_jsonl, read_jsonl
+from ttcs.rundir import ConfigMismatchError, RunDir, append_jsonl, read_jsonl
 
 
 def test_phases_persist(tmp_path):
@@ -64,7 +65,7 @@ def test_a_phase_cut_short_loses_its_appended_lines_before_it_runs_again(tmp_pat
 
 def test_a_process_that_does_not_write_cuts_nothing_back_and_counts_nothing(tmp_path, monkeypatch):
     """Under accelerate launch the other ranks' RunDir(writer=False): begin_phase is a no-op there (only the main
-    process cuts the logs back), their writes are not counted, so the kill hook never fires on them."""
+    process cuts the logs back) and their writes write nothing."""
     main = RunDir(tmp_path)
     main.begin_phase("iter_00/eval")
     main.log_metrics("eval", iteration=0)
@@ -72,13 +73,11 @@ def test_a_process_that_does_not_write_cuts_nothing_back_and_counts_nothing(tmp_
     main.begin_phase("iter_01/solver")
     main.log_metrics("solver", step=1)  # a phase cut short: one line beyond the recorded size
     size = main.metrics_path.stat().st_size
-    monkeypatch.setenv(KILL_AFTER_ENV, "iter_01/solver:0")
     other = RunDir(tmp_path, writer=False)
-    other.begin_phase("iter_01/solver")  # would kill this process (n=0) and cut the line on a writer
+    other.begin_phase("iter_01/solver")  # would cut the line on a writer
     other.log_metrics("solver", step=1)
     other.write_jsonl(other.eval_path(1), [{"id": 1}])
     assert main.metrics_path.stat().st_size == size and not other.eval_path(1).exists()
-    assert other.phase is None and other._writes == 0
     record = other.phase_record(seconds=1.0)
     assert record["log_bytes"] is None  # it measured nothing: the loop hands it the main process's record
     other.mark_done("iter_01/solver", {"finished_at": 1.0, "seconds": 1.0, "log_bytes": {"metrics.jsonl": 7}})
@@ -93,3 +92,28 @@ def test_mark_done_takes_a_given_record_as_is(tmp_path):
     assert record["log_bytes"] == {"metrics.jsonl": rd.metrics_path.stat().st_size}
     rd.mark_done("iter_00/eval", record)
     assert RunDir(tmp_path).phase_info("iter_00/eval") == json.loads(json.dumps(record))
+
+
+@pytest.mark.parametrize("target, fires_at", [("iter_01/solver:0", "begin"), ("iter_01/solver:2", "write 2"),
+                                              ("iter_01/eval:1", None), ("iter_00/eval:1", None)])
+def test_the_test_kill_hook_counts_the_writers_writes_within_the_phase(tmp_path, monkeypatch, target, fires_at):
+    """tests/kill_after.py (the hook tests/test_kill_resume.py runs the CLI under): the writer's n-th write of a phase
+    (0: as it begins) kills; a process that does not write, writes outside the phase and write_json never do."""
+    kills = []
+    kill_after.install(target, setattr=monkeypatch.setattr, kill=lambda pid, sig: kills.append(where[0]))
+    where = ["before"]
+    done = RunDir(tmp_path)
+    done.begin_phase("iter_00/eval")
+    done.mark_done("iter_00/eval")
+    done.log_metrics("eval", iteration=0)  # after mark_done: outside any phase
+    for rundir in (RunDir(tmp_path, writer=False), RunDir(tmp_path)):
+        where[0] = "begin"
+        rundir.begin_phase("iter_01/solver")
+        rundir.write_json(rundir.results_path, {})  # not counted
+        where[0] = "write 1"
+        rundir.log_metrics("solver", step=1)
+        where[0] = "write 2"
+        rundir.write_jsonl(rundir.eval_path(1), [{"id": 1}])
+        if not rundir.writer:
+            assert kills == []
+    assert kills == ([fires_at] if fires_at else [])

@@ -42,9 +42,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(run_dir: Path, args: list[str], processes: int, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m ttcs.cli`, or the same under `accelerate launch` on `processes` CPU processes."""
-    cli = ["-m", "ttcs.cli", *args, f"hydra.run.dir={run_dir}"]
+def launch(run_dir: Path, args: list[str], processes: int, env: dict | None = None,
+           program: tuple[str, ...] = ("-m", "ttcs.cli")) -> subprocess.CompletedProcess:
+    """`python -m ttcs.cli` (or `program`), or the same under `accelerate launch` on `processes` CPU processes."""
+    cli = [*program, *args, f"hydra.run.dir={run_dir}"]
     if processes == 1:
         cmd = [sys.executable, *cli]
     else:  # --multi_gpu picks the torchrun launcher; with no GPU visible the processes run on CPU over gloo
@@ -152,12 +153,12 @@ def test_killed_mid_phase_on_two_processes_then_rerun_matches_the_uninterrupted_
     """The kill hook set for both processes: the main process (the one that writes, so the one that counts) kills
     itself right after the Solver's first metrics line, the launcher takes the other one down; the same launch
     again cuts that line back, redoes the Solver and the last evaluation, and ends as the uninterrupted launch."""
-    from test_kill_resume import KILL_AFTER_ENV, same, strict_lines, untimed
+    from test_kill_resume import KILL_AFTER_ENV, KILL_LAUNCHER, same, strict_lines, untimed
 
     _, reference, first = runs("ttrl")
     run_dir = tmp_path / "two"
     env = {**os.environ, KILL_AFTER_ENV: "iter_01/solver:1"}
-    killed = launch(run_dir, overrides(tiny_model_dir, "ttrl"), 2, env=env)
+    killed = launch(run_dir, overrides(tiny_model_dir, "ttrl"), 2, env=env, program=(KILL_LAUNCHER,))
     assert killed.returncode != 0, killed.stderr[-3000:]
     assert list(json.loads((run_dir / "state.json").read_text())["phases"]) == ["iter_00/eval"]
     assert [m["phase"] for m in read_jsonl(run_dir / "metrics.jsonl")][-1] == "solver"  # the line to cut back

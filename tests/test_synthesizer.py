@@ -146,7 +146,7 @@ def test_curriculum_phase_filters_mixes_and_writes_the_training_set(tmp_path, mo
     assert info["kept"] == 1  # GOOD twice -> one exact duplicate; the copy of a test question dropped
     assert info["dropped"]["unparseable"] == 2
     train = [json.loads(line) for line in
-             (ctx.rundir.root / "curriculum" / "iter_01_train.jsonl").read_text().splitlines()]
+             ctx.rundir.curriculum_train_path(1).read_text().splitlines()]
     assert {t["id"] for t in train} >= {"q1", "q2"} and all(t["answer"] is None for t in train)
     assert sum(t["source"] == "synthetic" for t in train) == info["synthetic_in_train"] == 1
 
@@ -326,7 +326,7 @@ def test_curriculum_drops_variants_whose_claim_the_vote_does_not_reach(tmp_path,
     monkeypatch.setattr(ctx, "backend", lambda role, it: {"synthesizer": writer, "solver": StubSolver(["7", "7"])}[role])
     info = curriculum_phase(ctx, 1)
     assert info["kept"] == 1 and info["dropped"]["claim_unconfirmed"] == 1
-    train = read_jsonl(ctx.rundir.root / "curriculum" / "iter_01_train.jsonl")
+    train = read_jsonl(ctx.rundir.curriculum_train_path(1))
     assert [r["question"] for r in train if r["source"] == "synthetic"] == ["Mia has 5 pens and buys 2 more. How many pens?"]
 
 

@@ -88,6 +88,7 @@ def _run(cfg: DictConfig) -> None:
 def shared_run_dir(own: str) -> str:
     """The main process's run directory, on every process; the other processes log to their own file in it."""
     from ttcs import dist  # imports torch: see _run
+    from ttcs.rundir import RunLayout
 
     run_dir = dist.broadcast(own)
     if dist.is_main():
@@ -95,7 +96,7 @@ def shared_run_dir(own: str) -> str:
     if Path(run_dir).resolve() != Path(own).resolve():
         logger.warning("process %d: Hydra chose %s, the main process %s; using the main process's (set a fixed "
                        "hydra.run.dir to avoid the stray directory)", dist.rank(), own, run_dir)
-    _log_to_own_file(Path(run_dir) / f"run.rank{dist.rank()}.log")
+    _log_to_own_file(RunLayout(run_dir).rank_log_path(dist.rank()))
     return run_dir
 
 

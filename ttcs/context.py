@@ -19,6 +19,7 @@ from ttcs.generation import GenerationBackend, VLLMBackend, backend_name, make_b
 from ttcs.models import load_model, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.rundir import RunDir
+from ttcs.seeds import seed_for
 from ttcs.types import Problem
 from ttcs.verify import Verifier
 from ttcs.voting import vote_answer
@@ -99,7 +100,7 @@ class RunContext:
         """The process's one vLLM engine, built from the base model on first use and never again."""
         if self.engine is None:
             path, _ = resolve_model_path(self.cfg.model.path)
-            self.engine = make_engine(self.cfg.backend, path, seed=int(self.cfg.seed))
+            self.engine = make_engine(self.cfg.backend, path, seed=seed_for(self.cfg.seed, "engine"))
         return self.engine
 
     def backend(self, role: str, iteration: int):

@@ -34,6 +34,7 @@ from ttcs.prompts import load_template
 from ttcs.rewards.copying import CopyProbe, char_similarity, copy_check, ratio_upper_bound
 from ttcs.rewards.format import parse_variant
 from ttcs.rundir import read_jsonl
+from ttcs.seeds import seed_for
 from ttcs.types import ParsedVariant, Problem, RewardBreakdown
 from ttcs.variants import score_variants, synthesizer_prompt
 
@@ -316,11 +317,11 @@ def _curriculum_outputs(ctx: RunContext, iteration: int, template: str,
         refs = [{"reference_id": p.id, "reference": p.question} for p in ctx.problems]
         n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
         if c.total and c.total < len(refs):  # fewer variants than questions: a seeded subset of references
-            refs = random.Random(ctx.cfg.seed + iteration).sample(refs, c.total)
+            refs = random.Random(seed_for(ctx.cfg.seed, "curriculum_references", iteration)).sample(refs, c.total)
     prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
                                   prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
     outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                                              max_new_tokens=c.max_new_tokens, seed=ctx.cfg.seed + 7 * iteration),
+                                              max_new_tokens=c.max_new_tokens, seed=seed_for(ctx.cfg.seed, "curriculum_sampling", iteration)),
                             desc="sampling curriculum")
     texts, meta = [], []
     for r, prompt, group in zip(refs, prompts, outs, strict=True):
@@ -342,7 +343,7 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
     texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
     claimer = ctx.backend("synthesizer", iteration) if cfg.train.synthesizer.get("claim_prefill") else None
     scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
-                            seed=cfg.seed + 13 * iteration, prompts=[m["prompt"] for m in meta], claimer=claimer)
+                            seed=seed_for(cfg.seed, "curriculum_scoring", iteration), prompts=[m["prompt"] for m in meta], claimer=claimer)
     records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
@@ -352,9 +353,9 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
     kept, stats = dedupe_variants(confirmed, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
                                   require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
     stats["claim_unconfirmed"] = len(records) - len(confirmed)
-    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=cfg.seed + iteration,
+    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=seed_for(cfg.seed, "mix_curriculum", iteration),
                            max_size=c.max_size)
-    ctx.rundir.write_jsonl(ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl",
+    ctx.rundir.write_jsonl(ctx.rundir.curriculum_train_path(iteration),
                            [{"id": p.id, "question": p.question, "answer": None, "source": p.source,
                              "meta": dict(p.meta)} for p in mixed])
     caps = [r["reward"]["capability"] for r in records if r.get("question")]

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import torch
 
+from ttcs.seeds import seed_for
+
 logger = logging.getLogger(__name__)
 
 Weights = Iterable[tuple[str, torch.Tensor]]
@@ -325,7 +327,7 @@ def _runs(prompts: list) -> list[tuple[object, int]]:
 
 def rollout_seed(seed: int, step: int, process: int) -> int:
     """The seed of the first question of a rollout (question i gets ``+ i``): per step and per process."""
-    return seed + 1009 * step + 17 * process
+    return seed_for(seed, "rollout", step=step, process=process)
 
 
 def get_rollout_func(engine: VLLMEngine, role: str):

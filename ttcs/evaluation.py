@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from ttcs.context import RunContext
 from ttcs.generation import GenerationBackend, Sampling
+from ttcs.seeds import seed_for
 from ttcs.verify import extract_for_scoring, matches_gold
 from ttcs.voting import majority_vote
 
@@ -120,7 +121,7 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
     t0 = time.time()
     summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
                                 ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
-                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=ctx.cfg.seed,
+                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=seed_for(ctx.cfg.seed, "eval", iteration),
                                 prefix=ctx.solver_prefill)
     ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
     summary["seconds"] = round(time.time() - t0, 1)

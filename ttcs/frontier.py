@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from ttcs.generation import Sampling
 from ttcs.rewards.solver import majority_rewards
+from ttcs.seeds import seed_for
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +130,19 @@ def select_frontier(pool_size: int, measure: Measure, *, steps: int, batch: int,
     return plan
 
 
-def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, sampling: dict, seed: int) -> Measure:
-    """A `select_frontier` callback: G Solver samples per candidate, in one backend call per draw."""
+def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, sampling: dict, seed: int,
+                         iteration: int = 0) -> Measure:
+    """A `select_frontier` callback: G Solver samples per candidate, in one backend call per draw.
+
+    `seed` is the run's seed: draw n of `iteration` samples under ``seed_for(seed, "frontier_measure", iteration, n)``.
+    """
     calls = {"n": 0}
 
     def measure(indices: list[int]) -> list[float]:
         calls["n"] += 1
         chosen = [problems[i] for i in indices]
-        outs = backend.generate(ctx.prompts(chosen), Sampling(n=group_size, seed=seed + calls["n"], **sampling),
+        draw_seed = seed_for(seed, "frontier_measure", iteration, calls["n"])
+        outs = backend.generate(ctx.prompts(chosen), Sampling(n=group_size, seed=draw_seed, **sampling),
                                 desc="dynamic sampling")
         shares = []
         for completions in outs:

@@ -41,6 +41,7 @@ from ttcs.memory import check_run_memory
 from ttcs.models import load_tokenizer
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir
+from ttcs.seeds import seed_for
 from ttcs.solver import solver_phase
 from ttcs.synthesizer import synthesizer_phase
 from ttcs.threads import apply_threads
@@ -114,7 +115,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     check_generation_plan(cfg)
     check_launch(cfg)
     apply_threads(cfg.get("threads", "auto"), processes=dist.num_processes())
-    set_seed(cfg.seed)
+    set_seed(seed_for(cfg.seed, "global"))
     phases = list(cfg.method.phases)
     problems = load_data_config(cfg.data)
     logger.info("%d test problems from %s; method %s; run directory %s%s", len(problems), cfg.data.name,

@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ttcs.diagnostics import arithmetic_check, top_quartile, top_quartile_well_posed
-from ttcs.rundir import read_jsonl
+from ttcs.rundir import RunLayout, read_jsonl
 from ttcs.verify import get_verifier
 
 logger = logging.getLogger(__name__)
@@ -94,9 +94,9 @@ def _plot_rewards(metrics: list[dict], out: Path) -> bool:
     return True
 
 
-def _variant_samples(run_dir: Path, limit: int = 5) -> list[str]:
+def _variant_samples(layout: RunLayout, limit: int = 5) -> list[str]:
     lines = []
-    for path in sorted((run_dir / "curriculum").glob("iter_??.jsonl")):
+    for path in layout.curriculum_paths():
         records = [r for r in read_jsonl(path) if r.get("question")]
         records.sort(key=lambda r: -((r.get("reward") or {}).get("total") or 0))
         for r in records[:limit]:
@@ -107,12 +107,12 @@ def _variant_samples(run_dir: Path, limit: int = 5) -> list[str]:
     return lines
 
 
-def _well_posed_lines(run_dir: Path) -> list[str]:
+def _well_posed_lines(layout: RunLayout) -> list[str]:
     """The share of well-posed variants among each iteration's top-quartile rewards (ttcs.diagnostics)."""
-    hydra_cfg = run_dir / ".hydra" / "config.yaml"
+    hydra_cfg = layout.hydra_config_path
     name = OmegaConf.load(hydra_cfg).get("data", {}).get("verifier", "math") if hydra_cfg.is_file() else "math"
     lines = []
-    for path in sorted((run_dir / "curriculum").glob("iter_??.jsonl")):
+    for path in layout.curriculum_paths():
         records, verifier = read_jsonl(path), get_verifier(name)
         share, count = top_quartile_well_posed(records, verifier)
         if share is None:
@@ -130,23 +130,23 @@ def _well_posed_lines(run_dir: Path) -> list[str]:
 
 def write_report(run_dir: str | Path) -> Path:
     """Write ``report.md`` (and its PNG plots) from results.json, metrics.jsonl and curriculum files."""
-    run_dir = Path(run_dir)
-    results = json.loads((run_dir / "results.json").read_text())
-    parts = [f"# Run report: {results.get('run_name') or run_dir.name}", "", format_results_table(results), ""]
-    if _plot_accuracy(results, run_dir / "accuracy.png"):
+    layout = RunLayout(run_dir)
+    results = json.loads(layout.results_path.read_text())
+    parts = [f"# Run report: {results.get('run_name') or layout.root.name}", "", format_results_table(results), ""]
+    if _plot_accuracy(results, layout.plot_path("accuracy")):
         parts += ["![accuracy per iteration](accuracy.png)", ""]
-    if _plot_rewards(read_jsonl(run_dir / "metrics.jsonl"), run_dir / "rewards.png"):
+    if _plot_rewards(read_jsonl(layout.metrics_path), layout.plot_path("rewards")):
         parts += ["## Reward curves", "", "![rewards](rewards.png)", ""]
-    well_posed = _well_posed_lines(run_dir)
+    well_posed = _well_posed_lines(layout)
     if well_posed:
         parts += ["## Are the best-rewarded variants well-posed?", "", *well_posed, ""]
-    samples = _variant_samples(run_dir)
+    samples = _variant_samples(layout)
     if samples:
         parts += ["## Sample variants (highest reward first)", "", *samples]
     v = results.get("versions", {})
     parts += ["## Provenance", "", "Config: `.hydra/config.yaml`, overrides: `.hydra/overrides.yaml`.",
               "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
-    out = run_dir / "report.md"
+    out = layout.report_path
     out.write_text("\n".join(parts))
     logger.info("report written to %s", out)
     return out

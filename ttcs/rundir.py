@@ -1,11 +1,16 @@
 """The run directory: where one run keeps its state, metrics, results and checkpoints.
 
-Layout (outputs/README.md describes each file)::
+Which directory a run uses is Hydra's choice (``hydra.run.dir``; under ``accelerate launch``
+every process takes the main process's, `ttcs.cli.shared_run_dir`). Every path *inside* it
+comes from `RunLayout` (which `RunDir` extends): one method per file, and `LAYOUT`, the
+patterns of every file a run leaves there (outputs/README.md describes each file)::
 
     state.json        phases finished so far (resume reads it) and the config they ran under
     metrics.jsonl     one JSON line per event (phase, step, rewards, losses, seconds)
     results.json      method, model, data, seed, versions, per-iteration evaluation
-    eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, checkpoints/{synthesizer,solver}/iter_XX/
+    eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, curriculum/iter_XX_train.jsonl,
+    checkpoints/{synthesizer,solver}/iter_XX/, trl/{synthesizer,solver}_iter_XX/ (TRL's output_dir),
+    run.log, run.rank<r>.log, .hydra/ (Hydra's), report.md and its plots
 
 Every write that another process might read is atomic (write a temporary file, then
 rename) or an append of whole flushed lines. A phase that was cut short (a kill at any
@@ -22,10 +27,10 @@ while each file is written, measured and cut back by one process.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -35,10 +40,24 @@ logger = logging.getLogger(__name__)
 
 # Files that phases extend line by line, relative to the run directory (glob patterns).
 APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl")
-# Test-only hook, inert unless set: "<phase key>:<n>" (e.g. "iter_01/solver:1") makes the process SIGKILL itself
-# right after its n-th write to the run directory within that phase (0: as the phase starts), so that a test can cut a
-# real run short at an exact point (tests/test_kill_resume.py).
-KILL_AFTER_ENV = "TTCS_TEST_KILL_AFTER"
+_ITER = "iter_[0-9][0-9]"
+# Every file a run may leave in its run directory, relative to it (fnmatch patterns: ``*`` also matches ``/``), and
+# who writes it. The methods of `RunLayout` name each one; nothing else writes there.
+LAYOUT = {
+    "state.json": "RunDir: the phases finished and the config",
+    "metrics.jsonl": "RunDir.log_metrics",
+    "results.json": "ttcs.loop: the results",
+    f"eval/{_ITER}.jsonl": "ttcs.loop.eval_phase",
+    f"curriculum/{_ITER}.jsonl": "the Synthesizer and curriculum phases: every variant",
+    f"curriculum/{_ITER}_train.jsonl": "the curriculum phase: the Solver's training set",
+    f"checkpoints/*/{_ITER}/*": "ttcs.grpo.finish_training: a trained model",
+    "trl/*_iter_[0-9][0-9]/*": "TRL, under its output_dir",
+    "run.log": "Hydra's job log (the main process's)",
+    "run.rank[0-9]*.log": "the log of another process of a multi-process run (ttcs.cli)",
+    ".hydra/*": "Hydra: the composed config and overrides",
+    "report.md": "ttcs.report",
+    "*.png": "ttcs.report: the report's plots",
+}
 
 
 class ConfigMismatchError(RuntimeError):
@@ -84,36 +103,67 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-class RunDir:
+class RunLayout:
+    """The path of every file in the run directory `root` (see `LAYOUT`); creates and reads nothing."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.state_path = self.root / "state.json"
+        self.metrics_path = self.root / "metrics.jsonl"
+        self.results_path = self.root / "results.json"
+        self.report_path = self.root / "report.md"
+        self.hydra_config_path = self.root / ".hydra" / "config.yaml"
+
+    def eval_path(self, iteration: int) -> Path:
+        return self.root / "eval" / f"iter_{iteration:02d}.jsonl"
+
+    def curriculum_path(self, iteration: int) -> Path:
+        """Every variant of an iteration (the Synthesizer phase's, then the curriculum phase's)."""
+        return self.root / "curriculum" / f"iter_{iteration:02d}.jsonl"
+
+    def curriculum_paths(self) -> list[Path]:
+        """The `curriculum_path` of every iteration that has one, in order."""
+        return sorted((self.root / "curriculum").glob("iter_[0-9][0-9].jsonl"))
+
+    def curriculum_train_path(self, iteration: int) -> Path:
+        """The Solver's training set of an iteration, written by the curriculum phase."""
+        return self.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+
+    def checkpoint_dir(self, role: str, iteration: int) -> Path:
+        return self.root / "checkpoints" / role / f"iter_{iteration:02d}"
+
+    def trl_dir(self, role: str, iteration: int) -> Path:
+        """TRL's ``output_dir`` for the `role` phase of `iteration`."""
+        return self.root / "trl" / f"{role}_iter_{iteration:02d}"
+
+    def rank_log_path(self, rank: int) -> Path:
+        """The log of process `rank` (not the main process) of a multi-process run."""
+        return self.root / f"run.rank{rank}.log"
+
+    def plot_path(self, name: str) -> Path:
+        """A plot of the report (``accuracy``, ``rewards``)."""
+        return self.root / f"{name}.png"
+
+    def owns(self, relative: str | Path) -> bool:
+        """Whether a path relative to the run directory is one that `LAYOUT` names."""
+        return any(fnmatch.fnmatchcase(Path(relative).as_posix(), pattern) for pattern in LAYOUT)
+
+
+class RunDir(RunLayout):
     """Paths and persistent state of one run.
 
     Args:
         root: the run directory.
         writer: False on the processes of a multi-process run that must not write: state
             changes stay in memory, the write methods below do nothing, `begin_phase` cuts
-            nothing back and no write is counted (the test-only kill hook fires on the writer only).
+            nothing back.
     """
 
     def __init__(self, root: str | Path, *, writer: bool = True):
-        self.root = Path(root)
+        super().__init__(root)
         self.writer = writer
         self.root.mkdir(parents=True, exist_ok=True)
-        self.state_path = self.root / "state.json"
-        self.metrics_path = self.root / "metrics.jsonl"
-        self.results_path = self.root / "results.json"
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
-        self.phase: str | None = None  # the phase running now (between begin_phase and mark_done)
-        self._writes = 0  # writes to the run directory within that phase
-
-    # -- paths -------------------------------------------------------------------------
-    def eval_path(self, iteration: int) -> Path:
-        return self.root / "eval" / f"iter_{iteration:02d}.jsonl"
-
-    def curriculum_path(self, iteration: int) -> Path:
-        return self.root / "curriculum" / f"iter_{iteration:02d}.jsonl"
-
-    def checkpoint_dir(self, role: str, iteration: int) -> Path:
-        return self.root / "checkpoints" / role / f"iter_{iteration:02d}"
 
     # -- state -------------------------------------------------------------------------
     def check_config(self, fingerprint: dict) -> None:
@@ -138,7 +188,6 @@ class RunDir:
         """Before `phase` runs (again): drop what an unfinished run of it appended to the logs (writer only)."""
         if not self.writer:
             return
-        self.phase, self._writes = phase, 0
         finished = list(self.state["phases"].values())
         sizes = finished[-1].get("log_bytes") if finished else {}
         if sizes is not None:  # None: a run directory from before log sizes were recorded
@@ -148,7 +197,6 @@ class RunDir:
                     logger.info("resume: %s was cut short; dropping the %d bytes it had appended to %s", phase,
                                 size - keep, path.relative_to(self.root))
                     os.truncate(path, keep)
-        self._maybe_kill()
 
     def phase_record(self, **info: Any) -> dict:
         """The state.json entry of a phase finishing now: the time, `info` (any small summary worth keeping) and the
@@ -160,7 +208,6 @@ class RunDir:
         `phase_record`, the same on every rank), else ``phase_record(**info)``."""
         self.state["phases"][phase] = dict(record) if record is not None else self.phase_record(**info)
         self._save_state()
-        self.phase = None
 
     def phase_info(self, phase: str) -> dict:
         return self.state["phases"].get(phase, {})
@@ -179,7 +226,6 @@ class RunDir:
         if not self.writer:
             return
         append_jsonl(path, record)
-        self._count_write()
 
     def write_jsonl(self, path: Path, records: list[dict]) -> None:
         """Write a whole JSON-lines file atomically (readers see all of it or the previous file), on the writing
@@ -193,7 +239,6 @@ class RunDir:
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-        self._count_write()
 
     def log_metrics(self, phase: str, **values: Any) -> None:
         """One line of metrics.jsonl: the phase, a timestamp and the values."""
@@ -208,13 +253,3 @@ class RunDir:
 
     def _append_logs(self) -> list[Path]:
         return sorted(p for pattern in APPEND_LOGS for p in self.root.glob(pattern) if p.is_file())
-
-    def _count_write(self) -> None:  # called by the writer only: the hook counts real writes
-        self._writes += 1
-        self._maybe_kill()
-
-    def _maybe_kill(self) -> None:
-        """The test-only `KILL_AFTER_ENV` hook (on the writer: the process whose writes it counts)."""
-        target = os.environ.get(KILL_AFTER_ENV)
-        if target and self.writer and self.phase and target == f"{self.phase}:{self._writes}":
-            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

@@ -28,6 +28,7 @@ from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.rewards.solver import get_majority_reward
 from ttcs.rundir import RunDir, read_jsonl
+from ttcs.seeds import seed_for
 from ttcs.types import GroupVote, Problem
 from ttcs.verify import matches_gold
 
@@ -40,7 +41,7 @@ def training_problems(ctx: RunContext, iteration: int) -> list[Problem]:
     """The questions the Solver trains on in `iteration`: the curriculum's mixed set, or the test set."""
     if "curriculum" not in ctx.cfg.method.phases:
         return list(ctx.problems)
-    path = ctx.rundir.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+    path = ctx.rundir.curriculum_train_path(iteration)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the curriculum phase of iteration {iteration} writes it")
     problems = [_problem(rec) for rec in read_jsonl(path)]
@@ -148,11 +149,11 @@ def frontier_problems(ctx: RunContext, iteration: int, problems: list[Problem],
                 "max_new_tokens": int(solver["max_completion_length"])}
     measure = measure_with_backend(ctx, ctx.backend("solver", iteration - 1), problems,
                                    group_size=int(solver["group_size"]), sampling=sampling,
-                                   seed=int(ctx.cfg.seed) + 1009 * iteration)
+                                   seed=int(ctx.cfg.seed), iteration=iteration)
     t0 = time.time()
     plan = select_frontier(len(problems), measure, steps=int(solver["steps"]), batch=batch,
                            oversample=float(ds["oversample"]), max_draws=int(ds["max_draws"]),
-                           band=solver["band"], seed=int(ctx.cfg.seed) + iteration)
+                           band=solver["band"], seed=seed_for(ctx.cfg.seed, "frontier_select", iteration))
     for row in plan.steps:
         ctx.rundir.log_metrics("dynamic_sampling", iteration=iteration, **row)
     n = len(plan.steps)
@@ -191,8 +192,8 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
                                  stats=records, answer_policy=ctx.cfg.train.answer_policy, prefix=ctx.solver_prefill,
                                  gold=gold if oracle else None)
-    args = build_grpo_config(solver, output_dir=ctx.rundir.root / "trl" / f"solver_iter_{iteration:02d}",
-                             seed=int(ctx.cfg.seed) + iteration, train_size=len(problems))
+    args = build_grpo_config(solver, output_dir=ctx.rundir.trl_dir("solver", iteration),
+                             seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration), train_size=len(problems))
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
     callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)

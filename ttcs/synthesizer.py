@@ -26,6 +26,7 @@ from ttcs.context import RunContext
 from ttcs.curriculum import variant_record
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.prompts import load_template
+from ttcs.seeds import seed_for
 from ttcs.variants import score_variants, synthesizer_prompt
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def get_synthesizer_reward(ctx: RunContext, iteration: int, backend, stats: list
         rows, offset = dist.gather_slices(list(zip(completions, reference_id, reference, prompts, strict=True)))
         texts, rids, refs = [r[0] for r in rows], [r[1] for r in rows], [r[2] or None for r in rows]
         t0 = time.time()
-        scored = score_variants(ctx, backend, texts, refs, seed=ctx.cfg.seed + 1000 * calls["n"],
+        scored = score_variants(ctx, backend, texts, refs, seed=seed_for(ctx.cfg.seed, "synthesizer_reward", step=calls["n"]),
                                 prompts=[r[3] for r in rows], claimer=claimer)
         for rid, ref, sc in zip(rids, refs, scored, strict=True):
             ctx.rundir.append_jsonl(path, variant_record(reference_id=rid, reference_question=ref, **sc,
@@ -88,7 +89,7 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
     node = OmegaConf.to_container(cfg.train.synthesizer, resolve=True)
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
-    rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], cfg.seed + iteration, reference_free)
+    rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], seed_for(cfg.seed, "reference_rows", iteration), reference_free)
     for row in rows:
         row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
                                            chat_template=cfg.model.chat_template, prefill=node["prefill"])
@@ -97,8 +98,8 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
     # phase's starting weights)
     claimer = ctx.backend("synthesizer", iteration - 1) if cfg.train.synthesizer.get("claim_prefill") else None
     reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats, claimer=claimer)
-    args = build_grpo_config(node, output_dir=ctx.rundir.root / "trl" / f"synthesizer_iter_{iteration:02d}",
-                             seed=cfg.seed + iteration, train_size=len(rows))
+    args = build_grpo_config(node, output_dir=ctx.rundir.trl_dir("synthesizer", iteration),
+                             seed=seed_for(cfg.seed, "synthesizer_grpo", iteration), train_size=len(rows))
     logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
                 args.max_steps, node["batch_questions"], node["group_size"], node["solver_samples"])
     with ctx.training("synthesizer") as rollout:
