@@ -41,10 +41,6 @@ class Shape:
     kv_heads: int
     head_dim: int
 
-    def kv_bytes_per_token(self, dtype_bytes: int = 2) -> int:
-        """K and V of every layer for one token (the engine's KV cache is bf16)."""
-        return self.layers * 2 * self.kv_heads * self.head_dim * dtype_bytes
-
 
 def shape_of(config) -> Shape:
     """A `Shape` from a transformers config; parameters counted on the meta device (nothing allocated)."""

@@ -7,8 +7,8 @@ transformers' ``gguf_file=`` support, and cached once as a plain HF directory th
 later runs load directly.
 
 Example:
-    >>> from ttcs.models import load_model_and_tokenizer
-    >>> model, tok = load_model_and_tokenizer("embedded:smollm2-135m")  # doctest: +SKIP
+    >>> from ttcs.models import load_model, load_tokenizer
+    >>> model, tok = load_model("embedded:smollm2-135m"), load_tokenizer("embedded:smollm2-135m")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -185,11 +185,6 @@ def load_model(path: str, *, dtype: str | None = "float32", device: str | None =
     if device:
         model.to(device)
     return model
-
-
-def load_model_and_tokenizer(path: str, **kwargs) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Both halves at once; kwargs as for `load_model`."""
-    return load_model(path, **kwargs), load_tokenizer(path, kwargs.get("cache_dir"))
 
 
 def check_hub_model(where: str) -> None:
