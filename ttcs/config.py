@@ -441,7 +441,7 @@ SCHEMA = {
         "name": OneOf(("auto", "hf", "vllm")),
         "batch_size": Integer(1),
         "gpu_memory_utilization": Number(0, 1, low_open=True),
-        "tensor_parallel_size": OneOf((1,)),
+        "tensor_parallel_size": OneOf((1,)),  # one engine per process: more GPUs with `accelerate launch`
         "sleep_level": OneOf((1, 2)),
         "dtype": OneOf(("auto", "float32", "bfloat16", "float16")),
         "max_model_len": Integer(1, nullable=True),
