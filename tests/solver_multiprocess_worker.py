@@ -39,7 +39,7 @@ def main(out_dir: str) -> None:
     torch.set_num_threads(1)
     state = PartialState(cpu=True)  # torchrun-launched CPU processes join a gloo group only with cpu=True
     verifier, votes, calls = ParityVerifier(), [], []
-    majority = get_majority_reward(verifier, band=None, group_size=4, stats=votes)
+    majority = get_majority_reward(verifier, band=None, group_size=4, stats=votes, read_answer=verifier.extract)
 
     def recorded_reward(prompts, completions, **columns):
         rewards = majority(prompts, completions, **columns)

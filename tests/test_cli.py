@@ -90,5 +90,5 @@ def test_help_names_ttcs_and_lists_only_config_groups(tmp_path):
     assert out.stdout.startswith("ttcs: test-time curriculum synthesis") and "powered by Hydra" not in out.stdout
     groups = out.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
     listed = {line.split(":")[0] for line in groups.splitlines() if ": " in line}
-    assert listed == {"backend", "data", "eval", "experiment", "method", "model", "train"}, listed
+    assert listed == {"backend", "data", "eval", "experiment", "method", "model", "recipe", "train"}, listed
     assert "launch/ddp.yaml" in out.stdout  # the launch configs are named where they are: not a config group

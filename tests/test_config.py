@@ -22,7 +22,7 @@ def test_default_config_composes():
     cfg = compose_with()
     assert cfg.model.name == "smollm2-135m" and cfg.data.name == "arith_frontier"
     assert cfg.run_name == f"{cfg.method.name}-smollm2-135m-arith_frontier-seed0"
-    assert cfg.train.solver.prefill == "The answer is " and cfg.data.options.levels == [0]
+    assert cfg.recipe.solver_prefill == "The answer is " and cfg.data.options.levels == [0]
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])

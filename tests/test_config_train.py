@@ -1,6 +1,6 @@
 """The `train` presets are one schema plus deltas: `gpu.yaml` (the paper's setting) holds and describes every key,
 `cpu.yaml` lists only what differs from it and `debug.yaml` only what differs from `cpu`; each composes to the full
-schema."""
+schema. A preset picks its recipe (conf/recipe/) in its defaults list: the recipe's keys stay in their own group."""
 
 import re
 
@@ -10,14 +10,24 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 TRAIN = REPO_ROOT / "conf" / "train"
+RECIPE = REPO_ROOT / "conf" / "recipe"
 # Each delta preset and the preset it is written over.
 BASES = {"cpu": "gpu", "debug": "cpu"}
+# The recipe each delta preset selects (gpu keeps config.yaml's: paper).
+RECIPES = {"cpu": "small_model", "debug": "small_model_no_prefill"}
+
+
+def composed(preset: str, *overrides: str):
+    with initialize_config_dir(config_dir=str(TRAIN.parent), version_base="1.3"):
+        return compose(config_name="config", overrides=[f"train={preset}", *overrides])
 
 
 def train_node(preset: str) -> dict:
-    with initialize_config_dir(config_dir=str(TRAIN.parent), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"train={preset}"])
-    return OmegaConf.to_container(cfg.train, resolve=False)
+    return OmegaConf.to_container(composed(preset).train, resolve=False)
+
+
+def recipe_node(preset: str, *overrides: str) -> dict:
+    return OmegaConf.to_container(composed(preset, *overrides).recipe, resolve=False)
 
 
 def flatten(node: dict, prefix: str = "") -> dict:
@@ -48,7 +58,7 @@ def test_a_delta_preset_composes_to_the_full_schema(preset):
 @pytest.mark.parametrize(("preset", "base"), sorted(BASES.items()))
 def test_a_delta_preset_lists_only_keys_it_changes(preset, base):
     own = OmegaConf.to_container(OmegaConf.load(TRAIN / f"{preset}.yaml"), resolve=False)
-    assert own.pop("defaults") == [base, "_self_"]
+    assert own.pop("defaults") == [base, {"override /recipe@_global_.recipe": RECIPES[preset]}, "_self_"]
     under = flatten(train_node(base))
     restated = {k: v for k, v in flatten(own).items() if under.get(k, object()) == v}
     assert not restated, f"{preset}.yaml restates {base}'s values: {restated}"
@@ -56,8 +66,10 @@ def test_a_delta_preset_lists_only_keys_it_changes(preset, base):
 
 def test_the_presets_differ_where_the_cpu_cannot_follow_the_paper():
     gpu, cpu, debug = (flatten(train_node(p)) for p in ("gpu", "cpu", "debug"))
-    assert (gpu["answer_policy"], cpu["answer_policy"], debug["answer_policy"]) == ("boxed", "any", "any")
-    assert (gpu["solver.prefill"], cpu["solver.prefill"], debug["solver.prefill"]) == ("", "The answer is ", "")
+    recipes = [recipe_node(p) for p in ("gpu", "cpu", "debug")]
+    assert [r["name"] for r in recipes] == ["paper", "small_model", "small_model"]
+    assert [r.get("solver_prefill") for r in recipes] == [None, "The answer is ", ""]
+    assert recipes[1] == {**recipes[2], "solver_prefill": "The answer is "}
     assert (gpu["solver.band"], cpu["solver.band"], debug["solver.band"]) == ([0.25, 0.75], [0.25, 0.75], None)
     assert (gpu["solver.learning_rate"], cpu["solver.learning_rate"], debug["solver.learning_rate"]) == (
         1e-6, 3e-6, 1e-3)
@@ -72,4 +84,32 @@ def test_every_key_of_the_schema_is_described_by_a_comment_above_it():
     lines = (TRAIN / "gpu.yaml").read_text().splitlines()
     undescribed = [line.strip() for before, line in zip(lines, lines[1:], strict=False)
                    if re.match(r"\s*\w+:", line) and not before.strip().startswith("#")]
+    assert not undescribed
+
+
+def test_the_recipes_are_exactly_the_ones_expected():
+    from ttcs.recipes import RECIPE_NAMES
+
+    assert sorted(f.stem for f in RECIPE.glob("*.yaml")) == ["paper", "small_model", "small_model_no_prefill"]
+    assert RECIPE_NAMES == ("paper", "small_model")
+
+
+@pytest.mark.parametrize("preset", ["gpu", "cpu", "debug"])
+def test_the_command_line_recipe_wins_over_the_presets(preset):
+    assert recipe_node(preset, "recipe=paper") == {"name": "paper"}
+    assert recipe_node(preset, "recipe=small_model") == recipe_node("cpu")
+
+
+def test_the_recipe_keys_left_the_train_group():
+    moved = {"answer_policy", "solver.prefill", "synthesizer.lenient_format", "synthesizer.problem_gate",
+             "synthesizer.claim_prefill", "synthesizer.claim_max_new_tokens", "synthesizer.claim_check"}
+    for preset in ("gpu", "cpu", "debug"):
+        assert not moved & set(flatten(train_node(preset)))
+
+
+@pytest.mark.parametrize("name", ["paper", "small_model", "small_model_no_prefill"])
+def test_every_key_of_a_recipe_is_described_by_a_comment_above_it(name):
+    lines = (RECIPE / f"{name}.yaml").read_text().splitlines()
+    undescribed = [line.strip() for before, line in zip(lines, lines[1:], strict=False)
+                   if re.match(r"\w+:", line) and not before.strip().startswith("#")]
     assert not undescribed

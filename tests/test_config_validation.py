@@ -58,9 +58,9 @@ REFUSED = [
     (["eval.k=0"], "eval.k=0: must be an integer >= 1"),
     (["train.solver.group_size=1"], "train.solver.group_size=1: must be an integer >= 2"),
     (["train.synthesizer.solver_samples=1"], "train.synthesizer.solver_samples=1: must be an integer >= 2"),
-    (["train.synthesizer.claim_prefill=''"], "train.synthesizer.claim_prefill=: must be a non-empty text or null"),
-    (["train.synthesizer.claim_max_new_tokens=0"], "train.synthesizer.claim_max_new_tokens=0: must be an integer >= 1"),
-    (["train.synthesizer.problem_gate=maybe"], "train.synthesizer.problem_gate=maybe: must be true or false"),
+    (["recipe.claim_prefill=''"], "recipe.claim_prefill=: must be a non-empty text or null"),
+    (["recipe.claim_max_new_tokens=0"], "recipe.claim_max_new_tokens=0: must be an integer >= 1"),
+    (["recipe.problem_gate=maybe"], "recipe.problem_gate=maybe: must be true or false"),
     (["train.synthesizer.steps=0"], "train.synthesizer.steps=0: must be an integer >= 1"),
     # group sizes against batch sizes
     (["train.solver.micro_batch=3"],
@@ -82,7 +82,7 @@ REFUSED = [
     (["method.phases=[solver,synthesizer]"], "method.phases=['solver', 'synthesizer']: must list some of "
                                              "synthesizer, curriculum, solver, each once, in that order"),
     (["method.phases=[solver,teacher]"], "method.phases=['solver', 'teacher']: must list some of"),
-    (["train.answer_policy=first"], "train.answer_policy=first: must be one of boxed, any"),
+    (["recipe.answer_policy=first"], "recipe.answer_policy=first: must be one of boxed, any"),
     (["method.score=best"], "method.score=best: must be one of avg_at_k, maj_at_k, greedy"),
     (["method=ttrl", "method.solver_reward=teacher"], "method.solver_reward=teacher: must be one of vote, gold"),
     (["train.curriculum.dedupe=fuzzy"], "train.curriculum.dedupe=fuzzy: must be one of exact, near"),
@@ -106,14 +106,18 @@ REFUSED = [
     (["train=gpu", "train.solver.dynamic_sampling.max_draws=0"],
      "train.solver.dynamic_sampling.max_draws=0: must be an integer >= 1"),
     # the remaining keys, one rule each
-    (["train.synthesizer.claim_check=always"], "train.synthesizer.claim_check=always: must be one of off, exists"),
+    (["recipe.claim_check=always"], "recipe.claim_check=always: must be one of off, exists"),
     (["train.solver.scale_rewards=std"], "train.solver.scale_rewards=std: must be one of group, batch, none, true"),
     (["train.solver.epsilon=0"], "train.solver.epsilon=0: must be a number > 0"),
     (["train.solver.beta=-0.1"], "train.solver.beta=-0.1: must be a number >= 0"),
     (["train.solver.updates_per_step=0"], "train.solver.updates_per_step=0: must be an integer >= 1"),
     (["train.solver.micro_batch=0"], "train.solver.micro_batch=0: must be an integer >= 1"),
     (["train.synthesizer.solver_top_k=-1"], "train.synthesizer.solver_top_k=-1: must be an integer >= 0"),
-    (["train.synthesizer.lenient_format=1"], "train.synthesizer.lenient_format=1: must be true or false"),
+    (["recipe.lenient_format=1"], "recipe.lenient_format=1: must be true or false"),
+    (["recipe.claim_check=null"], "recipe.claim_check=None: must be one of off, exists, agrees"),
+    (["recipe.problem_gate=null"], "recipe.problem_gate=None: must be true or false"),
+    (["recipe.solver_prefill=5"], 'recipe.solver_prefill=5: must be a text ("" for none)'),
+    (["recipe.name=huge"], "recipe.name=huge: must be one of paper, small_model"),
     (["train.curriculum.near_threshold=0"], "train.curriculum.near_threshold=0: must be a number in (0, 1]"),
     (["train.curriculum.max_size=0"], "train.curriculum.max_size=0: must be an integer >= 1 or null"),
     (["method.gamma=0"], "method.gamma=0: must be a number > 0"),
@@ -133,8 +137,9 @@ ACCEPTED = [
     ["train.solver.band=[0,1]"], ["train.solver.band=null"], ["train=gpu", "train.solver.band=[0.25,0.75]"],
     ["train.solver.lora.r=0"],  # LoRA off: its keys are not read
     ["train.solver.dynamic_sampling.oversample=0.5"],  # dynamic sampling off in train=cpu
-    ["train.synthesizer.claim_prefill=null", "train.synthesizer.claim_max_new_tokens=0"],  # no claim stage
-    ["train.synthesizer.claim_check=null"], ["train.synthesizer.problem_gate=null"],
+    ["recipe.claim_prefill=null", "recipe.claim_max_new_tokens=0"],  # no claim stage
+    ["train=gpu", "+recipe.answer_policy=first"],  # the paper recipe reads no small-model key
+    ["recipe.solver_prefill=''"], ["train=gpu", "recipe=small_model"], ["recipe=paper"],
     ["method=ttrl", "+method.gamma=0"],  # no Synthesizer phase reads gamma
     ["method=base", "method.iterations=0"],
 ]
@@ -166,7 +171,8 @@ def test_every_rule_of_the_schema_names_a_key_of_the_shipped_config():
 
     from ttcs.config import SCHEMA
 
-    cfg = compose_with("train=gpu", "method=ttcs")
+    # the paper's setting, with every recipe's keys (the small-model recipe's are a superset of the paper's)
+    cfg = compose_with("train=gpu", "method=ttcs", "recipe=small_model")
     stale = [key for key in schema_keys(SCHEMA) if OmegaConf.select(cfg, key, default="<absent>") == "<absent>"]
     assert not stale
 

@@ -30,7 +30,7 @@ def overrides(model_dir):
             "eval.k=2", "eval.max_new_tokens=6", "backend=vllm", "backend.progress=false",
             # the tiny random model's text asks nothing: without the lenient format's problem check it parses, so
             # the Solver scores it and the Synthesizer states claims (both checked below)
-            "train.synthesizer.problem_gate=false"]
+            "recipe.problem_gate=false"]
 
 
 def checksum(ckpt) -> float:
@@ -90,8 +90,9 @@ def test_sampling_params_are_passed_as_vllm_takes_them(engine_run):
     assert evals and all((p.temperature, p.top_p, p.top_k, p.seed) == (0.6, 1.0, -1, cfg.seed) for p in evals)
     s = cfg.train.synthesizer
     greedy = [p for p in params if p.temperature == 0]  # the greedy evaluation and the Synthesizer's claims
-    assert all(p.n == 1 and p.max_tokens in (cfg.eval.max_new_tokens, s.claim_max_new_tokens) for p in greedy)
-    assert {p.max_tokens for p in greedy} == {cfg.eval.max_new_tokens, s.claim_max_new_tokens}
+    claims = cfg.recipe.claim_max_new_tokens
+    assert all(p.n == 1 and p.max_tokens in (cfg.eval.max_new_tokens, claims) for p in greedy)
+    assert {p.max_tokens for p in greedy} == {cfg.eval.max_new_tokens, claims}
     scoring = [p for p in params if p.n == s.solver_samples and p.max_tokens == s.solver_max_new_tokens]
     assert scoring and all(p.temperature == s.solver_temperature and p.seed is not None for p in scoring)
     # TRL's Solver rollouts come from the engine: G samples per question at the trainer's settings.

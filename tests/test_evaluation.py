@@ -83,9 +83,11 @@ def test_prompt_count_must_match():
 
 
 def test_the_solver_prefill_is_put_back_before_answers_are_read():
+    from ttcs.recipes import get_recipe
+
     canned = {"a": [" 2", " 3"], "b": [" 4", " 4"], "c": [" 1", " 6"]}
-    summary, results = evaluate(PROBLEMS, ["a", "b", "c"], StubBackend(canned), ExactVerifier(), k=2,
-                                prefix="so x =")
+    reply = get_recipe({"name": "small_model", "solver_prefill": "so x ="}).solver_reply
+    summary, results = evaluate(PROBLEMS, ["a", "b", "c"], StubBackend(canned), ExactVerifier(), k=2, reply=reply)
     assert results[0].completions == ["so x = 2", "so x = 3"] and results[0].answers == ["2", "3"]
     assert results[0].greedy_completion == "so x = 2"
     assert summary["avg_at_k"] == pytest.approx(100 * (0.5 + 1.0 + 0.5) / 3)

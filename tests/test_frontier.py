@@ -80,11 +80,11 @@ def test_measure_with_backend_scores_each_candidate_by_its_vote_share():
             canned = {"a": ["\\boxed{1}"] * 4, "b": ["\\boxed{1}", "\\boxed{2}", "no box", "\\boxed{1}"]}
             return [canned[p] for p in prompts]
 
-    from ttcs.voting import vote_answer
+    from ttcs.voting import boxed_answer
 
     verifier = get_verifier("math")
     ctx = SimpleNamespace(verifier=verifier, prompts=lambda problems: [p.question for p in problems],
-                          vote_answer=lambda completion: vote_answer(completion, verifier, "boxed"))
+                          read_answer=boxed_answer)
     problems = [Problem("q0", "a", None, "t"), Problem("q1", "b", None, "t")]
     backend = Backend()
     measure = frontier.measure_with_backend(ctx, backend, problems, group_size=4, seed=5,

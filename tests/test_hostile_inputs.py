@@ -4,7 +4,7 @@ A curated list (Python payloads in every wrapper an answer comes in, exponent to
 factorials, nesting thousands deep, 100 KB strings, NUL bytes, lone surrogates, mixed
 encodings) and generated LaTeX-like strings (hypothesis, the ``ttcs`` profile of
 ``tests/conftest.py``) go through every entry point: `extract`, `extract_for_scoring`,
-`canonical`, `equivalent`, `is_correct`, `majority_vote` and `vote_answer`. Nothing may
+`canonical`, `equivalent`, `is_correct`, `majority_vote` and `boxed_answer`. Nothing may
 run (a payload's marker file never appears), nothing may raise, every result is of the
 documented type, and every call returns within the verifier's timeout plus a margin.
 """
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ttcs_verifiers._safe import screen
 from ttcs_verifiers.math import MathVerifier
 
-from ttcs.voting import Vote, majority_vote, vote_answer
+from ttcs.voting import Vote, boxed_answer, majority_vote
 
 TIMEOUT = 1.0
 BUDGET = TIMEOUT + 1.0  # every call must return within the timeout plus one second
@@ -82,8 +82,7 @@ def _calls(verifier: MathVerifier, text: str, other: str):
     yield lambda: verifier.equivalent(text, text + " "), BUDGET, bool
     yield lambda: verifier.is_correct(text, other), BUDGET, bool
     yield lambda: verifier.is_correct(other, text), BUDGET, bool
-    yield lambda: vote_answer(text, verifier), BUDGET, (str, type(None))
-    yield lambda: vote_answer(text, verifier, "any"), BUDGET, (str, type(None))
+    yield lambda: boxed_answer(text), BUDGET, (str, type(None))
     yield lambda: majority_vote([text, other, None, text], verifier), VOTE_BUDGET, Vote
 
 

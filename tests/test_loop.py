@@ -152,7 +152,7 @@ def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_
              "train.synthesizer.solver_max_new_tokens=4", "train.synthesizer.template=synthesizer_compact",
              "train.curriculum.total=4", "train.curriculum.max_new_tokens=8"]
     cfg = compose_cfg(*[o for o in overrides(tiny_model_dir) if not o.startswith("train=")], "train=gpu", *sizes)
-    assert cfg.train.answer_policy == "boxed" and cfg.train.curriculum.dedupe == "exact"
+    assert cfg.recipe.name == "paper" and cfg.train.curriculum.dedupe == "exact"
     assert cfg.train.solver.dynamic_sampling.enabled and cfg.train.synthesizer.prefill == "[Design]\n"
     run(cfg, tmp_path)
     state = RunDir(tmp_path).state["phases"]

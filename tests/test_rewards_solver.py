@@ -105,7 +105,7 @@ def test_score_groups_rejects_partial_groups():
 def test_reward_fn_follows_the_trl_contract():
     stats: list = []
     metrics: dict = {}
-    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None, stats=stats)
+    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None, stats=stats, read_answer=ExactVerifier().extract)
     out = fn(prompts=["p1", "p1", "p2", "p2"], completions=["x = 3", "so = 3", "= 4", "no answer"],
              completion_ids=[[1]] * 4, problem_id=["a", "a", "b", "b"], trainer_state=None,
              log_metric=lambda k, v: metrics.__setitem__(k, v), log_extra=lambda *a: None)
@@ -115,7 +115,7 @@ def test_reward_fn_follows_the_trl_contract():
 
 
 def test_reward_fn_returns_none_for_dropped_groups_and_reads_chat_completions():
-    fn = get_majority_reward(ExactVerifier(), group_size=2, band=(0.25, 0.75))
+    fn = get_majority_reward(ExactVerifier(), group_size=2, band=(0.25, 0.75), read_answer=ExactVerifier().extract)
     chat = [[{"role": "assistant", "content": t}] for t in ["= 1", "= 2", "= 5", "= 5"]]
     assert fn(prompts=["p"] * 4, completions=chat, problem_id=["a", "a", "b", "b"]) == [1.0, 0.0, None, None]
 
@@ -126,9 +126,10 @@ def test_reward_fn_needs_the_id_column():
         fn(prompts=["p", "p"], completions=["= 1", "= 1"])
 
 
-def test_bad_band_is_refused():
-    with pytest.raises(ValueError, match="band"):
-        get_majority_reward(ExactVerifier(), group_size=2, band=(0.8, 0.2))
+@pytest.mark.parametrize("band", [(0.8, 0.2), (0.5, 0.5), (-0.1, 0.5), (0.2, 1.1)])
+def test_bad_band_is_refused_by_the_config_rule(band):
+    with pytest.raises(ValueError, match=r"must be \[low, high\] with 0 <= low < high <= 1"):
+        get_majority_reward(ExactVerifier(), group_size=2, band=band)
 
 
 def test_gold_rewards_replace_the_vote_for_the_positive_control(math_verifier):
@@ -142,6 +143,13 @@ def test_gold_rewards_replace_the_vote_for_the_positive_control(math_verifier):
         score_groups(ids, answers, math_verifier, group_size=4, band=None, gold={})
 
 
-def test_reward_fn_reads_answers_after_the_solver_prefill():
-    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None, prefix="x =")
+def test_reward_fn_reads_answers_with_the_reader_it_is_given():
+    from ttcs.recipes import get_recipe
+
+    small = get_recipe({"name": "small_model", "solver_prefill": "x ="})
+    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None,
+                             read_answer=lambda c: small.read_answer(c, ExactVerifier()))
     assert fn(prompts=["p"] * 2, completions=[" 3", " 3"], problem_id=["a", "a"]) == [1.0, 1.0]
+    # the default reader is the paper's: only a boxed answer counts
+    boxed = get_majority_reward(ExactVerifier(), group_size=2, band=None)
+    assert boxed(prompts=["p"] * 2, completions=["x = 3", "\\boxed{3}"], problem_id=["a", "a"]) == [0.0, 1.0]

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from ttcs.recipes.small_model import parse_lenient
 from ttcs.rewards.capability import capability_reward, self_consistency
 from ttcs.rewards.copying import (
     apply_copy_penalty,
@@ -352,9 +353,10 @@ def test_consistency_from_majority_vote_integration():
     assert out.total == pytest.approx((4 * 5 / 8 * 3 / 8) ** 1.2)
 
 
-@pytest.mark.parametrize("name", ["synthesizer", "format", "capability", "copying", "repetition", "claims"])
+@pytest.mark.parametrize("name", ["rewards.synthesizer", "rewards.format", "rewards.capability", "rewards.copying",
+                                  "rewards.repetition", "recipes", "recipes.paper", "recipes.small_model"])
 def test_docstring_examples_run(name):
-    module = importlib.import_module(f"ttcs.rewards.{name}")
+    module = importlib.import_module(f"ttcs.{name}")
 
     assert doctest.testmod(module).failed == 0
 
@@ -372,7 +374,7 @@ def test_docstring_examples_run(name):
     ],
 )
 def test_lenient_parse_for_small_models(text, question, answer):
-    parsed = parse_variant(text, lenient=True)
+    parsed = parse_lenient(text)
     assert parsed.ok and (parsed.question, parsed.answer) == (question, answer)
     if answer is None:
         assert not parse_variant(text).ok  # the strict (paper) format rejects it
@@ -380,7 +382,7 @@ def test_lenient_parse_for_small_models(text, question, answer):
 
 @pytest.mark.parametrize("text", ["no tags at all", "<question>\n   \n\n", ""])
 def test_lenient_parse_still_needs_a_question(text):
-    assert not parse_variant(text, lenient=True).ok
+    assert not parse_lenient(text).ok
 
 
 @pytest.mark.parametrize(
@@ -398,7 +400,7 @@ def test_lenient_parse_still_needs_a_question(text):
     ],
 )
 def test_lenient_parse_refuses_text_that_states_no_problem(question, reason):
-    parsed = parse_variant(f"<question>\n{question}\n\nSome solution.", lenient=True)
+    parsed = parse_lenient(f"<question>\n{question}\n\nSome solution.")
     assert not parsed.ok and parsed.reason == reason
     # With a claimed answer, the strict (paper) format judges only the format, as the reference does.
     assert parse_variant(f"<question>{question}</question> \\boxed{{7}}").ok
@@ -410,12 +412,12 @@ def test_lenient_parse_refuses_text_that_states_no_problem(question, reason):
      "A box has (3 red and 4 blue) balls. How many balls are in the box?", "What is seven times \\pi?"],
 )
 def test_lenient_parse_keeps_stated_problems(question):
-    assert parse_variant(f"<question>\n{question}\n\nSome solution.", lenient=True).question == question
+    assert parse_lenient(f"<question>\n{question}\n\nSome solution.").question == question
 
 
 def test_ill_posed_lenient_variants_earn_nothing():
     texts = [f"<question>\n{q}\n\n" for q in ("(original problem)", "Your question", "A shop sells 6 boxes of 7 pens. How many pens?")]
-    rewards = synthesizer_rewards(texts, ["What is 6 × 8?"] * 3, [None, None, 0.5], lenient=True,
+    rewards = synthesizer_rewards(texts, ["What is 6 × 8?"] * 3, [None, None, 0.5], parse=parse_lenient,
                                   repetition_penalty=False)
     assert [r.total for r in rewards[:2]] == [0.0, 0.0] and rewards[2].total > 0.9
 
@@ -461,14 +463,14 @@ def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
     ("What is the answer to the question 6 + 3?", "9", False),
 ])
 def test_gives_away_finds_a_question_that_states_its_claim_as_a_result(question, claimed, expected):
-    from ttcs.rewards.claims import gives_away
+    from ttcs.recipes.small_model import gives_away
     from ttcs.verify import get_verifier
 
     assert gives_away(question, claimed, get_verifier("math")) is expected
 
 
 def test_claim_verdict_modes():
-    from ttcs.rewards.claims import claim_verdict
+    from ttcs.recipes.small_model import claim_verdict
     from ttcs.verify import get_verifier
 
     v = get_verifier("math")

@@ -208,12 +208,12 @@ def test_constant_reward_gives_zero_policy_gradient(tmp_path):
 
 
 def test_majority_reward_gives_a_gradient_and_dropped_groups_none(tmp_path):
-    inputs, trainer = _first_batch_loss(tmp_path, get_majority_reward(ParityVerifier(), group_size=8, band=None))
+    inputs, trainer = _first_batch_loss(tmp_path, get_majority_reward(ParityVerifier(), group_size=8, band=None, read_answer=ParityVerifier().extract))
     assert torch.count_nonzero(inputs["advantages"]) > 0
     assert any(torch.count_nonzero(p.grad) > 0 for p in trainer.model.parameters() if p.grad is not None)
 
     def drop_first_group(prompts, completions, **columns):  # the band's None for the first question
-        rewards = get_majority_reward(ParityVerifier(), group_size=8, band=None)(prompts, completions, **columns)
+        rewards = get_majority_reward(ParityVerifier(), group_size=8, band=None, read_answer=ParityVerifier().extract)(prompts, completions, **columns)
         return [None] * 8 + rewards[8:]
 
     inputs, trainer = _first_batch_loss(tmp_path, drop_first_group)

@@ -60,8 +60,8 @@ def make_ctx(tmp_path, *overrides):
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["method=ttcs", "train=debug", "model.path=unused",
-                                                       "train.synthesizer.prefill=", "train.synthesizer.lenient_format=false",
-                                                       "train.synthesizer.claim_check=off", *overrides])
+                                                       "train.synthesizer.prefill=", "recipe.lenient_format=false",
+                                                       "recipe.claim_check=off", *overrides])
     ctx = RunContext(cfg, RunDir(tmp_path), list(PROBLEMS), get_verifier("math"))
     ctx.tokenizer = build_tiny_tokenizer()
     return ctx
@@ -109,7 +109,7 @@ class StubRambler(StubSolver):
 @pytest.mark.parametrize(("policy", "answers", "s"), [("boxed", ["5", None, None, None], 0.0),
                                                       ("any", ["5", "5", "5", "5"], 1.0)])
 def test_solver_consistency_reads_answers_under_the_answer_policy(tmp_path, policy, answers, s):
-    ctx = make_ctx(tmp_path, "train.synthesizer.solver_samples=4", f"train.answer_policy={policy}")
+    ctx = make_ctx(tmp_path, "train.synthesizer.solver_samples=4", f"recipe.answer_policy={policy}")
     scored = solver_consistency(ctx, StubRambler([]), ["q"], seed=0)
     assert scored == [(answers, s)]
 
@@ -157,7 +157,7 @@ def test_frozen_synthesizer_skips_training(tmp_path):
 
 
 def test_prefill_and_lenient_format_for_small_models(tmp_path):
-    ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "train.synthesizer.lenient_format=true",
+    ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "recipe.lenient_format=true",
                    "train.synthesizer.solver_samples=2")
     solver = StubSolver(["5", "6"])
     stats: list = []
@@ -196,8 +196,8 @@ class StubClaimer:
 
 
 def lenient_ctx(tmp_path, *overrides):
-    return make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "train.synthesizer.lenient_format=true",
-                    "train.synthesizer.solver_samples=2", "train.synthesizer.claim_prefill='The answer is '",
+    return make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "recipe.lenient_format=true",
+                    "train.synthesizer.solver_samples=2", "recipe.claim_prefill='The answer is '",
                     *overrides)
 
 
@@ -257,19 +257,18 @@ def test_curriculum_phase_claims_with_the_trained_synthesizer(tmp_path, monkeypa
 
 
 def test_problem_gate_off_lets_any_text_parse(tmp_path):
-    from ttcs.rewards.format import parse_variant
+    from ttcs.recipes.small_model import parse_lenient
 
-    assert parse_variant("<question>\n(your new problem)", lenient=True).reason
-    assert parse_variant("<question>\n(your new problem)", lenient=True, require_problem=False).question \
-        == "(your new problem)"
-    ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "train.synthesizer.lenient_format=true",
-                   "train.synthesizer.solver_samples=2", "train.synthesizer.problem_gate=false")
+    assert parse_lenient("<question>\n(your new problem)").reason
+    assert parse_lenient("<question>\n(your new problem)", problem_gate=False).question == "(your new problem)"
+    ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "recipe.lenient_format=true",
+                   "train.synthesizer.solver_samples=2", "recipe.problem_gate=false")
     texts = ["(your new problem)", "A bus carries 12 people and 5 get off. How many are left?"]
     got = get_synthesizer_reward(ctx, 1, StubSolver(["5", "6"]), [])(
         prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)
     assert got[0] > 0  # the ablation: a template slot earns the capability reward again
     gated = make_ctx(tmp_path / "gated", "train.synthesizer.prefill='<question>\n'",
-                     "train.synthesizer.lenient_format=true", "train.synthesizer.solver_samples=2")
+                     "recipe.lenient_format=true", "train.synthesizer.solver_samples=2")
     assert get_synthesizer_reward(gated, 1, StubSolver(["5", "6"]), [])(
         prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)[0] == 0.0
 
@@ -281,7 +280,7 @@ CLAIM_TEXTS = ["A farmer has 4 cows and buys 3 more. How many cows?",
 
 def claim_rewards(tmp_path, check, *, claimer=True):
     """Rewards of CLAIM_TEXTS with the Solver's 4 samples 7, 8, 7, 9 (s = 0.5: the capability reward's peak)."""
-    ctx = lenient_ctx(tmp_path, f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false",
+    ctx = lenient_ctx(tmp_path, f"recipe.claim_check={check}", "method.repetition_penalty=false",
                       "train.synthesizer.solver_samples=4")
     reward = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8", "7", "9"]), [],
                                     claimer=StubClaimer() if claimer else None)
@@ -301,7 +300,7 @@ def test_claim_check_agrees_pays_only_claims_the_solver_vote_reaches(tmp_path):
     for answers, check, expected in ((["7", "8", "9", "6"], "agrees", 0.0), (["7", "8", "7", "8"], "agrees", 0.0),
                                      (["7", "8", "9", "6"], "off", pytest.approx(0.708066, abs=1e-6))):
         ctx = lenient_ctx(tmp_path / f"{check}-{''.join(answers)}", "train.synthesizer.solver_samples=4",
-                          f"train.synthesizer.claim_check={check}", "method.repetition_penalty=false")
+                          f"recipe.claim_check={check}", "method.repetition_penalty=false")
         scattered = get_synthesizer_reward(ctx, 1, StubSolver(answers), [], claimer=StubClaimer())
         assert scattered(prompts=["P<question>\n"], completions=CLAIM_TEXTS[:1], reference_id=["q1"],
                          reference=[PROBLEMS[0].question]) == [expected]
@@ -319,7 +318,7 @@ def test_claim_check_exists_needs_a_claimed_answer(tmp_path):
 
 
 def test_curriculum_drops_variants_whose_claim_the_vote_does_not_reach(tmp_path, monkeypatch):
-    ctx = lenient_ctx(tmp_path, "train.synthesizer.claim_check=agrees", "train.curriculum.variants_per_question=1",
+    ctx = lenient_ctx(tmp_path, "recipe.claim_check=agrees", "train.curriculum.variants_per_question=1",
                       "train.curriculum.total=2", "train.curriculum.dedupe=exact")
     writer = StubWriter(["Mia has 5 pens and buys 2 more. How many pens?\n</question> \\boxed{7}",
                          "Li has 4 cups and breaks 1. How many cups?\n</question> \\boxed{9}"])
@@ -330,9 +329,9 @@ def test_curriculum_drops_variants_whose_claim_the_vote_does_not_reach(tmp_path,
     assert [r["question"] for r in train if r["source"] == "synthetic"] == ["Mia has 5 pens and buys 2 more. How many pens?"]
 
 
-def test_variants_docstring_examples_run():
+def test_claim_stage_docstring_examples_run():
     import doctest
 
-    import ttcs.variants as module
+    import ttcs.recipes.small_model as module  # claim_prompts' example
 
     assert doctest.testmod(module).failed == 0

@@ -201,7 +201,8 @@ def run_ttcs(run_dir: Path, model: Path, *overrides: str, processes: int = 1) ->
                 "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
     args = [sys.executable, *(launcher if processes > 1 else []), "-m", "ttcs.cli", "train=debug", f"model.path={model}", "model.name=tiny",
             "data.options.n=3", "eval.k=2", "eval.max_new_tokens=6", "backend=vllm", "backend.progress=false",
-            "backend.enforce_eager=true", "train.synthesizer.problem_gate=false",
+            # ++: the paper recipe (train=gpu) has no problem gate, and reads no such key
+            "backend.enforce_eager=true", "++recipe.problem_gate=false",
             f"hydra.run.dir={run_dir}", *overrides]
     # Not this process's torch.distributed rendezvous (set for the in-process engine): the run makes its own.
     env = {k: v for k, v in os.environ.items() if k not in RENDEZVOUS}
@@ -270,9 +271,10 @@ def test_paper_setting_in_miniature_logs_one_complete_row_per_optimizer_step(che
     results = run_ttcs(tmp_path / "run", checkpoints[0], *MINIATURE_PAPER)
     assert [it["iteration"] for it in results["iterations"]] == [0, 1]
     with initialize_config_dir(config_dir=str(Path(__file__).parents[1] / "conf"), version_base="1.3"):
-        train = compose(config_name="config", overrides=MINIATURE_PAPER).train
+        cfg = compose(config_name="config", overrides=MINIATURE_PAPER)
+    train = cfg.train
     assert (train.solver.updates_per_step, train.synthesizer.updates_per_step) == (2, 4)
-    assert train.solver.dynamic_sampling.enabled and train.solver.beta > 0 and train.answer_policy == "boxed"
+    assert train.solver.dynamic_sampling.enabled and train.solver.beta > 0 and cfg.recipe.name == "paper"
     rows = records(tmp_path / "run", "metrics.jsonl")
     for role in ("synthesizer", "solver"):
         node, mine = train[role], [m for m in rows if m["phase"] == role]

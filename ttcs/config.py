@@ -163,17 +163,37 @@ def text(cfg, key: str) -> None:
         _fail(key, value, "must be a non-empty text or null")
 
 
-def band(cfg, key: str) -> None:
-    """The closed band [low, high] of a group's mean reward, 0 <= low < high <= 1, or null (no filter).
+def prefill(cfg, key: str) -> None:
+    """A text that starts a reply: a string, "" (or null) for none."""
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is not None and not isinstance(value, str):
+        _fail(key, value, 'must be a text ("" for none)')
+
+
+BAND_RULE = "must be [low, high] with 0 <= low < high <= 1, or null"
+
+
+def is_band(pair: Sequence[Any]) -> bool:
+    """Whether ``pair`` is a band [low, high] of a group's mean reward: two numbers, 0 <= low < high <= 1.
 
     low < high: a band holds the groups between its ends (the paper's [0.25, 0.75]); a point is no band.
+    `band` checks the config's, `ttcs.rewards.solver.get_majority_reward` the one it is given.
+
+    Example:
+        >>> is_band([0.25, 0.75]), is_band([0.5, 0.5]), is_band([0, 1.5])
+        (True, False, False)
     """
+    return len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1
+
+
+def band(cfg, key: str) -> None:
+    """The closed band [low, high] of a group's mean reward (`is_band`), or null (no filter)."""
     value = _value(cfg, key)
     if value is None:
         return
     pair = list(value) if OmegaConf.is_list(value) else None
-    if not (pair and len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1):
-        _fail(key, value, "must be [low, high] with 0 <= low < high <= 1, or null")
+    if not (pair and is_band(pair)):
+        _fail(key, value, BAND_RULE)
 
 
 def template(cfg, key: str) -> None:
@@ -324,6 +344,18 @@ class ForPhases:
             self.rule(cfg, key)
 
 
+@dataclass(frozen=True)
+class ForRecipe:
+    """`rule`, only for a recipe (``recipe.name``) listed in `recipes` (the others never read the key)."""
+
+    recipes: tuple[str, ...]
+    rule: Callable
+
+    def __call__(self, cfg, key: str) -> None:
+        if _value(cfg, _sibling(key, "name")) in self.recipes:
+            self.rule(cfg, key)
+
+
 def _imported(module: str, name: str) -> Callable[[], Sequence[Any]]:
     """A module's list of names, imported when a check runs: a partial config should import no more than its
     checks need."""
@@ -372,11 +404,6 @@ _SYNTHESIZER = {
     "solver_temperature": Number(0, low_open=True),  # greedy answers always agree
     "solver_top_p": Number(0, 1, low_open=True),
     "solver_top_k": Integer(0),
-    "lenient_format": flag,
-    "problem_gate": IfSet(flag),
-    "claim_prefill": text,
-    "claim_max_new_tokens": When("claim_prefill", Integer(1)),
-    "claim_check": IfSet(OneOf(_imported("ttcs.rewards.claims", "CLAIM_CHECKS"))),
     "template": template,
 }
 
@@ -394,6 +421,8 @@ _CURRICULUM = {
 
 # Keys a method with a Synthesizer or curriculum phase reads.
 _WITH_VARIANTS = ("synthesizer", "curriculum")
+# The recipes that read the small-model keys (`ttcs.recipes.small_model`).
+_SMALL_MODEL = ("small_model",)
 
 SCHEMA = {
     "threads": IfPresent(threads),
@@ -412,7 +441,7 @@ SCHEMA = {
         "name": OneOf(("auto", "hf", "vllm")),
         "batch_size": Integer(1),
         "gpu_memory_utilization": Number(0, 1, low_open=True),
-        "tensor_parallel_size": OneOf((1,)),
+        "tensor_parallel_size": OneOf((1,)),  # one engine per process: more GPUs with `accelerate launch`
         "sleep_level": OneOf((1, 2)),
         "dtype": OneOf(("auto", "float32", "bfloat16", "float16")),
         "max_model_len": Integer(1, nullable=True),
@@ -425,8 +454,17 @@ SCHEMA = {
         "greedy": flag,
         "score": IfSet(OneOf(("avg_at_k", "greedy"))),
     },
+    "recipe": {
+        "name": OneOf(_imported("ttcs.recipes", "RECIPE_NAMES")),
+        "answer_policy": ForRecipe(_SMALL_MODEL, OneOf(_imported("ttcs.recipes.small_model", "ANSWER_POLICIES"))),
+        "solver_prefill": ForRecipe(_SMALL_MODEL, prefill),
+        "lenient_format": ForRecipe(_SMALL_MODEL, flag),
+        "problem_gate": ForRecipe(_SMALL_MODEL, flag),
+        "claim_prefill": ForRecipe(_SMALL_MODEL, text),
+        "claim_max_new_tokens": ForRecipe(_SMALL_MODEL, When("claim_prefill", Integer(1))),
+        "claim_check": ForRecipe(_SMALL_MODEL, OneOf(_imported("ttcs.recipes.small_model", "CLAIM_CHECKS"))),
+    },
     "train": {
-        "answer_policy": OneOf(_imported("ttcs.voting", "ANSWER_POLICIES")),
         "solver": _SOLVER,
         "synthesizer": _SYNTHESIZER,
         "curriculum": _CURRICULUM,

@@ -3,13 +3,15 @@
 `RunContext` sits below the phases (`ttcs.synthesizer`, `ttcs.curriculum`, `ttcs.solver`,
 `ttcs.evaluation`) and above what they share: model loading (`ttcs.models`), generation
 backends (`ttcs.generation`, `ttcs.engine`) and the Solver's prompts and answer reading
-(`ttcs.prompts`, `ttcs.voting`). `ttcs.loop.run` builds one per run and hands it to every phase.
+(`ttcs.prompts`, `ttcs.voting`), and the recipe whose hooks adapt the method to the model
+(`ttcs.recipes`, ``ctx.recipe``). `ttcs.loop.run` builds one per run and hands it to every phase.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
@@ -18,11 +20,11 @@ from ttcs.engine import VLLMEngine, get_rollout_func
 from ttcs.generation import GenerationBackend, VLLMBackend, backend_name, make_backend, make_engine
 from ttcs.models import load_model, resolve_model_path
 from ttcs.prompts import solver_prompt
+from ttcs.recipes import Recipe, get_recipe
 from ttcs.rundir import RunDir
 from ttcs.seeds import seed_for
 from ttcs.types import Problem
 from ttcs.verify import Verifier
-from ttcs.voting import vote_answer
 
 if TYPE_CHECKING:  # annotations only
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -78,20 +80,20 @@ class RunContext:
         self._models.pop(role, None)
         self._backends.pop(role, None)
 
-    @property
-    def solver_prefill(self) -> str:
-        """Text that starts every Solver answer (``train.solver.prefill``); completions continue it."""
-        return self.cfg.train.solver.get("prefill") or ""
+    @cached_property
+    def recipe(self) -> Recipe:
+        """The recipe of ``cfg.recipe`` (`ttcs.recipes.get_recipe`): the hooks that adapt the method to the model."""
+        return get_recipe(self.cfg.get("recipe"))
 
-    def vote_answer(self, completion: str) -> str | None:
-        """The answer a Solver completion (which continues the prefill) gives a vote, under ``train.answer_policy``."""
-        return vote_answer(self.solver_prefill + completion, self.verifier, self.cfg.train.answer_policy)
+    def read_answer(self, completion: str) -> str | None:
+        """The answer a Solver completion gives a vote, as the recipe reads it (`Recipe.read_answer`)."""
+        return self.recipe.read_answer(completion, self.verifier)
 
     def prompts(self, problems) -> list[str]:
-        """The Solver's prompts, ending with the Solver prefill: the same for evaluation, training and scoring."""
+        """The Solver's prompts, ending with the recipe's Solver prefill: the same for evaluation, training and scoring."""
         m = self.cfg.model
         return [solver_prompt(self.tokenizer, p, kind=self.cfg.data.prompt, chat_template=m.chat_template,
-                              system_prompt=m.get("system_prompt")) + self.solver_prefill for p in problems]
+                              system_prompt=m.get("system_prompt")) + self.recipe.solver_prefill for p in problems]
 
     def uses_engine(self) -> bool:
         return backend_name(self.cfg.backend) == "vllm"

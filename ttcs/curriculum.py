@@ -111,8 +111,8 @@ def dedupe_variants(
             ``claimed_answer`` or ``answer``).
         test_questions: the test questions' texts.
         near_threshold: character similarity at which two variants are near duplicates.
-        require_answer: a variant needs a claimed answer (False with the lenient format of
-            `ttcs.rewards.format.parse_variant`, where the answer may be missing).
+        require_answer: a variant needs a claimed answer (the recipe's ``requires_answer``: False with the
+            small-model recipe's lenient format, where the answer may be missing).
         mode: ``exact`` or ``near``.
 
     Returns:
@@ -333,25 +333,25 @@ def _curriculum_outputs(ctx: RunContext, iteration: int, template: str,
 def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
     """Sample variants from the updated Synthesizer, filter and mix them; write the Solver's training set.
 
-    The filter drops variants that do not parse, fail the claim check
-    (``train.synthesizer.claim_check``), repeat one another or copy a test question
+    The filter drops variants that do not parse, fail the recipe's claim check
+    (``ctx.recipe.claim_verdict``), repeat one another or copy a test question
     (`ttcs.curriculum.dedupe_variants`); ``dropped`` in the metrics counts each reason.
     """
     cfg, c = ctx.cfg, ctx.cfg.train.curriculum
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
     texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
-    claimer = ctx.backend("synthesizer", iteration) if cfg.train.synthesizer.get("claim_prefill") else None
+    claimer = ctx.recipe.claimer(lambda: ctx.backend("synthesizer", iteration))
     scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
                             seed=seed_for(cfg.seed, "curriculum_scoring", iteration), prompts=[m["prompt"] for m in meta], claimer=claimer)
     records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
                               phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
     for rec in records:
         ctx.rundir.append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
-    # A variant whose claimed answer failed train.synthesizer.claim_check never reaches the Solver
+    # A variant whose claimed answer failed the recipe's claim check never reaches the Solver
     confirmed = [r for r in records if (r.get("reward") or {}).get("claim") is not False]
     kept, stats = dedupe_variants(confirmed, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
-                                  require_answer=not cfg.train.synthesizer.lenient_format, mode=c.dedupe)
+                                  require_answer=ctx.recipe.requires_answer, mode=c.dedupe)
     stats["claim_unconfirmed"] = len(records) - len(confirmed)
     mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=seed_for(cfg.seed, "mix_curriculum", iteration),
                            max_size=c.max_size)

@@ -13,17 +13,17 @@ from typing import Any
 
 from ttcs.arith import expression_value, format_rational
 from ttcs.curriculum import record_answer, record_question
-from ttcs.rewards.claims import claim_verdict
+from ttcs.recipes.small_model import claim_verdict
 from ttcs.voting import majority_vote
 
 
 def is_well_posed(record: Mapping[str, Any], verifier) -> bool:
     """A variant record has a question, a claimed answer, and the Solver's majority reaches that answer.
 
-    "Reaches" is `ttcs.rewards.claims.claim_verdict`'s ``agrees``: the claim is the answer
+    "Reaches" is `ttcs.recipes.small_model.claim_verdict`'s ``agrees``: the claim is the answer
     of the one largest cluster of the Solver's samples, with at least two samples in it, and
-    the question does not state it as a result (`ttcs.rewards.claims.gives_away`).
-    With ``train.synthesizer.claim_check: agrees`` the reward pays only such variants; otherwise
+    the question does not state it as a result (`ttcs.recipes.small_model.gives_away`).
+    With ``recipe.claim_check: agrees`` the reward pays only such variants; otherwise
     this is a diagnostic. A variant the Solver's vote does not confirm is either too hard or
     ill-posed (no single answer).
     """

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from ttcs.context import RunContext
@@ -97,11 +97,12 @@ def summarize(results: Sequence[ProblemResult]) -> dict:
 
 def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier, *, k: int = 4,
              temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 256, greedy: bool = True,
-             seed: int = 0, prefix: str = "") -> tuple[dict, list[ProblemResult]]:
+             seed: int = 0, reply: Callable[[str], str] = str) -> tuple[dict, list[ProblemResult]]:
     """Sample k completions per problem (and one greedy), score them; return (summary, per-problem results).
 
-    ``prefix`` is the Solver prefill the prompts end with: it is put back in front of every
-    completion, so answers are read (and stored) as the Solver's whole reply.
+    ``reply`` turns a sampled completion into the Solver's whole reply (the recipe's
+    ``solver_reply``: the Solver prefill the prompts end with, then the completion), so
+    answers are read (and stored) as the Solver's whole reply; the default keeps it as sampled.
     """
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
@@ -109,8 +110,8 @@ def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier,
                                                  max_new_tokens=max_new_tokens, seed=seed), desc=f"eval avg@{k}")
     greedy_out = (backend.generate(prompts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
                                    desc="eval greedy") if greedy else [[None]] * len(problems))
-    sampled = [[prefix + c for c in group] for group in sampled]
-    greedy_out = [[None if g[0] is None else prefix + g[0]] for g in greedy_out]
+    sampled = [[reply(c) for c in group] for group in sampled]
+    greedy_out = [[None if g[0] is None else reply(g[0])] for g in greedy_out]
     results = [score_problem(p, s, verifier, g[0]) for p, s, g in zip(problems, sampled, greedy_out, strict=True)]
     return summarize(results), results
 
@@ -122,7 +123,7 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
     summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
                                 ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
                                 max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=seed_for(ctx.cfg.seed, "eval", iteration),
-                                prefix=ctx.solver_prefill)
+                                reply=ctx.recipe.solver_reply)
     ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
     summary["seconds"] = round(time.time() - t0, 1)
     ctx.rundir.log_metrics("eval", iteration=iteration, **summary)

@@ -146,7 +146,7 @@ def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, s
                                 desc="dynamic sampling")
         shares = []
         for completions in outs:
-            rewards, _ = majority_rewards([ctx.vote_answer(c) for c in completions], ctx.verifier)
+            rewards, _ = majority_rewards([ctx.read_answer(c) for c in completions], ctx.verifier)
             shares.append(sum(rewards) / len(rewards))
         return shares
 

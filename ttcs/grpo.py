@@ -28,8 +28,7 @@ logger = logging.getLogger(__name__)
 # Keys of a train.<role> node that ttcs interprets itself; the others are GRPOConfig fields.
 OWN_KEYS = ("steps", "batch_questions", "group_size", "micro_batch", "band", "lr_scheduler", "lora", "grpo", "bf16",
             "updates_per_step", "dynamic_sampling", "template", "solver_samples", "solver_max_new_tokens",
-            "solver_temperature", "solver_top_p", "solver_top_k", "prefill", "lenient_format", "problem_gate",
-            "claim_prefill", "claim_max_new_tokens", "claim_check")
+            "solver_temperature", "solver_top_p", "solver_top_k", "prefill")
 
 
 def world_size(cuda: bool) -> int:

@@ -190,8 +190,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     records: list[GroupVote] = []
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
     reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
-                                 stats=records, answer_policy=ctx.cfg.train.answer_policy, prefix=ctx.solver_prefill,
-                                 gold=gold if oracle else None)
+                                 stats=records, read_answer=ctx.read_answer, gold=gold if oracle else None)
     args = build_grpo_config(solver, output_dir=ctx.rundir.trl_dir("solver", iteration),
                              seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration), train_size=len(problems))
     if frontier is not None:

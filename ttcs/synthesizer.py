@@ -39,7 +39,7 @@ def get_synthesizer_reward(ctx: RunContext, iteration: int, backend, stats: list
     penalty compares the variants of the whole batch, so every process gathers the whole
     batch, scores it (the Solver's samples split over the processes by the backend), writes it
     once (main process) and returns the rewards of its own slice. ``claimer``: the backend of
-    the claim stage (`state_claims`), None for none.
+    the recipe's claim stage (``ctx.recipe.claimer``), None for none.
     """
     path = ctx.rundir.curriculum_path(iteration)
     calls = {"n": 0}
@@ -94,9 +94,9 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
         row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
                                            chat_template=cfg.model.chat_template, prefill=node["prefill"])
     stats: list[dict] = []
-    # The claim stage samples from the Synthesizer being trained (hf: the live policy object; vLLM: the
+    # A recipe's claim stage samples from the Synthesizer being trained (hf: the live policy object; vLLM: the
     # phase's starting weights)
-    claimer = ctx.backend("synthesizer", iteration - 1) if cfg.train.synthesizer.get("claim_prefill") else None
+    claimer = ctx.recipe.claimer(lambda: ctx.backend("synthesizer", iteration - 1))
     reward_fn = get_synthesizer_reward(ctx, iteration, ctx.backend("solver", iteration - 1), stats, claimer=claimer)
     args = build_grpo_config(node, output_dir=ctx.rundir.trl_dir("synthesizer", iteration),
                              seed=seed_for(cfg.seed, "synthesizer_grpo", iteration), train_size=len(rows))

@@ -78,7 +78,7 @@ class RewardBreakdown:
 
     ``repetition`` is the share subtracted (cluster size / batch size); ``total`` is the reward;
     ``copy_rule`` names the copy rule that fired (``text`` or ``skeleton``, see `copy_check`);
-    ``claim`` is the verdict of the claim check (`claim_verdict`; None = not checked): a
+    ``claim`` is the verdict of the recipe's claim check (``claim_verdict``; None = not checked): a
     variant that fails it gets total 0, like one that does not parse.
     """
 

@@ -94,28 +94,16 @@ def _canonical(verifier: Verifier, answer: str) -> Hashable | None:
         return None
 
 
-ANSWER_POLICIES = ("boxed", "any")
+def boxed_answer(completion: str) -> str | None:
+    """The answer a completion contributes to a vote in the paper's setting: its last ``\\boxed{...}``.
 
-
-def vote_answer(completion: str, verifier: Verifier, policy: str = "boxed") -> str | None:
-    """The answer a completion contributes to a vote, under an extraction policy.
-
-    ``boxed`` (the paper's setting, where the Solver is asked to box its answer): only the
-    last ``\\boxed{...}`` counts; a completion without one is an unanswered sample (None),
-    so rambling never becomes a vote. ``any``: the verifier's own `extract`, with every
-    fallback it has (e.g. "the answer is 5"), for models too small to keep the box format.
+    The Solver is asked to box its answer; a completion without a box is an unanswered sample
+    (None), so rambling never becomes a vote. Recipes read answers through it
+    (`ttcs.recipes.paper.Recipe.read_answer`).
 
     Example:
-        >>> from ttcs.verify import get_verifier
-        >>> v = get_verifier("math")
-        >>> vote_answer("so the answer is 5", v), vote_answer("so the answer is 5", v, "any")
-        (None, '5')
-        >>> vote_answer("thus \\\\boxed{ 7 }", v)
-        '7'
+        >>> boxed_answer("so the answer is 5"), boxed_answer("thus \\\\boxed{ 7 }")
+        (None, '7')
     """
-    if policy == "any":
-        return verifier.extract(completion)
-    if policy != "boxed":
-        raise ValueError(f"unknown answer policy {policy!r}; choose one of {ANSWER_POLICIES}")
     box = last_boxed(completion)
     return box if box else None

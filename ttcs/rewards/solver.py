@@ -37,9 +37,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from ttcs import dist
+from ttcs.config import BAND_RULE, is_band
 from ttcs.types import GroupVote, Vote
 from ttcs.verify import matches_gold
-from ttcs.voting import ANSWER_POLICIES, majority_vote, vote_answer
+from ttcs.voting import boxed_answer, majority_vote
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *,
 
 def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75), group_size: int,
                         stats: list | None = None, id_column: str = ID_COLUMN,
-                        answer_policy: str = "any", prefix: str = "",
+                        read_answer: Callable[[str], str | None] = boxed_answer,
                         gold: Mapping[str, str] | None = None) -> Callable[..., list[float | None]]:
     """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
 
@@ -132,9 +133,8 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         group_size: G, TRL's ``num_generations``.
         stats: optional list that receives one `GroupVote` per group per call (for logging).
         id_column: the dataset column naming each completion's question.
-        answer_policy: how a completion's answer is read (`ttcs.voting.vote_answer`): ``boxed``
-            (only a boxed answer counts; the paper's setting) or ``any`` (the verifier's fallbacks).
-        prefix: the Solver prefill the prompts end with; put back before each completion's answer is read.
+        read_answer: the answer a completion gives the vote (None: unanswered): the recipe's reader
+            (`ttcs.context.RunContext.read_answer`); by default its last boxed answer, as in the paper.
         gold: question id -> gold answer: reward agreement with the gold answer instead of the vote
             (``method=oracle``, the label-leakage upper bound; never a test-time method).
 
@@ -148,18 +148,16 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         >>> fn(prompts=["q"] * 4, completions=["\\\\boxed{2}"] * 3 + ["x"], problem_id=["a"] * 4)  # doctest: +SKIP
         [1.0, 1.0, 1.0, 0.0]
     """
-    if answer_policy not in ANSWER_POLICIES:
-        raise ValueError(f"unknown answer policy {answer_policy!r}; choose one of {ANSWER_POLICIES}")
     if band is not None:
+        if not is_band(list(band)):
+            raise ValueError(f"band={list(band)}: {BAND_RULE}")
         band = (float(band[0]), float(band[1]))
-        if not 0.0 <= band[0] <= band[1] <= 1.0:
-            raise ValueError(f"band must satisfy 0 <= lo <= hi <= 1, got {band}")
 
     def majority_reward(prompts, completions, **columns) -> list[float | None]:
         if id_column not in columns:
             raise KeyError(f"the training dataset needs a {id_column!r} column to group completions")
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-        answers = [vote_answer(prefix + t, verifier, answer_policy) for t in texts]
+        answers = [read_answer(t) for t in texts]
         ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
         rewards, records = score_groups(ids, all_answers, verifier, group_size=group_size, band=band, gold=gold)
         if stats is not None:

@@ -16,7 +16,7 @@ Each term is a pure function of plain values in a module of its own:
 * copy penalty (`copy_check`, `apply_copy_penalty`): `ttcs.rewards.copying`, shared with
   the curriculum filter's near-duplicate tests;
 * repetition penalty (`repetition_clusters`, `repetition_penalty`): `ttcs.rewards.repetition`;
-* claim check (`claim_verdict`, ``train.synthesizer.claim_check``): `ttcs.rewards.claims`.
+* claim check: each variant's verdict comes from the recipe (`ttcs.recipes`, ``claim_verdict``).
 
 This module is the combiner: `synthesizer_rewards` applies them to a batch and returns every
 term (`ttcs.types.RewardBreakdown`), so that each variant's reward can be written to disk.
@@ -31,7 +31,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ttcs.rewards.capability import capability_reward
 from ttcs.rewards.copying import CopyProbe, copy_check
@@ -49,8 +49,7 @@ def synthesizer_rewards(
     copy_penalty: bool = True,
     repetition_penalty: bool = True,
     threshold: float = 0.5,
-    lenient: bool = False,
-    require_problem: bool = True,
+    parse: Callable[[str], ParsedVariant] = parse_variant,
     claims: Sequence[bool | None] | None = None,
 ) -> list[RewardBreakdown]:
     """The reward of every variant of one batch, with each term.
@@ -69,9 +68,9 @@ def synthesizer_rewards(
         copy_penalty: apply the copy penalty (False = ablation; the term is then None).
         repetition_penalty: apply the repetition penalty (False = ablation; term None).
         threshold: BLEU-distance threshold of `repetition_clusters`.
-        lenient: parse with `parse_variant(..., lenient=True)`.
-        require_problem: `parse_variant`'s check that a lenient question states a problem.
-        claims: each output's `claim_verdict` (None = not checked); None for none checked.
+        parse: reads an output as a variant: the recipe's ``parse`` (default: the strict `parse_variant`).
+        claims: each output's claim verdict (the recipe's ``claim_verdict``; None = not checked); None for
+            none checked.
 
     Returns:
         One `RewardBreakdown` per text, in order.
@@ -85,7 +84,7 @@ def synthesizer_rewards(
     claims = [None] * len(texts) if claims is None else list(claims)
     if not len(texts) == len(references) == len(consistencies) == len(claims):
         raise ValueError("texts, references, consistencies and claims must have the same length")
-    parsed = [parse_variant(t, lenient=lenient, require_problem=require_problem) for t in texts]
+    parsed = [parse(t) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
     shares: dict[int, float] = {}
     if repetition_penalty and ok:
