@@ -39,7 +39,8 @@ def main(out_dir: str) -> None:
     torch.set_num_threads(1)
     state = PartialState(cpu=True)  # torchrun-launched CPU processes join a gloo group only with cpu=True
     verifier, votes, calls = ParityVerifier(), [], []
-    majority = get_majority_reward(verifier, band=None, group_size=4, stats=votes, read_answer=verifier.extract)
+    majority = get_majority_reward(verifier, band=None, group_size=4, record_vote=votes.append,
+                                   read_answer=verifier.extract)
 
     def recorded_reward(prompts, completions, **columns):
         rewards = majority(prompts, completions, **columns)
@@ -58,7 +59,7 @@ def main(out_dir: str) -> None:
     trainer.train()
     record = {"rank": state.process_index, "world_size": state.num_processes,
               "per_device_train_batch_size": args.per_device_train_batch_size,
-              "votes": [{"problem_id": v.problem_id, "answers": list(v.answers), "label": v.label} for v in votes],
+              "votes": [{"problem_id": v["problem_id"], "answers": v["answers"], "label": v["label"]} for v in votes],
               "calls": calls}
     (Path(out_dir) / f"rank_{state.process_index}.json").write_text(json.dumps(record))
     # Both records are written; leave without the interpreter's teardown. In torch 2.13 the gloo group's teardown

@@ -13,7 +13,8 @@ from ttcs.frontier import select_frontier
 def table(shares):
     calls = []
 
-    def measure(indices):
+    def measure(indices, draw):
+        assert draw == len(calls) + 1  # draws are numbered from 1 over the whole phase
         calls.append(list(indices))
         return [shares[i] for i in indices]
 
@@ -58,7 +59,7 @@ def test_draws_cycle_through_the_whole_pool_before_repeating():
 
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="dynamic-sampling"):
-        select_frontier(0, lambda i: [], steps=1, batch=1, oversample=3, max_draws=10, band=(0, 1), seed=0)
+        select_frontier(0, lambda i, draw: [], steps=1, batch=1, oversample=3, max_draws=10, band=(0, 1), seed=0)
 
 
 def test_docstring_examples_run():
@@ -89,5 +90,7 @@ def test_measure_with_backend_scores_each_candidate_by_its_vote_share():
     backend = Backend()
     measure = frontier.measure_with_backend(ctx, backend, problems, group_size=4, seed=5,
                                             sampling={"temperature": 1.0, "top_p": 0.99, "max_new_tokens": 32})
-    assert measure([0, 1]) == [1.0, 0.5]  # "b": two of four samples in the winning cluster
+    assert measure([0, 1], 1) == [1.0, 0.5]  # "b": two of four samples in the winning cluster
     assert backend.samplings[0].n == 4 and backend.samplings[0].top_p == 0.99 and backend.samplings[0].seed == 6
+    measure([0], 3)  # draw 3 samples under seed_for(5, "frontier_measure", 0, 3), whatever was measured before
+    assert backend.samplings[1].seed == 8

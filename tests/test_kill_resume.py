@@ -30,13 +30,14 @@ KILL_LAUNCHER = str(Path(__file__).resolve().with_name("kill_after.py"))
 
 PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]
 # (phase, n): killed right after the phase's n-th write. Synthesizer: 2 steps x 4 variants, each step then a metrics
-# line, so 6 = the first variant of step 2; curriculum: 3 variants, the training set, a metrics line; Solver: one
-# metrics line per step; evaluation: its eval file, then its metrics line.
-KILLS = [("iter_00/eval", 1), ("iter_01/synthesizer", 6), ("iter_01/curriculum", 2), ("iter_01/solver", 1),
+# line, so 6 = the first variant of step 2; curriculum: 3 variants, the training set, a metrics line; Solver: per
+# step its 2 groups' votes, then a metrics line, so 3 = the first metrics line; evaluation: its eval file, then its
+# metrics line.
+KILLS = [("iter_00/eval", 1), ("iter_01/synthesizer", 6), ("iter_01/curriculum", 2), ("iter_01/solver", 3),
          ("iter_01/eval", 2)]
 # Files whose lines are compared with the uninterrupted run, and the fields that are wall-clock times.
 FILES = ["eval/iter_00.jsonl", "eval/iter_01.jsonl", "curriculum/iter_01.jsonl", "curriculum/iter_01_train.jsonl",
-         "metrics.jsonl"]
+         "solver/iter_01_votes.jsonl", "metrics.jsonl"]
 TIMES = {"time", "seconds", "reward_seconds", "train_seconds", "seconds_per_step"}
 
 

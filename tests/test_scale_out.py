@@ -151,13 +151,13 @@ def test_a_changed_config_stops_both_processes(runs, tiny_model_dir):
 @pytest.mark.slow
 def test_killed_mid_phase_on_two_processes_then_rerun_matches_the_uninterrupted_run(runs, tmp_path, tiny_model_dir):
     """The kill hook set for both processes: the main process (the one that writes, so the one that counts) kills
-    itself right after the Solver's first metrics line, the launcher takes the other one down; the same launch
+    itself right after the Solver's first metrics line (its third write, after the first step's two votes), the launcher takes the other one down; the same launch
     again cuts that line back, redoes the Solver and the last evaluation, and ends as the uninterrupted launch."""
     from test_kill_resume import KILL_AFTER_ENV, KILL_LAUNCHER, same, strict_lines, untimed
 
     _, reference, first = runs("ttrl")
     run_dir = tmp_path / "two"
-    env = {**os.environ, KILL_AFTER_ENV: "iter_01/solver:1"}
+    env = {**os.environ, KILL_AFTER_ENV: "iter_01/solver:3"}
     killed = launch(run_dir, overrides(tiny_model_dir, "ttrl"), 2, env=env, program=(KILL_LAUNCHER,))
     assert killed.returncode != 0, killed.stderr[-3000:]
     assert list(json.loads((run_dir / "state.json").read_text())["phases"]) == ["iter_00/eval"]
@@ -169,7 +169,7 @@ def test_killed_mid_phase_on_two_processes_then_rerun_matches_the_uninterrupted_
     assert "resume: iter_01/solver was cut short; dropping the" in log
     assert "was cut short" not in (run_dir / "run.rank1.log").read_text(), "only the main process cuts back"
     assert record_files(run_dir) == first["files"]
-    for name in ("eval/iter_00.jsonl", "eval/iter_01.jsonl", "metrics.jsonl"):
+    for name in ("eval/iter_00.jsonl", "eval/iter_01.jsonl", "solver/iter_01_votes.jsonl", "metrics.jsonl"):
         got, want = strict_lines(run_dir / name), strict_lines(reference / name)
         assert len(got) == len(want), name
         for i, (g, w) in enumerate(zip(got, want, strict=True)):

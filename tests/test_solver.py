@@ -17,9 +17,9 @@ from ttcs.data import Problem
 from ttcs.grpo import build_grpo_config
 from ttcs.loop import run
 from ttcs.models import load_model, load_tokenizer
-from ttcs.rewards.solver import get_majority_reward
-from ttcs.rundir import RunDir
-from ttcs.solver import pseudo_label_accuracy, solver_phase, training_problems
+from ttcs.rewards.solver import get_majority_reward, pseudo_label_accuracy
+from ttcs.rundir import RunDir, read_jsonl
+from ttcs.solver import solver_phase, training_problems
 
 
 def compose_cfg(*overrides):
@@ -280,7 +280,7 @@ def test_dynamic_sampling_fills_steps_and_logs_the_in_band_share(tmp_path, tiny_
     measured: list[list[int]] = []
 
     def fake_measure(ctx, backend, problems, **kwargs):
-        def measure(indices):
+        def measure(indices, draw):
             measured.append(indices)
             return [shares[problems[i].id] for i in indices]
         return measure
@@ -299,24 +299,15 @@ def test_dynamic_sampling_fills_steps_and_logs_the_in_band_share(tmp_path, tiny_
     assert info["distinct_questions"] <= 2  # only the in-band questions reached TRL
 
 
-def test_oracle_rewards_agreement_with_the_gold_answers(tmp_path, tiny_model_dir, monkeypatch):
-    import ttcs.solver as solver_module
-
-    seen: list = []
-    real = solver_module.get_majority_reward
-
-    def recording(*args, **kwargs):
-        kwargs["stats"] = seen
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(solver_module, "get_majority_reward", recording)
+def test_oracle_rewards_agreement_with_the_gold_answers(tmp_path, tiny_model_dir):
     ctx = make_ctx(tmp_path, tiny_model_dir, "method=oracle", "train.solver.band=[0.25,0.75]")
     assert ctx.cfg.method.uses_labels and ctx.cfg.method.solver_reward == "gold"
     solver_phase(ctx, 1)
     gold = {p.id: p.answer for p in ctx.problems}
-    assert seen and all(r.kept for r in seen)  # no band for the positive control
+    seen = read_jsonl(ctx.rundir.votes_path(1))
+    assert seen and all(r["kept"] for r in seen)  # no band for the positive control
     for r in seen:  # each group's reward is its share of answers equal to the gold answer, not its vote share
-        assert r.mean_reward == sum(a == gold[r.problem_id] for a in r.answers) / len(r.answers)
+        assert r["mean_reward"] == sum(a == gold[r["problem_id"]] for a in r["answers"]) / len(r["answers"])
 def test_release_trainer_frees_the_optimizer_and_the_reference_model(tmp_path, tiny_model_dir):
     """The phase's frame still holds the trainer when the phase ends: its state must be cut loose anyway."""
     import weakref

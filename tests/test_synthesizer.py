@@ -4,6 +4,7 @@ and the curriculum phase, with stub backends so the variants parse."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from conftest import REPO_ROOT, build_tiny_tokenizer
@@ -117,11 +118,12 @@ def test_solver_consistency_reads_answers_under_the_answer_policy(tmp_path, poli
 def test_reward_fn_scores_the_batch_and_appends_every_variant(tmp_path):
     ctx = make_ctx(tmp_path, "train.synthesizer.solver_samples=4")
     solver = StubSolver(["11", "11", "12", "13"])  # consistency 0.5 -> capability 1.0
-    stats: list = []
-    reward = get_synthesizer_reward(ctx, 1, solver, stats)
+    metrics: dict = {}
+    reward = get_synthesizer_reward(ctx, 1, solver, updates_per_generation=4)
     texts = [GOOD, BAD, GOOD2, GOOD]
     refs = [PROBLEMS[0].question, PROBLEMS[0].question, PROBLEMS[1].question, PROBLEMS[1].question]
-    got = reward(prompts=["p"] * 4, completions=texts, reference_id=["q1", "q1", "q2", "q2"], reference=refs)
+    got = reward(prompts=["p"] * 4, completions=texts, reference_id=["q1", "q1", "q2", "q2"], reference=refs,
+                 trainer_state=SimpleNamespace(global_step=8), log_metric=metrics.__setitem__)
     assert len(solver.calls) == 1 and solver.calls[0][0] == 3  # one call for the 3 parseable variants
     expected = synthesizer_rewards(texts, refs, [0.5, None, 0.5, 0.5], gamma=1.2)
     assert got == pytest.approx([b.total for b in expected])
@@ -131,7 +133,10 @@ def test_reward_fn_scores_the_batch_and_appends_every_variant(tmp_path):
     assert records[1]["parse_error"] and records[1]["reward"]["total"] == 0.0
     assert records[0]["consistency"] == 0.5 and records[0]["solver_answers"] == ["11", "11", "12", "13"]
     assert records[0]["phase"] == "synthesizer" and records[0]["reference_id"] == "q1"
-    assert stats[0]["parsed_share"] == 0.75
+    assert all(r["step"] == 3 for r in records)  # 8 optimizer steps done, 4 per generation: the third generation
+    assert metrics["parsed_share"] == 0.75 and metrics["reward_mean"] == pytest.approx(sum(got) / 4)
+    assert synthesizer.phase_summary(records) == {k: metrics[k] for k in ("reward_mean", "parsed_share",
+                                                                          "capability_mean")}
 
 
 def test_curriculum_phase_filters_mixes_and_writes_the_training_set(tmp_path, monkeypatch):
@@ -160,8 +165,7 @@ def test_prefill_and_lenient_format_for_small_models(tmp_path):
     ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "recipe.lenient_format=true",
                    "train.synthesizer.solver_samples=2")
     solver = StubSolver(["5", "6"])
-    stats: list = []
-    reward = get_synthesizer_reward(ctx, 1, solver, stats)
+    reward = synthesizer_reward(ctx, 1, solver)
     # what the model writes after the prefilled "<question>\n": an unclosed block, no boxed answer
     texts = ["A farmer has 6 cows and buys 3 more. How many cows?\n\nThe farmer has 9 cows.", "\n\n"]
     got = reward(prompts=["p"] * 2, completions=texts, reference_id=["q1", "q1"], reference=[PROBLEMS[0].question] * 2)
@@ -201,13 +205,19 @@ def lenient_ctx(tmp_path, *overrides):
                     *overrides)
 
 
+def synthesizer_reward(ctx, iteration, solver, **kwargs):
+    """`get_synthesizer_reward`, called as TRL calls it in the first generation of a phase."""
+    reward = get_synthesizer_reward(ctx, iteration, solver, **kwargs)
+    return lambda **columns: reward(trainer_state=SimpleNamespace(global_step=0), **columns)
+
+
 def test_claim_stage_gives_unclaimed_variants_the_synthesizers_own_answer(tmp_path):
     from ttcs.diagnostics import is_well_posed
     from ttcs.verify import get_verifier
 
     ctx = lenient_ctx(tmp_path)
     claimer, solver = StubClaimer(), StubSolver(["7", "7"])
-    reward = get_synthesizer_reward(ctx, 1, solver, [], claimer=claimer)
+    reward = synthesizer_reward(ctx, 1, solver, claimer=claimer)
     texts = ["A farmer has 4 cows and buys 3 more. How many cows?\n\nrambling on", "\n\n",
              "Ann has 2 pens and gets 5. How many pens?\n</question> \\boxed{7}"]
     prompts = ["PROMPT-A<question>\n", "PROMPT-B<question>\n", "PROMPT-C<question>\n"]
@@ -221,7 +231,7 @@ def test_claim_stage_gives_unclaimed_variants_the_synthesizers_own_answer(tmp_pa
     assert records[1]["question"] is None and "claimed_by" not in records[1]
     assert records[2]["claimed_answer"] == "7" and "claimed_by" not in records[2]
     # with claim_check=off the claim is a diagnostic: the reward is the one without it
-    plain = get_synthesizer_reward(lenient_ctx(tmp_path / "plain"), 1, StubSolver(["7", "7"]), [])
+    plain = synthesizer_reward(lenient_ctx(tmp_path / "plain"), 1, StubSolver(["7", "7"]))
     assert got == plain(prompts=prompts, completions=texts, reference_id=["q1"] * 3,
                         reference=[PROBLEMS[0].question] * 3)
     verifier = get_verifier("math")
@@ -232,7 +242,7 @@ def test_claim_stage_gives_unclaimed_variants_the_synthesizers_own_answer(tmp_pa
 
 def test_claim_stage_with_no_number_leaves_no_claim(tmp_path):
     ctx = lenient_ctx(tmp_path)
-    reward = get_synthesizer_reward(ctx, 1, StubSolver(["7"]), [], claimer=StubClaimer("\n\n"))
+    reward = synthesizer_reward(ctx, 1, StubSolver(["7"]), claimer=StubClaimer("\n\n"))
     reward(prompts=["P<question>\n"], completions=["Bo has 3 hats and 4 caps. How many in all?"],
            reference_id=["q1"], reference=[PROBLEMS[0].question])
     (record,) = read_jsonl(ctx.rundir.curriculum_path(1))
@@ -264,12 +274,12 @@ def test_problem_gate_off_lets_any_text_parse(tmp_path):
     ctx = make_ctx(tmp_path, "train.synthesizer.prefill='<question>\n'", "recipe.lenient_format=true",
                    "train.synthesizer.solver_samples=2", "recipe.problem_gate=false")
     texts = ["(your new problem)", "A bus carries 12 people and 5 get off. How many are left?"]
-    got = get_synthesizer_reward(ctx, 1, StubSolver(["5", "6"]), [])(
+    got = synthesizer_reward(ctx, 1, StubSolver(["5", "6"]))(
         prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)
     assert got[0] > 0  # the ablation: a template slot earns the capability reward again
     gated = make_ctx(tmp_path / "gated", "train.synthesizer.prefill='<question>\n'",
                      "recipe.lenient_format=true", "train.synthesizer.solver_samples=2")
-    assert get_synthesizer_reward(gated, 1, StubSolver(["5", "6"]), [])(
+    assert synthesizer_reward(gated, 1, StubSolver(["5", "6"]))(
         prompts=["p"] * 2, completions=texts, reference_id=["q1"] * 2, reference=[PROBLEMS[0].question] * 2)[0] == 0.0
 
 
@@ -282,7 +292,7 @@ def claim_rewards(tmp_path, check, *, claimer=True):
     """Rewards of CLAIM_TEXTS with the Solver's 4 samples 7, 8, 7, 9 (s = 0.5: the capability reward's peak)."""
     ctx = lenient_ctx(tmp_path, f"recipe.claim_check={check}", "method.repetition_penalty=false",
                       "train.synthesizer.solver_samples=4")
-    reward = get_synthesizer_reward(ctx, 1, StubSolver(["7", "8", "7", "9"]), [],
+    reward = synthesizer_reward(ctx, 1, StubSolver(["7", "8", "7", "9"]),
                                     claimer=StubClaimer() if claimer else None)
     got = reward(prompts=["P<question>\n"] * 3, completions=CLAIM_TEXTS, reference_id=["q1"] * 3,
                  reference=[PROBLEMS[0].question] * 3)
@@ -301,7 +311,7 @@ def test_claim_check_agrees_pays_only_claims_the_solver_vote_reaches(tmp_path):
                                      (["7", "8", "9", "6"], "off", pytest.approx(0.708066, abs=1e-6))):
         ctx = lenient_ctx(tmp_path / f"{check}-{''.join(answers)}", "train.synthesizer.solver_samples=4",
                           f"recipe.claim_check={check}", "method.repetition_penalty=false")
-        scattered = get_synthesizer_reward(ctx, 1, StubSolver(answers), [], claimer=StubClaimer())
+        scattered = synthesizer_reward(ctx, 1, StubSolver(answers), claimer=StubClaimer())
         assert scattered(prompts=["P<question>\n"], completions=CLAIM_TEXTS[:1], reference_id=["q1"],
                          reference=[PROBLEMS[0].question]) == [expected]
     # the same outputs without the check: the unconfirmed claim earns the capability reward too

@@ -43,20 +43,6 @@ logger = logging.getLogger(__name__)
 
 Weights = Iterable[tuple[str, torch.Tensor]]
 
-# The process's running total of generated tokens: both backends (`ttcs.generation`) add to it.
-_GENERATED = {"tokens": 0}
-
-
-def count_generated(tokens: int) -> None:
-    """Add to the process's running total of generated tokens (read by benchmarks)."""
-    _GENERATED["tokens"] += int(tokens)
-
-
-def generated_tokens() -> int:
-    """Tokens generated through ttcs's backends in this process so far."""
-    return _GENERATED["tokens"]
-
-
 class VLLMEngine:
     """The process's one `vllm.LLM`, with the weights it holds tracked by name.
 
@@ -70,6 +56,8 @@ class VLLMEngine:
         seed: the engine's seed (each request also carries its own).
         sleep_level: 1 keeps the weights in CPU memory while asleep, 2 drops them.
         progress: show vLLM's progress bar.
+
+    ``generated_tokens`` counts the tokens it has generated (every role's, TRL's rollouts included).
     """
 
     def __init__(self, model_path: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.35,
@@ -92,6 +80,7 @@ class VLLMEngine:
         self.sleep_between = False
         self.sleep_level = sleep_level
         self.progress = progress
+        self.generated_tokens = 0
         logger.info("vLLM engine built from %s on %s (%.2f of its memory; %s)", model_path,
                     self.platform.device_type, gpu_memory_utilization, options)
 
@@ -150,7 +139,7 @@ class VLLMEngine:
         finally:
             if self.sleep_between:
                 self.sleep()
-        count_generated(sum(len(o.token_ids) for r in results for o in r.outputs))
+        self.generated_tokens += sum(len(o.token_ids) for r in results for o in r.outputs)
         return results
 
     @contextmanager

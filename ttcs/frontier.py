@@ -19,7 +19,7 @@ first-draw in-band share and fill are returned for ``metrics.jsonl``.
 
 Example:
     >>> shares = {0: 0.5, 1: 1.0, 2: 0.25, 3: 0.0}
-    >>> plan = select_frontier(4, lambda idx: [shares[i] for i in idx], steps=1, batch=2,
+    >>> plan = select_frontier(4, lambda idx, draw: [shares[i] for i in idx], steps=1, batch=2,
     ...                        oversample=2, max_draws=1, band=(0.25, 0.75), seed=0)
     >>> sorted(plan.order), plan.steps[0]["first_draw_in_band"]
     ([0, 2], 0.5)
@@ -38,7 +38,8 @@ from ttcs.seeds import seed_for
 
 logger = logging.getLogger(__name__)
 
-Measure = Callable[[list[int]], list[float]]
+# (candidate indices, draw number from 1 over the whole phase) -> each candidate's vote share
+Measure = Callable[[list[int], int], list[float]]
 
 
 @dataclass
@@ -70,13 +71,14 @@ def _distance(share: float, band: tuple[float, float]) -> float:
 
 
 def _fill_step(draws: _Draws, measure: Measure, *, batch: int, per_draw: int, max_draws: int,
-               band: tuple[float, float]) -> tuple[list[int], dict]:
+               band: tuple[float, float], first_draw: int) -> tuple[list[int], dict]:
+    """Fill one step; its draws are numbered from `first_draw` (the phase's draws before it, plus 1)."""
     kept: list[int] = []
     seen: list[tuple[float, int]] = []
     first_share, n_draws = None, 0
     while len(kept) < batch and n_draws < max_draws:
         candidates = draws.take(per_draw)
-        shares = measure(candidates)
+        shares = measure(candidates, first_draw + n_draws)
         n_draws += 1
         inside = [i for i, s in zip(candidates, shares, strict=True) if band[0] <= s <= band[1]]
         first_share = len(inside) / len(candidates) if first_share is None else first_share
@@ -100,7 +102,8 @@ def select_frontier(pool_size: int, measure: Measure, *, steps: int, batch: int,
 
     Args:
         pool_size: number of training questions.
-        measure: maps candidate indices to their vote shares (mean majority reward of a group).
+        measure: maps candidate indices and the draw's number (from 1, over all steps) to their vote shares
+            (mean majority reward of a group).
         steps: Solver steps of the phase.
         batch: questions per step (capped at the pool size).
         oversample: candidates per draw as a multiple of ``batch`` (the paper: 3).
@@ -119,9 +122,11 @@ def select_frontier(pool_size: int, measure: Measure, *, steps: int, batch: int,
     per_draw = min(pool_size, max(batch, round(oversample * batch)))
     draws, plan = _Draws(pool_size, seed), FrontierPlan()
     lo, hi = float(band[0]), float(band[1])
+    done = 0  # draws measured so far
     for step in range(steps):
         chosen, stats = _fill_step(draws, measure, batch=batch, per_draw=per_draw, max_draws=max_draws,
-                                   band=(lo, hi))
+                                   band=(lo, hi), first_draw=done + 1)
+        done += stats["draws"]
         if stats["in_band"] < batch:
             logger.warning("dynamic sampling: step %d has %d of %d questions in the band after %d draws",
                            step + 1, stats["in_band"], batch, stats["draws"])
@@ -136,12 +141,10 @@ def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, s
 
     `seed` is the run's seed: draw n of `iteration` samples under ``seed_for(seed, "frontier_measure", iteration, n)``.
     """
-    calls = {"n": 0}
 
-    def measure(indices: list[int]) -> list[float]:
-        calls["n"] += 1
+    def measure(indices: list[int], draw: int) -> list[float]:
         chosen = [problems[i] for i in indices]
-        draw_seed = seed_for(seed, "frontier_measure", iteration, calls["n"])
+        draw_seed = seed_for(seed, "frontier_measure", iteration, draw)
         outs = backend.generate(ctx.prompts(chosen), Sampling(n=group_size, seed=draw_seed, **sampling),
                                 desc="dynamic sampling")
         shares = []

@@ -22,8 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ttcs import dist
-from ttcs.engine import VLLMEngine, count_generated, sampling_params
-from ttcs.engine import generated_tokens as generated_tokens  # its old home, which benchmarks import
+from ttcs.engine import VLLMEngine, sampling_params
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +73,8 @@ class HFBackend(GenerationBackend):
     is sampled under seed ``sampling.seed + start`` wherever it runs, so the completions do not
     depend on how many processes share the work. A call that fits in one batch runs on the
     main process alone; a smaller ``batch_size`` spreads it.
+
+    ``generated_tokens`` counts the tokens this process has generated through it (padding excluded).
     """
 
     name = "hf"
@@ -83,6 +84,7 @@ class HFBackend(GenerationBackend):
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
         self.shard = shard
+        self.generated_tokens = 0
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
 
@@ -128,7 +130,7 @@ class HFBackend(GenerationBackend):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         ids = self.model.generate(**enc, **kwargs)
         new = ids[:, enc["input_ids"].shape[1]:]
-        count_generated(int((new != tok.pad_token_id).sum()))
+        self.generated_tokens += int((new != tok.pad_token_id).sum())
         texts = tok.batch_decode(new, skip_special_tokens=True)
         return [texts[i * sampling.n:(i + 1) * sampling.n] for i in range(len(prompts))]
 

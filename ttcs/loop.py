@@ -136,11 +136,14 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
             rundir.begin_phase(key)  # the main process cuts back what a killed run of this phase appended ...
             dist.barrier()  # ... before any process reads the run directory in it
             with monitor(key) if monitor else nullcontext():
-                t0 = time.time()
+                t0, tokens = time.time(), ctx.generated_tokens()
                 info = {"eval": PHASES[name](ctx, t)} if name == "eval" else (PHASES[name](ctx, t) or {})
                 free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
-            # The main process's record (its timings, the log sizes it measured) on every rank, so all hold one state.
-            rundir.mark_done(key, dist.broadcast(rundir.phase_record(seconds=round(time.time() - t0, 1), **info)))
+            # The main process's record (its timings, tokens and the log sizes it measured) on every rank, so all
+            # hold one state.
+            rundir.mark_done(key, dist.broadcast(rundir.phase_record(seconds=round(time.time() - t0, 1),
+                                                                     generated_tokens=ctx.generated_tokens() - tokens,
+                                                                     **info)))
             rundir.write_json(rundir.results_path, build_results(ctx))
             dist.barrier()  # the next phase reads what the main process wrote in this one
     results = build_results(ctx)

@@ -8,7 +8,7 @@ patterns of every file a run leaves there (outputs/README.md describes each file
     state.json        phases finished so far (resume reads it) and the config they ran under
     metrics.jsonl     one JSON line per event (phase, step, rewards, losses, seconds)
     results.json      method, model, data, seed, versions, per-iteration evaluation
-    eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, curriculum/iter_XX_train.jsonl,
+    eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, curriculum/iter_XX_train.jsonl, solver/iter_XX_votes.jsonl,
     checkpoints/{synthesizer,solver}/iter_XX/, trl/{synthesizer,solver}_iter_XX/ (TRL's output_dir),
     run.log, run.rank<r>.log, .hydra/ (Hydra's), report.md and its plots
 
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 
 # Files that phases extend line by line, relative to the run directory (glob patterns).
-APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl")
+APPEND_LOGS = ("metrics.jsonl", "curriculum/iter_[0-9][0-9].jsonl", "solver/iter_[0-9][0-9]_votes.jsonl")
 _ITER = "iter_[0-9][0-9]"
 # Every file a run may leave in its run directory, relative to it (fnmatch patterns: ``*`` also matches ``/``), and
 # who writes it. The methods of `RunLayout` name each one; nothing else writes there.
@@ -50,6 +50,7 @@ LAYOUT = {
     f"eval/{_ITER}.jsonl": "ttcs.loop.eval_phase",
     f"curriculum/{_ITER}.jsonl": "the Synthesizer and curriculum phases: every variant",
     f"curriculum/{_ITER}_train.jsonl": "the curriculum phase: the Solver's training set",
+    f"solver/{_ITER}_votes.jsonl": "the Solver phase's reward: every group's vote",
     f"checkpoints/*/{_ITER}/*": "ttcs.grpo.finish_training: a trained model",
     "trl/*_iter_[0-9][0-9]/*": "TRL, under its output_dir",
     "run.log": "Hydra's job log (the main process's)",
@@ -128,6 +129,10 @@ class RunLayout:
     def curriculum_train_path(self, iteration: int) -> Path:
         """The Solver's training set of an iteration, written by the curriculum phase."""
         return self.root / "curriculum" / f"iter_{iteration:02d}_train.jsonl"
+
+    def votes_path(self, iteration: int) -> Path:
+        """Every group vote of the Solver phase of an iteration, one line per group, appended by its reward."""
+        return self.root / "solver" / f"iter_{iteration:02d}_votes.jsonl"
 
     def checkpoint_dir(self, role: str, iteration: int) -> Path:
         return self.root / "checkpoints" / role / f"iter_{iteration:02d}"

@@ -21,16 +21,15 @@ import time
 from collections.abc import Mapping, Sequence
 
 from omegaconf import OmegaConf
-from transformers import TrainerCallback
 
 from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
-from ttcs.rewards.solver import get_majority_reward
-from ttcs.rundir import RunDir, read_jsonl
+from ttcs.metrics import MetricsCallback, updates_per_generation
+from ttcs.rewards.solver import get_majority_reward, vote_summary, votes_from_rows
+from ttcs.rundir import read_jsonl
 from ttcs.seeds import seed_for
 from ttcs.types import GroupVote, Problem
-from ttcs.verify import matches_gold
 
 logger = logging.getLogger(__name__)
 
@@ -57,70 +56,20 @@ def _problem(rec: Mapping) -> Problem:
                    meta=rec.get("meta") or {})
 
 
-# ----------------------------------------------------------------------------- diagnostics
+# ----------------------------------------------------------------------------- metrics
+
+# What the Solver's reward logs per generation (`ttcs.rewards.solver.vote_summary`), as metrics.jsonl keys.
+REWARD_METRICS = {"groups": int, "reward_mean": None, "kept_share": None, "vote_share": None,
+                  "pseudo_label_accuracy": None}
 
 
-def pseudo_label_accuracy(records: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> float | None:
-    """Share of votes whose label is correct for the gold answer (`ttcs.verify.matches_gold`), over questions that have one.
-
-    Gold answers are used for this log line only; they never reach the reward.
-    """
-    scored = [r for r in records if gold.get(r.problem_id) is not None]
-    if not scored:
-        return None
-    right = sum(matches_gold(verifier, gold[r.problem_id], r.label) for r in scored)
-    return right / len(scored)
-
-
-class SolverMetricsCallback(TrainerCallback):
-    """Writes one ``metrics.jsonl`` line per optimizer step: reward, kept share, pseudo-label accuracy, loss, time.
-
-    With ``updates_per_step`` > 1 one generation feeds several optimizer steps (TRL shuffles its
-    completions into the mini-batches): each of those rows carries the votes of that generation,
-    numbered by ``generation``, so every row is complete and a generation is counted once per number.
-    """
-
-    def __init__(self, rundir: RunDir, iteration: int, records: list[GroupVote], gold: Mapping[str, str], verifier):
-        self.rundir, self.iteration, self.records = rundir, iteration, records
-        self.gold, self.verifier = gold, verifier
-        self._seen = 0
-        self._generation, self._summary = 0, step_summary([], gold, verifier)
-        self._length = None  # TRL logs the completion length only on the step that generated
-        self._last = time.time()
-        self.step_seconds: list[float] = []
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self._last = time.time()
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or "loss" not in logs:
-            return  # the end-of-training summary, not a step
-        now = time.time()
-        self.step_seconds.append(now - self._last)
-        self._last = now
-        new, self._seen = self.records[self._seen:], len(self.records)
-        if not state.is_world_process_zero:
-            return
-        if new:  # a generation happened since the last optimizer step
-            self._generation += 1
-            self._summary = step_summary(new, self.gold, self.verifier)
-        self._length = logs.get("completions/mean_length", self._length)
-        self.rundir.log_metrics(
-            "solver", iteration=self.iteration, step=state.global_step, generation=self._generation,
-            loss=logs.get("loss"), **self._summary,
-            completion_length=self._length, entropy=logs.get("entropy"),
-            grad_norm=logs.get("grad_norm"), learning_rate=logs.get("learning_rate"),
-            seconds=round(self.step_seconds[-1], 2))
-
-
-def step_summary(records: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> dict:
-    """Reward mean (before the band), kept share and pseudo-label accuracy of some group votes."""
-    if not records:
-        return {"groups": 0, "reward_mean": None, "kept_share": None, "pseudo_label_accuracy": None}
-    return {"groups": len(records),
-            "reward_mean": sum(r.mean_reward for r in records) / len(records),
-            "kept_share": sum(r.kept for r in records) / len(records),
-            "pseudo_label_accuracy": pseudo_label_accuracy(records, gold, verifier)}
+def phase_summary(votes: Sequence[GroupVote], gold: Mapping[str, str], verifier, problems: Sequence[Problem]) -> dict:
+    """The ``state.json`` summary of the phase's votes (every line of ``solver/iter_XX_votes.jsonl``)."""
+    summary = vote_summary(votes, gold, verifier)
+    synthetic = {p.id for p in problems if p.source == "synthetic"}
+    return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
+            "reward_mean": summary["reward_mean"], "distinct_questions": len({r.problem_id for r in votes}),
+            "distinct_variants": len({r.problem_id for r in votes} & synthetic)}
 
 
 # ----------------------------------------------------------------------------- the phase
@@ -187,15 +136,17 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     elif (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
         planned, frontier = frontier_problems(ctx, iteration, problems, solver)
     dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
-    records: list[GroupVote] = []
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
-    reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
-                                 stats=records, read_answer=ctx.read_answer, gold=gold if oracle else None)
     args = build_grpo_config(solver, output_dir=ctx.rundir.trl_dir("solver", iteration),
                              seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration), train_size=len(problems))
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
-    callback = SolverMetricsCallback(ctx.rundir, iteration, records, gold, ctx.verifier)
+    votes_path = ctx.rundir.votes_path(iteration)
+    reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
+                                 read_answer=ctx.read_answer, gold=gold, solver_reward="gold" if oracle else "vote",
+                                 record_vote=lambda row: ctx.rundir.append_jsonl(votes_path, row),
+                                 updates_per_generation=updates_per_generation(args))
+    callback = MetricsCallback(ctx.rundir, "solver", iteration, REWARD_METRICS)
     logger.info("solver iteration %d: %d questions, %d steps of %d questions x %d samples", iteration,
                 len(problems), args.max_steps, args.generation_batch_size // args.num_generations, args.num_generations)
     quiet = _DroppedGroupsAreIntended()
@@ -211,11 +162,9 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
             _, path, steps = finish_training(trainer, ctx, "solver", iteration)
     finally:
         logging.getLogger("trl.trainer.grpo_trainer").removeFilter(quiet)
-    summary = step_summary(records, gold, ctx.verifier)
-    synthetic = {p.id for p in problems if p.source == "synthetic"}
+    summary = phase_summary(votes_from_rows(read_jsonl(votes_path)), gold, ctx.verifier, problems)
     return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
             "reward_mean": summary["reward_mean"], "steps": steps, "train_seconds": round(seconds, 1),
             "seconds_per_step": round(seconds / max(steps, 1), 2), "train_size": len(problems),
-            "distinct_questions": len({r.problem_id for r in records}),
-            "distinct_variants": len({r.problem_id for r in records} & synthetic),
+            "distinct_questions": summary["distinct_questions"], "distinct_variants": summary["distinct_variants"],
             "dynamic_sampling": frontier, "checkpoint": str(path)}

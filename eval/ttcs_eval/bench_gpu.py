@@ -174,20 +174,19 @@ class DevicePeak:
 
 
 class PhaseMonitor:
-    """The `ttcs.loop.run` monitor: seconds, memory peaks and generated tokens of every phase."""
+    """The `ttcs.loop.run` monitor: seconds and memory peaks of every phase (its generated tokens are in
+    ``state.json``: `summarize`)."""
 
     def __init__(self):
         self.phases: list[dict] = []
 
     @contextmanager
     def __call__(self, key: str) -> Iterator[None]:
-        from ttcs.engine import generated_tokens
-
         cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        tokens, t0 = generated_tokens(), time.perf_counter()
+        t0 = time.perf_counter()
         with DevicePeak() if cuda else _no_peak() as device:
             yield
         if cuda:
@@ -198,7 +197,6 @@ class PhaseMonitor:
                 "seconds": time.perf_counter() - t0,
                 "torch_peak_gb": torch.cuda.max_memory_allocated() / 1e9 if cuda else None,
                 "device_peak_gb": device.peak_gb if device else None,
-                "generated_tokens": generated_tokens() - tokens,
             }
         )
 
@@ -215,12 +213,15 @@ def step_rows(run_dir: Path, phase: str) -> list[dict]:
 
 
 def summarize(backend: str, monitor: PhaseMonitor, run_dir: Path, cfg) -> list[PhaseResult]:
-    """Per phase: TRL's own rollouts are added to the generated tokens when TRL generated them (backend hf)."""
-    results = []
+    """Per phase: the generated tokens the run recorded in ``state.json`` (the main process's, through ttcs's
+    backends), plus TRL's own rollouts when TRL generated them (backend hf)."""
+    from ttcs.rundir import RunDir
+
+    results, state = [], RunDir(run_dir)
     for p in monitor.phases:
         role = p["phase"].split("/")[1]
         rows = step_rows(run_dir, role) if role in ("solver", "synthesizer") else []
-        tokens = p["generated_tokens"]
+        tokens = state.phase_info(p["phase"])["generated_tokens"]
         if rows and backend == "hf":
             node = cfg.train[role]
             per_update = node.batch_questions * node.group_size / node.get("updates_per_step", 1)

@@ -20,6 +20,11 @@ process's slice of the batch, and a group's G completions may sit on different p
 so the function gathers (question id, answer) from every process, votes on whole groups,
 and returns this process's slice.
 
+It reports through TRL's hooks only: per generation it logs (``log_metric``) `vote_summary`'s
+groups, reward_mean, kept_share, vote_share and pseudo_label_accuracy, and it hands each
+group's vote (`vote_row`: with the optimizer step and the generation, from ``trainer_state``)
+to ``record_vote``, which the Solver phase points at ``solver/iter_XX_votes.jsonl``.
+
 Example:
     >>> class Exact:
     ...     def extract(self, text): return text.split("=")[-1].strip() or None
@@ -38,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ttcs import dist
 from ttcs.config import BAND_RULE, is_band
+from ttcs.metrics import generation_of
 from ttcs.types import GroupVote, Vote
 from ttcs.verify import matches_gold
 from ttcs.voting import boxed_answer, majority_vote
@@ -120,10 +126,48 @@ def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *,
     return rewards, records
 
 
+def pseudo_label_accuracy(votes: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> float | None:
+    """Share of votes whose label is correct for the gold answer (`ttcs.verify.matches_gold`), over questions that have one.
+
+    Gold answers are used for this diagnostic only; they never reach the reward (but in ``method=oracle``).
+    """
+    scored = [r for r in votes if gold.get(r.problem_id) is not None]
+    if not scored:
+        return None
+    right = sum(matches_gold(verifier, gold[r.problem_id], r.label) for r in scored)
+    return right / len(scored)
+
+
+def vote_summary(votes: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> dict:
+    """Groups, reward mean (before the band), kept share, vote share and pseudo-label accuracy of some group votes."""
+    if not votes:
+        return {"groups": 0, "reward_mean": None, "kept_share": None, "vote_share": None,
+                "pseudo_label_accuracy": None}
+    return {"groups": len(votes),
+            "reward_mean": sum(r.mean_reward for r in votes) / len(votes),
+            "kept_share": sum(r.kept for r in votes) / len(votes),
+            "vote_share": sum(r.share for r in votes) / len(votes),
+            "pseudo_label_accuracy": pseudo_label_accuracy(votes, gold, verifier)}
+
+
+def vote_row(vote: GroupVote, *, step: int, generation: int) -> dict:
+    """One line of ``solver/iter_XX_votes.jsonl``: a group's vote, the first optimizer step it feeds, its generation."""
+    return {"step": step, "generation": generation, "problem_id": vote.problem_id, "label": vote.label,
+            "share": vote.share, "answers": list(vote.answers), "mean_reward": vote.mean_reward, "kept": vote.kept}
+
+
+def votes_from_rows(rows: Sequence[Mapping]) -> list[GroupVote]:
+    """The `GroupVote` of each `vote_row` (read back from ``solver/iter_XX_votes.jsonl``)."""
+    return [GroupVote(problem_id=r["problem_id"], answers=tuple(r["answers"]), label=r["label"], share=r["share"],
+                      mean_reward=r["mean_reward"], kept=r["kept"]) for r in rows]
+
+
 def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75), group_size: int,
-                        stats: list | None = None, id_column: str = ID_COLUMN,
+                        id_column: str = ID_COLUMN,
                         read_answer: Callable[[str], str | None] = boxed_answer,
-                        gold: Mapping[str, str] | None = None) -> Callable[..., list[float | None]]:
+                        gold: Mapping[str, str] | None = None, solver_reward: str = "vote",
+                        record_vote: Callable[[dict], None] | None = None,
+                        updates_per_generation: int = 1) -> Callable[..., list[float | None]]:
     """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
 
     Args:
@@ -131,12 +175,17 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         band: (lo, hi) bounds on a group's mean reward; groups outside get None (dropped).
             None keeps every group (the no-filter ablation).
         group_size: G, TRL's ``num_generations``.
-        stats: optional list that receives one `GroupVote` per group per call (for logging).
         id_column: the dataset column naming each completion's question.
         read_answer: the answer a completion gives the vote (None: unanswered): the recipe's reader
             (`ttcs.context.RunContext.read_answer`); by default its last boxed answer, as in the paper.
-        gold: question id -> gold answer: reward agreement with the gold answer instead of the vote
-            (``method=oracle``, the label-leakage upper bound; never a test-time method).
+        gold: question id -> gold answer, where known: the logged pseudo_label_accuracy only, unless
+            ``solver_reward="gold"``.
+        solver_reward: ``vote`` (the method), or ``gold``: reward agreement with the gold answer instead of the
+            vote (``method=oracle``, the label-leakage upper bound; never a test-time method).
+        record_vote: called with each group's `vote_row` (on every process; the Solver phase passes the run
+            directory's append, which writes on the main process only). None: votes are not kept.
+        updates_per_generation: optimizer steps per generation (`ttcs.metrics.updates_per_generation`), which
+            numbers the generations from TRL's ``trainer_state``.
 
     Returns:
         ``reward_fn(prompts, completions, **columns) -> list[float | None]``, one per completion
@@ -148,6 +197,10 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         >>> fn(prompts=["q"] * 4, completions=["\\\\boxed{2}"] * 3 + ["x"], problem_id=["a"] * 4)  # doctest: +SKIP
         [1.0, 1.0, 1.0, 0.0]
     """
+    if solver_reward not in ("vote", "gold"):
+        raise ValueError(f"unknown solver reward {solver_reward!r}; choose vote or gold")
+    reward_gold = gold if solver_reward == "gold" else None
+    gold = gold or {}
     if band is not None:
         if not is_band(list(band)):
             raise ValueError(f"band={list(band)}: {BAND_RULE}")
@@ -159,13 +212,17 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
         answers = [read_answer(t) for t in texts]
         ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
-        rewards, records = score_groups(ids, all_answers, verifier, group_size=group_size, band=band, gold=gold)
-        if stats is not None:
-            stats.extend(records)
+        rewards, votes = score_groups(ids, all_answers, verifier, group_size=group_size, band=band, gold=reward_gold)
         log_metric = columns.get("log_metric")
-        if log_metric is not None and records:
-            log_metric("kept_share", sum(r.kept for r in records) / len(records))
-            log_metric("vote_share", sum(r.share for r in records) / len(records))
+        if log_metric is not None:
+            for name, value in vote_summary(votes, gold, verifier).items():
+                if value is not None:
+                    log_metric(name, value)
+        if record_vote is not None:
+            generation = generation_of(columns.get("trainer_state"), updates_per_generation)
+            step = columns["trainer_state"].global_step + 1  # the first optimizer step trained on these votes
+            for vote in votes:
+                record_vote(vote_row(vote, step=step, generation=generation))
         return rewards[offset:offset + len(completions)]
 
     return majority_reward
