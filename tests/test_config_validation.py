@@ -76,7 +76,7 @@ REFUSED = [
     (["eval.max_new_tokens=0"], "eval.max_new_tokens=0: must be an integer >= 1"),
     (["train.solver.max_completion_length=-1"], "train.solver.max_completion_length=-1: must be an integer >= 1"),
     (["method.curriculum_ratio=1.5"], "method.curriculum_ratio=1.5: must be a number in [0, 1]"),
-    (["train.iterations=0"], "method.iterations=0: must be an integer >= 1"),
+    (["train.iterations=0"], "train.iterations=0: must be an integer >= 1"),
     (["train.curriculum.total=0"], "train.curriculum.total=0: must be an integer >= 1 or null"),
     # names: phases, policies, scores, backends, templates, dtypes
     (["method.phases=[solver,synthesizer]"], "method.phases=['solver', 'synthesizer']: must list some of "
@@ -123,7 +123,6 @@ REFUSED = [
     (["method.gamma=0"], "method.gamma=0: must be a number > 0"),
     (["method.repetition_threshold=1.5"], "method.repetition_threshold=1.5: must be a number in [0, 1]"),
     (["method.copy_penalty=yes"], "method.copy_penalty=yes: must be true or false"),
-    (["method=base", "method.iterations=-1"], "method.iterations=-1: must be an integer >= 0"),
     (["backend.gpu_memory_utilization=0"], "backend.gpu_memory_utilization=0: must be a number in (0, 1]"),
     (["backend.tensor_parallel_size=2"], "backend.tensor_parallel_size=2: must be one of 1"),
     (["backend.sleep_level=3"], "backend.sleep_level=3: must be one of 1, 2"),
@@ -141,7 +140,7 @@ ACCEPTED = [
     ["train=gpu", "+recipe.answer_policy=first"],  # the paper recipe reads no small-model key
     ["recipe.solver_prefill=''"], ["train=gpu", "recipe=small_model"], ["recipe=paper"],
     ["method=ttrl", "+method.gamma=0"],  # no Synthesizer phase reads gamma
-    ["method=base", "method.iterations=0"],
+    ["method=base", "train.iterations=0"],
 ]
 
 

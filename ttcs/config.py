@@ -254,8 +254,9 @@ def phases(cfg, key: str) -> None:
 
 
 def iterations(cfg, key: str) -> None:
-    """Training iterations: at least 1 for a method with phases, at least 0 for an evaluation-only one."""
-    Integer(1 if _value(cfg, _sibling(key, "phases")) else 0)(cfg, key)
+    """Training iterations: at least 1 for a method with phases; an evaluation-only method never reads them."""
+    if OmegaConf.select(cfg, "method.phases", default=None):
+        Integer(1)(cfg, key)
 
 
 def _step_completions(cfg, key: str) -> int:
@@ -465,6 +466,7 @@ SCHEMA = {
         "claim_check": ForRecipe(_SMALL_MODEL, OneOf(_imported("ttcs.recipes.small_model", "CLAIM_CHECKS"))),
     },
     "train": {
+        "iterations": iterations,
         "solver": _SOLVER,
         "synthesizer": _SYNTHESIZER,
         "curriculum": _CURRICULUM,
@@ -472,7 +474,6 @@ SCHEMA = {
     "method": {
         "phases": phases,
         "score": OneOf(("avg_at_k", "maj_at_k", "greedy")),
-        "iterations": iterations,
         "solver_reward": ForPhases(("solver",), IfPresent(OneOf(("vote", "gold")))),
         "gamma": ForPhases(_WITH_VARIANTS, Number(0, low_open=True)),
         "repetition_threshold": ForPhases(_WITH_VARIANTS, Number(0, 1)),

@@ -77,6 +77,11 @@ def config_fingerprint(cfg: DictConfig) -> dict:
     return flat
 
 
+def iterations(cfg: DictConfig) -> int:
+    """Training iterations after the base evaluation: ``train.iterations`` for a method with phases, else none."""
+    return int(cfg.train.iterations) if cfg.method.phases else 0
+
+
 def table_score(cfg: DictConfig) -> str:
     """The metric tables show for this run: the method's own (maj@k for self-consistency), or the evaluation
     protocol's (``eval.score``: greedy pass@1 on the sets the paper scores greedily) for methods scored by avg@k."""
@@ -88,8 +93,8 @@ def table_score(cfg: DictConfig) -> str:
 def build_results(ctx: RunContext) -> dict:
     """results.json, rebuilt from state.json so it always matches what finished."""
     cfg = ctx.cfg
-    iterations = []
-    for t in range(0, cfg.method.iterations + 1):
+    entries = []
+    for t in range(0, iterations(cfg) + 1):
         info = ctx.rundir.phase_info(f"iter_{t:02d}/eval")
         if not info:
             break
@@ -97,11 +102,11 @@ def build_results(ctx: RunContext) -> dict:
         solver = ctx.rundir.phase_info(f"iter_{t:02d}/solver")
         if "pseudo_label_accuracy" in solver:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
-        iterations.append(entry)
+        entries.append(entry)
     return {"method": cfg.method.name, "score": table_score(cfg), "model": cfg.model.name, "data": cfg.data.name,
             "uses_labels": bool(cfg.method.get("uses_labels", False)), "seed": cfg.seed,
             "run_name": cfg.get("run_name"), "versions": provenance(),
-            "iterations": iterations}
+            "iterations": entries}
 
 
 def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], AbstractContextManager] | None = None) -> dict:
@@ -126,7 +131,7 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     check_run_memory(cfg, uses_engine=ctx.uses_engine())
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
-    for t in range(0, cfg.method.iterations + 1):
+    for t in range(0, iterations(cfg) + 1):
         for name in (phases if t > 0 else []) + ["eval"]:
             key = f"iter_{t:02d}/{name}"
             if rundir.is_done(key):
