@@ -235,7 +235,7 @@ def _level4(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
     return question, answer, {"kind": kind, "values": values}
 
 
-GENERATORS = {0: _level0, 1: _level1, 2: _level2, 3: _level3, 4: _level4}
+GENERATORS: dict[int, Callable[..., tuple[str, sympy.Rational, dict]]] = {0: _level0, 1: _level1, 2: _level2, 3: _level3, 4: _level4}
 
 
 def _draw(level: int, seed: int, index: int, seen: set[str], ops: str | None = None) -> tuple[str, sympy.Rational, dict]:
@@ -275,7 +275,8 @@ def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS, o
         raise ValueError(f"arith: levels must be a non-empty subset of {sorted(GENERATORS)}, got {list(levels)}")
     if ops is not None and (not ops or set(ops) - set("+-*") or len(set(ops)) != len(ops)):
         raise ValueError(f"arith: ops must be distinct operations from '+-*', got {ops!r}")
-    problems, seen = [], set()
+    problems: list[Problem] = []
+    seen: set[str] = set()
     for index in range(n):
         level = levels[index % len(levels)]
         question, answer, meta = _draw(level, seed, index, seen, ops)

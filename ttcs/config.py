@@ -72,6 +72,14 @@ def _check_table(cfg, node: str, table: Mapping) -> None:
 # ----------------------------------------------------------------------------- reading and refusing
 
 
+def plain(node: Any) -> dict[str, Any]:
+    """A config node as a plain dict, interpolations resolved (what TRL's and PEFT's configs are built from)."""
+    value = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping, got {type(value).__name__}: {value!r}")
+    return value  # type: ignore[return-value]  # a DictConfig's keys are strings
+
+
 def _fail(key: str, value: Any, rule: str):
     shown = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
     raise ConfigError(f"{key}={shown}: {rule}")

@@ -494,9 +494,9 @@ def _as_dict(cfg: Any) -> dict:
     from omegaconf import DictConfig, OmegaConf
 
     if isinstance(cfg, DictConfig):
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        if isinstance(plain, dict):  # always, for a DictConfig; the check tells the type checker
-            return plain
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        if isinstance(resolved, dict):  # always, for a DictConfig; the check tells the type checker
+            return resolved
     if isinstance(cfg, Mapping):
         return dict(cfg)
     raise DataError(f"data config: expected a mapping, got {type(cfg).__name__}")

@@ -110,9 +110,9 @@ def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier,
                                                  max_new_tokens=max_new_tokens, seed=seed), desc=f"eval avg@{k}")
     greedy_out = (backend.generate(prompts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
                                    desc="eval greedy") if greedy else [[None]] * len(problems))
-    sampled = [[reply(c) for c in group] for group in sampled]
-    greedy_out = [[None if g[0] is None else reply(g[0])] for g in greedy_out]
-    results = [score_problem(p, s, verifier, g[0]) for p, s, g in zip(problems, sampled, greedy_out, strict=True)]
+    replies = [[reply(c) for c in group] for group in sampled]
+    greedy_replies = [None if g[0] is None else reply(g[0]) for g in greedy_out]
+    results = [score_problem(p, s, verifier, g) for p, s, g in zip(problems, replies, greedy_replies, strict=True)]
     return summarize(results), results
 
 

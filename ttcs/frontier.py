@@ -54,7 +54,8 @@ class _Draws:
     """Candidate indices in shuffled passes over the pool: every question before any repeats."""
 
     def __init__(self, size: int, seed: int):
-        self.size, self.rng, self.queue = size, random.Random(seed), []
+        self.size, self.rng = size, random.Random(seed)
+        self.queue: list[int] = []
 
     def take(self, count: int) -> list[int]:
         out: list[int] = []

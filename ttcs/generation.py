@@ -209,7 +209,10 @@ def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = No
         return HFBackend(model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True),
                          shard=shard)
     if name == "vllm":
-        engine = engine or make_engine(cfg, model_path)
+        if engine is None:
+            if model_path is None:
+                raise ValueError("the vllm backend needs an engine or the model's path")
+            engine = make_engine(cfg, model_path)
         return VLLMBackend(engine, model_path or engine.weights, shard=shard)
     raise ValueError(f"unknown backend {name!r}; choose hf, vllm or auto")
 

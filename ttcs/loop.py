@@ -27,11 +27,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from transformers import set_seed
 
 from ttcs import dist
-from ttcs.config import validate_config
+from ttcs.config import plain, validate_config
 from ttcs.context import RunContext
 from ttcs.curriculum import curriculum_phase
 from ttcs.data import load_data_config
@@ -63,7 +63,7 @@ PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
 
 def config_fingerprint(cfg: DictConfig) -> dict:
     """The part of the config that must not change when a run is resumed, flattened to key paths."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    resolved = plain(cfg)
     flat: dict = {}
 
     def walk(node, prefix):
@@ -73,7 +73,7 @@ def config_fingerprint(cfg: DictConfig) -> dict:
         else:
             flat[prefix] = node
 
-    walk({k: v for k, v in plain.items() if k not in RESUME_SAFE_KEYS}, "")
+    walk({k: v for k, v in resolved.items() if k not in RESUME_SAFE_KEYS}, "")
     return flat
 
 

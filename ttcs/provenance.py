@@ -27,7 +27,7 @@ def git_commit() -> str | None:
 
 def provenance() -> dict:
     """Versions of the packages that shape a result, and the git commit."""
-    out = {}
+    out: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             out[name] = version(name)

@@ -110,7 +110,8 @@ def _variant_samples(layout: RunLayout, limit: int = 5) -> list[str]:
 def _well_posed_lines(layout: RunLayout) -> list[str]:
     """The share of well-posed variants among each iteration's top-quartile rewards (ttcs.diagnostics)."""
     hydra_cfg = layout.hydra_config_path
-    name = OmegaConf.load(hydra_cfg).get("data", {}).get("verifier", "math") if hydra_cfg.is_file() else "math"
+    saved = OmegaConf.load(hydra_cfg) if hydra_cfg.is_file() else None
+    name = OmegaConf.select(saved, "data.verifier", default="math") if saved is not None else "math"
     lines = []
     for path in layout.curriculum_paths():
         records, verifier = read_jsonl(path), get_verifier(name)

@@ -20,8 +20,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
-from omegaconf import OmegaConf
-
+from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
@@ -124,7 +123,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    solver = OmegaConf.to_container(ctx.cfg.train.solver, resolve=True)
+    solver = plain(ctx.cfg.train.solver)
     problems = training_problems(ctx, iteration)
     _warn_if_special_tokens_added(ctx.tokenizer)
     planned, frontier = problems, None

@@ -22,9 +22,8 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 
-from omegaconf import OmegaConf
-
 from ttcs import dist
+from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.curriculum import variant_record
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
@@ -120,7 +119,7 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
     if cfg.method.frozen_synthesizer:
         logger.info("frozen Synthesizer (ablation): no Synthesizer training")
         return {"frozen": True}
-    node = OmegaConf.to_container(cfg.train.synthesizer, resolve=True)
+    node = plain(cfg.train.synthesizer)
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
     rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], seed_for(cfg.seed, "reference_rows", iteration), reference_free)

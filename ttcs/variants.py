@@ -69,7 +69,7 @@ def score_variants(ctx: RunContext, backend: GenerationBackend, texts: Sequence[
     texts = [s.prefill + t for t in texts]  # the prompt ended with the prefill: the output continues it
     parsed = [recipe.parse(t) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
-    scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question for i in ok], seed=seed), strict=True))
+    scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question or '' for i in ok], seed=seed), strict=True))
     consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
     claimed = recipe.claims(claimer, prompts, texts, parsed, verifier=ctx.verifier, synthesizer_prefill=s.prefill,
                             seed=seed)

@@ -118,7 +118,7 @@ class SmallModelRecipe(Recipe):
             return {}
         missing = [i for i, p in enumerate(parsed) if p.ok and p.answer is None]
         stated = state_claims(claimer, [prompts[i] for i in missing], [texts[i] for i in missing],
-                              [parsed[i].question for i in missing], prefill=synthesizer_prefill,
+                              [parsed[i].question or '' for i in missing], prefill=synthesizer_prefill,
                               claim_prefill=self.claim_prefill, max_new_tokens=self.claim_max_new_tokens,
                               read=lambda text: self.read_stated(text, verifier), seed=seed)
         return dict(zip(missing, stated, strict=True))

@@ -92,7 +92,7 @@ def math_segments(text: str) -> str:
         >>> math_segments(r"Let $x = 2$. Find \\(x^2\\).")
         'x = 2 x^2'
     """
-    return " ".join(m.group(m.lastindex).strip() for m in _MATH_SPAN.finditer(text))
+    return " ".join((m.group(m.lastindex or 0)).strip() for m in _MATH_SPAN.finditer(text))
 
 
 def math_skeleton(text: str) -> str:

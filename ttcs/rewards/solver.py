@@ -74,12 +74,12 @@ def majority_rewards(answers: Sequence[str | None], verifier) -> tuple[list[floa
 
 def apply_band(rewards: Sequence[float], band: Sequence[float] | None) -> list[float | None]:
     """Drop a group (all None) whose mean reward lies outside the closed band [lo, hi]; None = no filter."""
-    rewards = list(rewards)
-    if band is None or not rewards:
-        return rewards
+    kept: list[float | None] = list(rewards)
+    if band is None or not kept:
+        return kept
     lo, hi = band
-    mean = sum(rewards) / len(rewards)
-    return rewards if lo <= mean <= hi else [None] * len(rewards)
+    mean = sum(rewards) / len(kept)
+    return kept if lo <= mean <= hi else [None] * len(kept)
 
 
 def _gather_groups(ids: list[str], answers: list[str | None]) -> tuple[list[str], list[str | None], int]:

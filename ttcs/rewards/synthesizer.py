@@ -109,7 +109,7 @@ def _one_reward(
     if not parsed.ok:
         return RewardBreakdown(0.0, None, 0.0, None, None, None, 0.0)
     if consistency is None:
-        raise ValueError(f"parsed variant {parsed.question[:60]!r} has no Solver consistency")
+        raise ValueError(f"parsed variant {(parsed.question or '')[:60]!r} has no Solver consistency")
     capability = capability_reward(consistency, gamma)
     r, is_copy, similarity, rule = capability, None, None, None
     if copy_penalty and reference is not None:
