@@ -13,21 +13,41 @@ import pytest
 from ttcs.recipes.small_model import parse_lenient
 from ttcs.rewards.capability import capability_reward, self_consistency
 from ttcs.rewards.copying import (
-    apply_copy_penalty,
+    CopyProbe,
     char_similarity,
-    copy_similarity,
+    copy_check,
     copy_threshold,
+    jaccard,
     math_segments,
     math_skeleton,
-    token_overlap,
 )
-from ttcs.rewards.format import MAX_QUESTION_CHARS, format_reward, parse_variant
+from ttcs.rewards.format import MAX_QUESTION_CHARS, parse_variant
 from ttcs.rewards.repetition import bleu_distance_matrix, repetition_clusters, repetition_penalty
 from ttcs.rewards.synthesizer import synthesizer_rewards
 
 REFERENCE = "Tom has 3 apples and buys 4 more apples at the market. How many apples does Tom have now?"
 NUMBERS_CHANGED = "Tom has 8 apples and buys 9 more apples at the market. How many apples does Tom have now?"
 DIFFERENT = "A train travels at 60 km per hour for 2.5 hours. What distance does it cover, in kilometres?"
+
+
+def copy_similarity(variant: str, reference: str) -> tuple[bool, float]:
+    """Whether `variant` is a near copy of `reference` and the similarity the penalty uses, as the reward sees them."""
+    is_copy, similarity, _ = copy_check(CopyProbe.of(variant), CopyProbe.of(reference))
+    return is_copy, similarity
+
+
+def apply_copy_penalty(r: float, variant: str, reference: str) -> float:
+    """The combiner's copy term (`ttcs.rewards.synthesizer._one_reward`): r * (1 - similarity) for a near copy."""
+    is_copy, similarity = copy_similarity(variant, reference)
+    return r * (1.0 - similarity) if is_copy else r
+
+
+def token_overlap(a: str, b: str) -> float:
+    return jaccard(CopyProbe.of(a).tokens, CopyProbe.of(b).tokens)
+
+
+def format_reward(text: str) -> float:
+    return 1.0 if parse_variant(text).ok else 0.0
 
 
 def variant(question: str, answer: str = "7") -> str:

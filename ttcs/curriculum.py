@@ -33,7 +33,6 @@ from ttcs.generation import Sampling
 from ttcs.prompts import load_template
 from ttcs.rewards.copying import CopyProbe, char_similarity, copy_check, ratio_upper_bound
 from ttcs.rewards.format import parse_variant
-from ttcs.rundir import read_jsonl
 from ttcs.seeds import seed_for
 from ttcs.types import ParsedVariant, Problem, RewardBreakdown
 from ttcs.variants import score_variants, synthesizer_prompt
@@ -368,8 +367,3 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
                 info["variants"], 100 * info["parsed_share"], info["kept"], info["train_size"],
                 info["synthetic_in_train"])
     return info
-
-
-def read_curriculum(ctx: RunContext, iteration: int) -> list[dict]:
-    """Every variant record of an iteration (both phases), in the order written."""
-    return read_jsonl(ctx.rundir.curriculum_path(iteration))

@@ -54,10 +54,6 @@ def majority_vote(answers: Sequence[str | None], verifier: Verifier) -> Vote:
     return Vote(label=answers[winner[0]], count=len(winner), share=len(winner) / len(answers), clusters=clusters)
 
 
-def vote_groups(groups: Sequence[Sequence[str | None]], verifier: Verifier) -> list[Vote]:
-    """`majority_vote` on each group (e.g. the G samples of each question), in order."""
-    return [majority_vote(answers, verifier) for answers in groups]
-
 
 def _cluster(answers: Sequence[str | None], verifier: Verifier) -> list[list[int]]:
     """Clusters in order of their first member; members in index order."""

@@ -193,10 +193,6 @@ def problem_text_flaw(question: str) -> str | None:
     return None
 
 
-def states_a_problem(question: str) -> bool:
-    """True when `problem_text_flaw` finds nothing wrong with ``question``."""
-    return problem_text_flaw(question) is None
-
 
 def claim_prompts(prompts: Sequence[str], texts: Sequence[str], questions: Sequence[str], *, prefill: str,
                   claim_prefill: str) -> list[str]:

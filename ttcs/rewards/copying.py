@@ -2,7 +2,7 @@
 
 A variant that is a near copy of its reference question (`copy_check`: the same text, or the
 same math skeleton with new numbers or words) has its reward multiplied by ``1 - similarity``
-(`apply_copy_penalty`). The curriculum filter (`ttcs.curriculum.dedupe_variants`) uses the
+(in the combiner, `ttcs.rewards.synthesizer`). The curriculum filter (`ttcs.curriculum.dedupe_variants`) uses the
 same `CopyProbe`, `copy_check`, `char_similarity` and `ratio_upper_bound` to drop copies of
 test questions and near duplicates of one another.
 """
@@ -116,20 +116,9 @@ def _copy_tokens(text: str) -> frozenset[str]:
     return frozenset(t for t in tokens if not (t.isalpha() and t in _COPY_STOPWORDS))
 
 
-def token_overlap(a: str, b: str) -> float:
-    """Jaccard overlap of the texts' tokens: words, numbers, LaTeX commands and operators, minus stop words.
 
-    Instruction words ("find", "compute", "integer", ...) are stop words too: every
-    problem uses them. A text without any token overlaps nothing (0.0).
-
-    Example:
-        >>> token_overlap("Find the sum of 3 apples", "Compute the sum of 3 pears")
-        0.5
-    """
-    return _jaccard(_copy_tokens(a), _copy_tokens(b))
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard overlap of two token sets (`CopyProbe.tokens`); 0.0 when either is empty."""
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
@@ -173,7 +162,7 @@ def copy_check(variant: CopyProbe, reference: CopyProbe, *, exact: bool = True) 
     1. ``text``: character similarity above `copy_threshold` of the shorter text;
     2. ``skeleton``: the math skeletons (of the math spans when both texts have some, of
        the whole texts otherwise) have similarity above 0.9, together with a character
-       similarity above 0.45 or a `token_overlap` above 0.40 — a paraphrase that keeps
+       similarity above 0.45 or a token overlap (`jaccard` of `CopyProbe.tokens`) above 0.40 — a paraphrase that keeps
        the numbers' structure, or the same word problem with new numbers.
 
     ``similarity`` is the score of the rule that fired (the text similarity when none
@@ -186,7 +175,7 @@ def copy_check(variant: CopyProbe, reference: CopyProbe, *, exact: bool = True) 
         return False, 0.0, None
     text_bound = ratio_upper_bound(variant.norm, reference.norm, variant.chars, reference.chars)
     threshold = copy_threshold(min(len(variant.norm), len(reference.norm)))
-    overlap = _jaccard(variant.tokens, reference.tokens)
+    overlap = jaccard(variant.tokens, reference.tokens)
     if text_bound <= threshold and text_bound <= SKELETON_TEXT_OVERLAP and overlap <= SKELETON_TOKEN_OVERLAP:
         return False, _ratio(variant.norm, reference.norm) if exact else text_bound, None  # no rule can fire
     needed = exact or text_bound > min(threshold, SKELETON_TEXT_OVERLAP)
@@ -202,25 +191,3 @@ def copy_check(variant: CopyProbe, reference: CopyProbe, *, exact: bool = True) 
     skeleton = _ratio(a, b)
     return (True, skeleton, "skeleton") if skeleton > SKELETON_COPY else (False, text, None)
 
-
-def copy_similarity(variant: str, reference: str) -> tuple[bool, float]:
-    """Whether ``variant`` is a near copy of ``reference``, and the similarity its penalty uses (`copy_check`).
-
-    Example:
-        >>> copy_similarity("Tom has 3 apples and buys 4 more. How many apples does he have?",
-        ...                 "Tom has 8 apples and buys 9 more. How many apples does he have?")[0]
-        True
-    """
-    is_copy, similarity, _ = copy_check(CopyProbe.of(variant), CopyProbe.of(reference))
-    return is_copy, similarity
-
-
-def apply_copy_penalty(r: float, variant: str, reference: str) -> float:
-    """``r * (1 - similarity)`` when the variant is a near copy of the reference, else ``r``.
-
-    Example:
-        >>> apply_copy_penalty(1.0, "What is 2 + 2?", "What is 2 + 2?")
-        0.0
-    """
-    is_copy, similarity = copy_similarity(variant, reference)
-    return r * (1.0 - similarity) if is_copy else r

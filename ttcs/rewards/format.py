@@ -1,7 +1,7 @@
 """The Synthesizer reward's format term: does an output parse into a question and a claimed answer?
 
 A variant is a ``<question>...</question>`` block followed by a final ``\\boxed{...}``
-answer (`parse_variant`, the published method's strict format). `format_reward` is 1 for an
+answer (`parse_variant`, the published method's strict format). The format term is 1 for an
 output that parses and 0 otherwise; the combiner (`ttcs.rewards.synthesizer`) gives an
 unparseable output a total of 0. `question_block`, `read_question` and `boxed_after` are the
 steps of the parse, which the small-model recipe's lenient parse reuses
@@ -96,13 +96,3 @@ def boxed_after(text: str, end: int, max_answer_chars: int) -> tuple[str | None,
     if len(answer) > max_answer_chars:
         return None, f"answer longer than {max_answer_chars} characters"
     return answer, None
-
-
-def format_reward(text: str) -> float:
-    """1.0 if `parse_variant` accepts ``text``, else 0.0.
-
-    Example:
-        >>> format_reward("<question>2 + 2?</question> \\\\boxed{4}"), format_reward("\\\\boxed{4}")
-        (1.0, 0.0)
-    """
-    return 1.0 if parse_variant(text).ok else 0.0

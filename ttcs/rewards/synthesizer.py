@@ -11,9 +11,9 @@ reward (step 1 of the TTCS method; docs/fidelity.md compares it with the authors
 
 Each term is a pure function of plain values in a module of its own:
 
-* format (`parse_variant`, `format_reward`): `ttcs.rewards.format`;
+* format (`parse_variant`): `ttcs.rewards.format`;
 * capability (`self_consistency`, `capability_reward`): `ttcs.rewards.capability`;
-* copy penalty (`copy_check`, `apply_copy_penalty`): `ttcs.rewards.copying`, shared with
+* copy penalty (`copy_check`): `ttcs.rewards.copying`, shared with
   the curriculum filter's near-duplicate tests;
 * repetition penalty (`repetition_clusters`, `repetition_penalty`): `ttcs.rewards.repetition`;
 * claim check: each variant's verdict comes from the recipe (`ttcs.recipes`, ``claim_verdict``).
