@@ -35,6 +35,7 @@ def install(target: str, setattr=setattr, kill=os.kill) -> None:
             if self.writer:  # only real writes count
                 self._kill_writes = getattr(self, "_kill_writes", 0) + 1
                 maybe_kill(self)
+
         return wrapper
 
     def patched_begin_phase(self, phase, *args, **kwargs):

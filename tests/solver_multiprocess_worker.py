@@ -39,28 +39,47 @@ def main(out_dir: str) -> None:
     torch.set_num_threads(1)
     state = PartialState(cpu=True)  # torchrun-launched CPU processes join a gloo group only with cpu=True
     verifier, votes, calls = ParityVerifier(), [], []
-    majority = get_majority_reward(verifier, band=None, group_size=4, record_vote=votes.append,
-                                   read_answer=verifier.extract)
+    majority = get_majority_reward(
+        verifier, band=None, group_size=4, record_vote=votes.append, read_answer=verifier.extract
+    )
 
     def recorded_reward(prompts, completions, **columns):
         rewards = majority(prompts, completions, **columns)
-        calls.append({"ids": list(columns["problem_id"]), "answers": [verifier.extract(c) for c in completions],
-                      "rewards": rewards})
+        calls.append(
+            {
+                "ids": list(columns["problem_id"]),
+                "answers": [verifier.extract(c) for c in completions],
+                "rewards": rewards,
+            }
+        )
         return rewards
 
     recorded_reward.__name__ = "majority_reward"
-    solver = {"steps": 2, "batch_questions": 1, "group_size": 4, "micro_batch": 2, "max_completion_length": 8,
-              "learning_rate": 1e-3, "band": None, "report_to": "none", "gradient_checkpointing": False}
+    solver = {
+        "steps": 2,
+        "batch_questions": 1,
+        "group_size": 4,
+        "micro_batch": 2,
+        "max_completion_length": 8,
+        "learning_rate": 1e-3,
+        "band": None,
+        "report_to": "none",
+        "gradient_checkpointing": False,
+    }
     args = build_grpo_config(solver, output_dir=Path(out_dir) / "trl", seed=0, train_size=2, cuda=False)
     tok = build_tiny_tokenizer()
     data = Dataset.from_dict({"prompt": ["What is 1 + 1?", "What is 2 + 5?"], "problem_id": ["a", "b"]})
-    trainer = GRPOTrainer(model=build_tiny_model(tok), reward_funcs=recorded_reward, args=args, train_dataset=data,
-                          processing_class=tok)
+    trainer = GRPOTrainer(
+        model=build_tiny_model(tok), reward_funcs=recorded_reward, args=args, train_dataset=data, processing_class=tok
+    )
     trainer.train()
-    record = {"rank": state.process_index, "world_size": state.num_processes,
-              "per_device_train_batch_size": args.per_device_train_batch_size,
-              "votes": [{"problem_id": v["problem_id"], "answers": v["answers"], "label": v["label"]} for v in votes],
-              "calls": calls}
+    record = {
+        "rank": state.process_index,
+        "world_size": state.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "votes": [{"problem_id": v["problem_id"], "answers": v["answers"], "label": v["label"]} for v in votes],
+        "calls": calls,
+    }
     (Path(out_dir) / f"rank_{state.process_index}.json").write_text(json.dumps(record))
     # Both records are written; leave without the interpreter's teardown. In torch 2.13 the gloo group's teardown
     # now and then deadlocks (the DDP reducer's process-group destructor joins gloo's worker thread while holding

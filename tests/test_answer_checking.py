@@ -203,8 +203,9 @@ FAMILIES = {
 CASES = [(family, *case) for family, cases in FAMILIES.items() for case in cases]
 
 
-@pytest.mark.parametrize(("family", "gold", "completion", "correct"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("family", "gold", "completion", "correct"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_scoring(verifier, family, gold, completion, correct):
     assert scored(verifier, gold, completion) is correct
 
@@ -269,6 +270,7 @@ def test_is_correct_never_raises(verifier):
 
 # ---- evaluation uses the scoring policy and keeps the roles ---------------------------------
 
+
 class RecordingVerifier:
     """Exact-match verifier that records how scoring calls it."""
 
@@ -298,8 +300,9 @@ def test_evaluation_scores_with_the_scoring_policy_gold_first():
     from ttcs.data import Problem
 
     verifier = RecordingVerifier()
-    result = score_problem(Problem(id="a", question="?", answer="2", source="t"), ["x = 2", "x = 3"], verifier,
-                           greedy_completion="x = 2")
+    result = score_problem(
+        Problem(id="a", question="?", answer="2", source="t"), ["x = 2", "x = 3"], verifier, greedy_completion="x = 2"
+    )
     assert result.answers == ["2", "3"] and result.correct == [True, False]
     assert result.vote_correct and result.greedy_correct
     assert verifier.calls and all(gold == "2" for gold, _ in verifier.calls)

@@ -24,8 +24,11 @@ def test_family_filter():
 
 
 def test_benchmark_scores_both_checkers_per_family():
-    cases = [Case("demo", "1/2", r"so \boxed{0.5}", True), Case("demo", "2", r"so \boxed{3}", False),
-             Case("boxes", "1, -2", r"$\boxed{1}$ and $\boxed{-2}$", True)]
+    cases = [
+        Case("demo", "1/2", r"so \boxed{0.5}", True),
+        Case("demo", "2", r"so \boxed{3}", False),
+        Case("boxes", "1, -2", r"$\boxed{1}$ and $\boxed{-2}$", True),
+    ]
     scores, warm_up = run_benchmark(cases)
     assert [s.family for s in scores] == ["demo", "boxes"] and warm_up >= 0
     demo = scores[0]
@@ -38,10 +41,15 @@ def test_benchmark_scores_both_checkers_per_family():
 
 def test_main_prints_a_markdown_table(capsys, tmp_path):
     path = tmp_path / "cases.jsonl"
-    path.write_text("".join(json.dumps(c) + "\n" for c in [
-        {"family": "f", "gold": "5", "completion": r"\boxed{5}", "label": True},
-        {"family": "f", "gold": "5", "completion": r"\boxed{6}", "label": False},
-    ]))
+    path.write_text(
+        "".join(
+            json.dumps(c) + "\n"
+            for c in [
+                {"family": "f", "gold": "5", "completion": r"\boxed{5}", "label": True},
+                {"family": "f", "gold": "5", "completion": r"\boxed{6}", "label": False},
+            ]
+        )
+    )
     assert main(["--cases", str(path), "-v"]) == 0
     out = capsys.readouterr().out
     assert "| f | 2 | 2/2 (100%) |" in out and "2 cases" in out
@@ -50,8 +58,9 @@ def test_main_prints_a_markdown_table(capsys, tmp_path):
 def test_upstream_suites_are_stored_as_attributed_data():
     from ttcs_eval.bench_answers import UPSTREAM
 
-    for path, repo, licence in zip(UPSTREAM, ("huggingface/Math-Verify", "huggingface/lighteval"),
-                                   ("Apache-2.0", "MIT"), strict=True):
+    for path, repo, licence in zip(
+        UPSTREAM, ("huggingface/Math-Verify", "huggingface/lighteval"), ("Apache-2.0", "MIT"), strict=True
+    ):
         with open(path, encoding="utf-8") as lines:
             records = [json.loads(line) for line in lines]
         assert len(records) >= 200
@@ -70,16 +79,29 @@ def test_load_suites_and_the_options_of_an_upstream_case():
     assert suites == {"ttcs", "math-verify", "lighteval"}
     lighteval = load_suites(["lighteval"])
     assert lighteval and all(c.suite == "lighteval" and c.settings for c in lighteval)
-    options = ttcs_options({"match_types": ["latex"], "precision": 5, "strict": False,
-                            "allow_set_relation_comp": True})
-    assert options == {"scoring_targets": ("latex",), "float_rounding": 5, "strict": False,
-                       "allow_set_relation_comp": True}
+    options = ttcs_options({"match_types": ["latex"], "precision": 5, "strict": False, "allow_set_relation_comp": True})
+    assert options == {
+        "scoring_targets": ("latex",),
+        "float_rounding": 5,
+        "strict": False,
+        "allow_set_relation_comp": True,
+    }
     assert ttcs_options({}) == {}
 
 
 def test_an_upstream_case_is_scored_as_its_test_configures_it():
-    settings = tuple(sorted({"match_types": ("latex", "expr"), "precision": 6, "strict": False,
-                             "allow_set_relation_comp": False, "boxed_match_priority": 0, "language": "ENGLISH"}.items()))
+    settings = tuple(
+        sorted(
+            {
+                "match_types": ("latex", "expr"),
+                "precision": 6,
+                "strict": False,
+                "allow_set_relation_comp": False,
+                "boxed_match_priority": 0,
+                "language": "ENGLISH",
+            }.items()
+        )
+    )
     cases = [Case("test_strict", "$f(x)$", "$f(y)$", True, "math-verify", settings)]
     scores, _ = run_benchmark(cases, by="suite")
     assert scores[0].family == "math-verify" and scores[0].ttcs.right == 1 and scores[0].math_verify.right == 1

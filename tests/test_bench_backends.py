@@ -15,9 +15,17 @@ def test_each_cell_sets_the_backend_and_the_dtype_of_model_and_engine():
 
 
 def test_table_has_a_column_per_phase_and_shows_failures():
-    rows = [{"job": "base", "backend": "hf", "dtype": "float32", "wall_seconds": 70.0,
-             "phases": {"iter_00/eval": 60.5}, "eval": {"avg_at_k": 53.6, "maj_at_k": 58.3, "greedy": 66.7}},
-            {"job": "base", "backend": "vllm", "dtype": "float32", "wall_seconds": 3.0, "error": "no vLLM"}]
+    rows = [
+        {
+            "job": "base",
+            "backend": "hf",
+            "dtype": "float32",
+            "wall_seconds": 70.0,
+            "phases": {"iter_00/eval": 60.5},
+            "eval": {"avg_at_k": 53.6, "maj_at_k": 58.3, "greedy": 66.7},
+        },
+        {"job": "base", "backend": "vllm", "dtype": "float32", "wall_seconds": 3.0, "error": "no vLLM"},
+    ]
     lines = format_table(rows).splitlines()
     assert "iter_00/eval" in lines[0] and len(lines) == 4
     assert "| 60.5 | 70.0 | 53.6 / 58.3 / 66.7 |" in lines[2] and lines[3].endswith("| 3.0 | no vLLM |")

@@ -18,8 +18,14 @@ def test_the_shipped_architecture_is_qwen2_5_math_1_5b():
 
     values = architecture(tiny=False)
     config = Qwen2Config(**{k: v for k, v in values.items() if k not in ("architectures", "model_type")})
-    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads,
-            config.intermediate_size, config.vocab_size) == (1536, 28, 12, 2, 8960, 151936)
+    assert (
+        config.hidden_size,
+        config.num_hidden_layers,
+        config.num_attention_heads,
+        config.num_key_value_heads,
+        config.intermediate_size,
+        config.vocab_size,
+    ) == (1536, 28, 12, 2, 8960, 151936)
     assert config.rope_parameters["rope_theta"] == 10000 and config.max_position_embeddings == 4096
     assert config.tie_word_embeddings and shape_of(config).params == 1_543_714_304
 

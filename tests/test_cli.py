@@ -10,11 +10,24 @@ from ttcs_eval.table import main as table_main
 
 def test_multirun_then_table(tmp_path, tiny_model_dir, capsys):
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "ttcs.cli", "-m", "method=base,self_consistency", f"model.path={tiny_model_dir}",
-           "model.name=tiny", "data.options.n=3", "eval.k=2", "eval.max_new_tokens=4", "backend=hf",
-           "backend.progress=false", f"hydra.sweep.dir={sweep}"]
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "ttcs.cli",
+        "-m",
+        "method=base,self_consistency",
+        f"model.path={tiny_model_dir}",
+        "model.name=tiny",
+        "data.options.n=3",
+        "eval.k=2",
+        "eval.max_new_tokens=4",
+        "backend=hf",
+        "backend.progress=false",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    out = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert runs == ["base-tiny-arith_frontier-seed0", "self_consistency-tiny-arith_frontier-seed0"]
@@ -35,10 +48,25 @@ def test_multirun_then_table(tmp_path, tiny_model_dir, capsys):
 
 
 def _ttcs(args, cwd, env=None):
-    cmd = [sys.executable, "-m", "ttcs.cli", "method=base", "backend=hf", "eval.k=1", "eval.max_new_tokens=2",
-           f"hydra.run.dir={cwd / 'run'}", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "ttcs.cli",
+        "method=base",
+        "backend=hf",
+        "eval.k=1",
+        "eval.max_new_tokens=2",
+        f"hydra.run.dir={cwd / 'run'}",
+        *args,
+    ]
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
 
 
 def _assert_one_line(out, *expected):
@@ -53,10 +81,20 @@ def test_a_bad_data_file_ends_in_one_line(tmp_path, tiny_model_dir):
     broken.write_text('{"question": "1+1?", "answer": "2"}\n{"question": oops\n')
     no_question = tmp_path / "no_question.jsonl"
     no_question.write_text('{"q": "1+1?", "answer": "2"}\n')
-    for path, expected in [(broken, "line 2 is not valid JSON"), (no_question, "no question column"),
-                           (tmp_path / "missing.jsonl", "no such file")]:
-        out = _ttcs([f"model.path={tiny_model_dir}", f"data.path={path}", f"run_name={path.stem}",
-                     f"hydra.run.dir={tmp_path / path.stem}"], tmp_path)
+    for path, expected in [
+        (broken, "line 2 is not valid JSON"),
+        (no_question, "no question column"),
+        (tmp_path / "missing.jsonl", "no such file"),
+    ]:
+        out = _ttcs(
+            [
+                f"model.path={tiny_model_dir}",
+                f"data.path={path}",
+                f"run_name={path.stem}",
+                f"hydra.run.dir={tmp_path / path.stem}",
+            ],
+            tmp_path,
+        )
         _assert_one_line(out, str(path), expected)
 
 
@@ -84,8 +122,9 @@ def test_only_the_projects_own_errors_are_shortened():
 
 
 def test_help_names_ttcs_and_lists_only_config_groups(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "ttcs.cli", "--help"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "ttcs.cli", "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ttcs: test-time curriculum synthesis") and "powered by Hydra" not in out.stdout
     groups = out.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]

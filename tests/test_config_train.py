@@ -72,7 +72,10 @@ def test_the_presets_differ_where_the_cpu_cannot_follow_the_paper():
     assert recipes[1] == {**recipes[2], "solver_prefill": "The answer is "}
     assert (gpu["solver.band"], cpu["solver.band"], debug["solver.band"]) == ([0.25, 0.75], [0.25, 0.75], None)
     assert (gpu["solver.learning_rate"], cpu["solver.learning_rate"], debug["solver.learning_rate"]) == (
-        1e-6, 3e-6, 1e-3)
+        1e-6,
+        3e-6,
+        1e-3,
+    )
     assert gpu["solver.model_init_kwargs.dtype"] == "bfloat16" and cpu["solver.model_init_kwargs"] is None
     assert cpu["curriculum.max_new_tokens"] == "${train.synthesizer.max_completion_length}"
     # what debug does not change comes from cpu, and what cpu does not change from gpu
@@ -82,8 +85,11 @@ def test_the_presets_differ_where_the_cpu_cannot_follow_the_paper():
 
 def test_every_key_of_the_schema_is_described_by_a_comment_above_it():
     lines = (TRAIN / "gpu.yaml").read_text().splitlines()
-    undescribed = [line.strip() for before, line in zip(lines, lines[1:], strict=False)
-                   if re.match(r"\s*\w+:", line) and not before.strip().startswith("#")]
+    undescribed = [
+        line.strip()
+        for before, line in zip(lines, lines[1:], strict=False)
+        if re.match(r"\s*\w+:", line) and not before.strip().startswith("#")
+    ]
     assert not undescribed
 
 
@@ -101,8 +107,15 @@ def test_the_command_line_recipe_wins_over_the_presets(preset):
 
 
 def test_the_recipe_keys_left_the_train_group():
-    moved = {"answer_policy", "solver.prefill", "synthesizer.lenient_format", "synthesizer.problem_gate",
-             "synthesizer.claim_prefill", "synthesizer.claim_max_new_tokens", "synthesizer.claim_check"}
+    moved = {
+        "answer_policy",
+        "solver.prefill",
+        "synthesizer.lenient_format",
+        "synthesizer.problem_gate",
+        "synthesizer.claim_prefill",
+        "synthesizer.claim_max_new_tokens",
+        "synthesizer.claim_check",
+    }
     for preset in ("gpu", "cpu", "debug"):
         assert not moved & set(flatten(train_node(preset)))
 
@@ -110,6 +123,9 @@ def test_the_recipe_keys_left_the_train_group():
 @pytest.mark.parametrize("name", ["paper", "small_model", "small_model_no_prefill"])
 def test_every_key_of_a_recipe_is_described_by_a_comment_above_it(name):
     lines = (RECIPE / f"{name}.yaml").read_text().splitlines()
-    undescribed = [line.strip() for before, line in zip(lines, lines[1:], strict=False)
-                   if re.match(r"\w+:", line) and not before.strip().startswith("#")]
+    undescribed = [
+        line.strip()
+        for before, line in zip(lines, lines[1:], strict=False)
+        if re.match(r"\w+:", line) and not before.strip().startswith("#")
+    ]
     assert not undescribed

@@ -42,14 +42,17 @@ def test_every_shipped_option_validates(group, option):
 def test_every_method_and_training_setting_validates_alone_and_under_every_preset(preset):
     for method in METHODS:
         for train in TRAINS:
-            validate_config(compose_with(f"method={method}", f"train={train}",
-                                         *([f"experiment={preset}"] if preset else [])))
+            validate_config(
+                compose_with(f"method={method}", f"train={train}", *([f"experiment={preset}"] if preset else []))
+            )
 
 
 REFUSED = [
     # band order and range
-    (["method=ttrl", "train.solver.band=[0.9,0.1]"],
-     "train.solver.band=[0.9, 0.1]: must be [low, high] with 0 <= low < high <= 1, or null"),
+    (
+        ["method=ttrl", "train.solver.band=[0.9,0.1]"],
+        "train.solver.band=[0.9, 0.1]: must be [low, high] with 0 <= low < high <= 1, or null",
+    ),
     (["train.solver.band=[-0.1,0.5]"], "train.solver.band=[-0.1, 0.5]: must be [low, high]"),
     (["train.solver.band=[0.2,0.5,0.7]"], "train.solver.band=[0.2, 0.5, 0.7]: must be [low, high]"),
     (["train.solver.band=[0.5,0.5]"], "train.solver.band=[0.5, 0.5]: must be [low, high] with 0 <= low < high"),
@@ -63,10 +66,14 @@ REFUSED = [
     (["recipe.problem_gate=maybe"], "recipe.problem_gate=maybe: must be true or false"),
     (["train.synthesizer.steps=0"], "train.synthesizer.steps=0: must be an integer >= 1"),
     # group sizes against batch sizes
-    (["train.solver.micro_batch=3"],
-     "train.solver.micro_batch=3: must divide the mini-batch of 32 completions (batch_questions x group_size"),
-    (["train=gpu", "train.synthesizer.updates_per_step=3"],
-     "train.synthesizer.updates_per_step=3: must divide batch_questions x group_size = 128 completions"),
+    (
+        ["train.solver.micro_batch=3"],
+        "train.solver.micro_batch=3: must divide the mini-batch of 32 completions (batch_questions x group_size",
+    ),
+    (
+        ["train=gpu", "train.synthesizer.updates_per_step=3"],
+        "train.synthesizer.updates_per_step=3: must divide batch_questions x group_size = 128 completions",
+    ),
     # temperatures, nucleus, lengths, ratios, iterations
     (["train.solver.temperature=0"], "train.solver.temperature=0: must be a number > 0"),
     (["eval.temperature=-0.5"], "eval.temperature=-0.5: must be a number >= 0"),
@@ -79,16 +86,21 @@ REFUSED = [
     (["train.iterations=0"], "train.iterations=0: must be an integer >= 1"),
     (["train.curriculum.total=0"], "train.curriculum.total=0: must be an integer >= 1 or null"),
     # names: phases, policies, scores, backends, templates, dtypes
-    (["method.phases=[solver,synthesizer]"], "method.phases=['solver', 'synthesizer']: must list some of "
-                                             "synthesizer, curriculum, solver, each once, in that order"),
+    (
+        ["method.phases=[solver,synthesizer]"],
+        "method.phases=['solver', 'synthesizer']: must list some of "
+        "synthesizer, curriculum, solver, each once, in that order",
+    ),
     (["method.phases=[solver,teacher]"], "method.phases=['solver', 'teacher']: must list some of"),
     (["recipe.answer_policy=first"], "recipe.answer_policy=first: must be one of boxed, any"),
     (["method.score=best"], "method.score=best: must be one of avg_at_k, maj_at_k, greedy"),
     (["method=ttrl", "method.solver_reward=teacher"], "method.solver_reward=teacher: must be one of vote, gold"),
     (["train.curriculum.dedupe=fuzzy"], "train.curriculum.dedupe=fuzzy: must be one of exact, near"),
     (["backend.name=tgi"], "backend.name=tgi: must be one of auto, hf, vllm"),
-    (["train.synthesizer.template=no_such_prompt"],
-     "train.synthesizer.template=no_such_prompt: must be a text file or a built-in template (synthesizer,"),
+    (
+        ["train.synthesizer.template=no_such_prompt"],
+        "train.synthesizer.template=no_such_prompt: must be a text file or a built-in template (synthesizer,",
+    ),
     (["model.dtype=int3"], "model.dtype=int3: must be one of float32"),
     (["data.verifier=astrology"], "data.verifier=astrology: must be one of"),
     # local paths that do not exist
@@ -99,12 +111,18 @@ REFUSED = [
     (["data.path=/no/such/aime.parquet"], "data.path=/no/such/aime.parquet: no such file"),
     # switched sub-nodes are read, and checked, when switched on
     (["train.solver.lora.enabled=true", "train.solver.lora.r=0"], "train.solver.lora.r=0: must be an integer >= 1"),
-    (["train.synthesizer.lora.enabled=true", "train.synthesizer.lora.dropout=1.0"],
-     "train.synthesizer.lora.dropout=1.0: must be a number in [0, 1)"),
-    (["train.solver.dynamic_sampling.enabled=true", "train.solver.dynamic_sampling.oversample=0.5"],
-     "train.solver.dynamic_sampling.oversample=0.5: must be a number >= 1"),
-    (["train=gpu", "train.solver.dynamic_sampling.max_draws=0"],
-     "train.solver.dynamic_sampling.max_draws=0: must be an integer >= 1"),
+    (
+        ["train.synthesizer.lora.enabled=true", "train.synthesizer.lora.dropout=1.0"],
+        "train.synthesizer.lora.dropout=1.0: must be a number in [0, 1)",
+    ),
+    (
+        ["train.solver.dynamic_sampling.enabled=true", "train.solver.dynamic_sampling.oversample=0.5"],
+        "train.solver.dynamic_sampling.oversample=0.5: must be a number >= 1",
+    ),
+    (
+        ["train=gpu", "train.solver.dynamic_sampling.max_draws=0"],
+        "train.solver.dynamic_sampling.max_draws=0: must be an integer >= 1",
+    ),
     # the remaining keys, one rule each
     (["recipe.claim_check=always"], "recipe.claim_check=always: must be one of off, exists"),
     (["train.solver.scale_rewards=std"], "train.solver.scale_rewards=std: must be one of group, batch, none, true"),
@@ -133,12 +151,16 @@ REFUSED = [
 
 # Values the run accepts, or keys it does not read in that configuration.
 ACCEPTED = [
-    ["train.solver.band=[0,1]"], ["train.solver.band=null"], ["train=gpu", "train.solver.band=[0.25,0.75]"],
+    ["train.solver.band=[0,1]"],
+    ["train.solver.band=null"],
+    ["train=gpu", "train.solver.band=[0.25,0.75]"],
     ["train.solver.lora.r=0"],  # LoRA off: its keys are not read
     ["train.solver.dynamic_sampling.oversample=0.5"],  # dynamic sampling off in train=cpu
     ["recipe.claim_prefill=null", "recipe.claim_max_new_tokens=0"],  # no claim stage
     ["train=gpu", "+recipe.answer_policy=first"],  # the paper recipe reads no small-model key
-    ["recipe.solver_prefill=''"], ["train=gpu", "recipe=small_model"], ["recipe=paper"],
+    ["recipe.solver_prefill=''"],
+    ["train=gpu", "recipe=small_model"],
+    ["recipe=paper"],
     ["method=ttrl", "+method.gamma=0"],  # no Synthesizer phase reads gamma
     ["method=base", "train.iterations=0"],
 ]
@@ -176,17 +198,26 @@ def test_every_rule_of_the_schema_names_a_key_of_the_shipped_config():
     assert not stale
 
 
-@pytest.mark.parametrize(("processes", "overrides", "message"), [
-    (3, ["train=debug"], "train.solver.micro_batch=8: the mini-batch of 8 completions (batch_questions x group_size "
-     "/ updates_per_step) does not split into micro-batches on 3 processes; 8 completions do not divide among 3 "
-     "processes: launch a process count that divides 8 (1, 2, 4, 8)"),
-    (2, ["train=debug", "train.solver.batch_questions=3", "train.solver.micro_batch=4"],
-     "train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x group_size / updates_per_step) "
-     "does not split into micro-batches on 2 processes; micro_batch must divide 6 (completions per process): one of "
-     "1, 2, 3, 6"),
-])
-def test_under_accelerate_launch_the_split_over_the_processes_is_checked(monkeypatch, processes, overrides,
-                                                                         message):
+@pytest.mark.parametrize(
+    ("processes", "overrides", "message"),
+    [
+        (
+            3,
+            ["train=debug"],
+            "train.solver.micro_batch=8: the mini-batch of 8 completions (batch_questions x group_size "
+            "/ updates_per_step) does not split into micro-batches on 3 processes; 8 completions do not divide among 3 "
+            "processes: launch a process count that divides 8 (1, 2, 4, 8)",
+        ),
+        (
+            2,
+            ["train=debug", "train.solver.batch_questions=3", "train.solver.micro_batch=4"],
+            "train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x group_size / updates_per_step) "
+            "does not split into micro-batches on 2 processes; micro_batch must divide 6 (completions per process): one of "
+            "1, 2, 3, 6",
+        ),
+    ],
+)
+def test_under_accelerate_launch_the_split_over_the_processes_is_checked(monkeypatch, processes, overrides, message):
     """accelerate launch (torchrun) sets WORLD_SIZE in every process: the split ttcs.grpo makes is checked up front,
     with the same hint as its own refusal."""
     cfg = compose_with(*overrides)
@@ -233,15 +264,28 @@ def test_run_refuses_before_it_touches_the_run_directory(tmp_path, tiny_model_di
 
 def test_the_cli_refuses_a_bad_band_at_once_without_loading_a_model(tmp_path):
     """The issue's command, on the default (embedded) model: refused in about a second, one line, no traceback."""
-    cmd = [sys.executable, "-m", "ttcs.cli", "method=ttrl", "train.solver.band=[0.9,0.1]",
-           f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ttcs.cli",
+        "method=ttrl",
+        "train.solver.band=[0.9,0.1]",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     t0 = time.time()
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "TTCS_CACHE": str(tmp_path / "cache")})
+    out = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TTCS_CACHE": str(tmp_path / "cache")},
+    )
     elapsed = time.time() - t0
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1] == (
-        "ttcs: invalid config: train.solver.band=[0.9, 0.1]: must be [low, high] with 0 <= low < high <= 1, or null")
+        "ttcs: invalid config: train.solver.band=[0.9, 0.1]: must be [low, high] with 0 <= low < high <= 1, or null"
+    )
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "cache").exists()  # the embedded model was never materialised
     assert not (tmp_path / "run" / "state.json").exists()

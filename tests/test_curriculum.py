@@ -68,8 +68,13 @@ def test_dedupe_near_threshold_is_configurable():
 
 
 def test_dedupe_exact_mode_drops_only_exact_repeats_as_the_paper_does():
-    variants = [rec(LONG), rec(LONG.upper()), rec(LONG.replace("at random", "at randon")), rec(TESTS[0]),
-                rec(TESTS[1].replace("60", "75"))]
+    variants = [
+        rec(LONG),
+        rec(LONG.upper()),
+        rec(LONG.replace("at random", "at randon")),
+        rec(TESTS[0]),
+        rec(TESTS[1].replace("60", "75")),
+    ]
     kept, stats = dedupe_variants(variants, TESTS, mode="exact")
     assert kept == [variants[0], variants[2], variants[4]]
     assert (stats["exact_duplicate"], stats["test_copy"], stats["near_duplicate"]) == (1, 1, 0)
@@ -104,9 +109,7 @@ def problem_cls():
 
 
 def make_tests(problem_cls, n):
-    return [
-        problem_cls(id=f"t{i}", question=f"test question {i}", answer=str(i), source="test") for i in range(n)
-    ]
+    return [problem_cls(id=f"t{i}", question=f"test question {i}", answer=str(i), source="test") for i in range(n)]
 
 
 def make_variants(n, n_refs=2):
@@ -251,5 +254,10 @@ def test_arithmetic_check_compares_claims_and_votes_with_the_true_value():
         {**rec("Tom has 3 pens and 4 cups. How many?", answer="7"), "solver_answers": ["7", "7"]},  # not read
         {**rec("(original problem)", answer=None), "solver_answers": ["3", "3"]},
     ]
-    assert arithmetic_check(records, v) == {"count": 5, "readable": 3, "claim_right": 1, "vote_right": 2,
-                                            "well_posed_right": 1}
+    assert arithmetic_check(records, v) == {
+        "count": 5,
+        "readable": 3,
+        "claim_right": 1,
+        "vote_right": 2,
+        "well_posed_right": 1,
+    }

@@ -25,10 +25,13 @@ def write_jsonl(path: Path, rows: list) -> Path:
 
 def verl_rows() -> list[dict]:
     return [
-        {"data_source": "aime24",
-         "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"What is {i} + 1?"}],
-         "ability": "math", "reward_model": {"ground_truth": str(i + 1), "style": "rule"},
-         "extra_info": {"index": i, "split": "test"}}
+        {
+            "data_source": "aime24",
+            "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"What is {i} + 1?"}],
+            "ability": "math",
+            "reward_model": {"ground_truth": str(i + 1), "style": "rule"},
+            "extra_info": {"index": i, "split": "test"},
+        }
         for i in range(3)
     ]
 
@@ -63,8 +66,9 @@ def test_verl_without_data_source_uses_name(tmp_path):
 
 def test_plain_json_list(tmp_path):
     path = tmp_path / "plain.json"
-    path.write_text(json.dumps([{"problem": "1+1?", "answer": 2, "level": "Level 1"},
-                                {"problem": "2+2?", "answer": 4.0}]))
+    path.write_text(
+        json.dumps([{"problem": "1+1?", "answer": 2, "level": "Level 1"}, {"problem": "2+2?", "answer": 4.0}])
+    )
     got = load_problems(path)
     assert [(p.id, p.answer, p.source) for p in got] == [("plain-0", "2", "plain"), ("plain-1", "4", "plain")]
     assert got[0].meta == {"level": "Level 1"}
@@ -94,17 +98,34 @@ def test_answer_field_wins_over_solution(tmp_path):
     assert load_problems(write_jsonl(tmp_path / "s.jsonl", rows))[0].answer == "2"
 
 
-@pytest.mark.parametrize("text, expected", [
-    (r"\boxed{42}", "42"), (r"\boxed{\{1,2\}} and \boxed{{x}^{2}}", "{x}^{2}"), (r"\fbox{7}", "7"),
-    (r"the answer is \boxed 5$", "5"), ("no box", None), (r"\boxed{unclosed", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"\boxed{42}", "42"),
+        (r"\boxed{\{1,2\}} and \boxed{{x}^{2}}", "{x}^{2}"),
+        (r"\fbox{7}", "7"),
+        (r"the answer is \boxed 5$", "5"),
+        ("no box", None),
+        (r"\boxed{unclosed", None),
+    ],
+)
 def test_last_boxed(text, expected):
     assert last_boxed(text) == expected
 
 
 def test_mmlu_pro_layout(tmp_path):
-    rows = [{"question_id": 70, "question": "Pick", "options": ["x", "y", "z"], "answer": "B", "answer_index": 1,
-             "cot_content": "long", "category": "law", "src": "ori"}]
+    rows = [
+        {
+            "question_id": 70,
+            "question": "Pick",
+            "options": ["x", "y", "z"],
+            "answer": "B",
+            "answer_index": 1,
+            "cot_content": "long",
+            "category": "law",
+            "src": "ori",
+        }
+    ]
     path = tmp_path / "mmlu.parquet"
     pd.DataFrame(rows).to_parquet(path)  # options come back as a numpy array, ints as numpy ints
     (p,) = load_problems(path)
@@ -113,8 +134,16 @@ def test_mmlu_pro_layout(tmp_path):
 
 
 def test_supergpqa_layout_answer_letter_wins_over_answer_text(tmp_path):
-    rows = [{"uuid": "abc", "question": "Q", "options": ["one", "two"], "answer": "two", "answer_letter": "B",
-             "discipline": "Science"}]
+    rows = [
+        {
+            "uuid": "abc",
+            "question": "Q",
+            "options": ["one", "two"],
+            "answer": "two",
+            "answer_letter": "B",
+            "discipline": "Science",
+        }
+    ]
     (p,) = load_problems(write_jsonl(tmp_path / "sgpqa.jsonl", rows))
     assert (p.id, p.answer, p.meta["discipline"]) == ("abc", "B", "Science")
 
@@ -137,9 +166,11 @@ def test_bbeh_layout(tmp_path):
 
 
 def test_olympiadbench_list_answers(tmp_path):
-    rows = [{"id": 1606, "question": "Q1", "final_answer": ["$3$"]},
-            {"id": 1607, "question": "Q2", "final_answer": ["$1$", "$-2$"]},
-            {"id": 1608, "question": "Q3", "final_answer": None, "solution": r"so \boxed{7}"}]
+    rows = [
+        {"id": 1606, "question": "Q1", "final_answer": ["$3$"]},
+        {"id": 1607, "question": "Q2", "final_answer": ["$1$", "$-2$"]},
+        {"id": 1608, "question": "Q3", "final_answer": None, "solution": r"so \boxed{7}"},
+    ]
     path = tmp_path / "ob.parquet"
     pd.DataFrame(rows).to_parquet(path)  # lists come back as numpy arrays
     assert [p.answer for p in load_problems(path)] == ["3", "1, -2", "7"]
@@ -171,8 +202,9 @@ def test_bad_extension(tmp_path, suffix):
     assert_data_error(path, "unsupported file type")
 
 
-@pytest.mark.parametrize("name, content", [("e.jsonl", ""), ("e.json", ""), ("e.parquet", ""),
-                                           ("blank.jsonl", "\n\n"), ("list.json", "[]")])
+@pytest.mark.parametrize(
+    "name, content", [("e.jsonl", ""), ("e.json", ""), ("e.parquet", ""), ("blank.jsonl", "\n\n"), ("list.json", "[]")]
+)
 def test_empty_files(tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content)
@@ -299,8 +331,9 @@ def test_hub_rows_pick_test_split_and_limit(monkeypatch):
     def fake_load(path, name=None, split=None):
         seen.update(path=path, name=name, split=split)
         rows = [{"problem": f"P{i}", "answer": str(i), "unique_id": f"u{i}"} for i in range(5)]
-        return datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:1]),
-                                     "test": datasets.Dataset.from_list(rows)})
+        return datasets.DatasetDict(
+            {"train": datasets.Dataset.from_list(rows[:1]), "test": datasets.Dataset.from_list(rows)}
+        )
 
     monkeypatch.setattr(data_module, "hub_offline", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
@@ -331,8 +364,18 @@ def test_data_config_schema(path):
 
 
 def test_all_expected_configs_exist():
-    expected = {"arith", "aime24", "aime25", "amc23", "math500", "minerva", "olympiadbench", "mmlu_pro",
-                "supergpqa", "bbeh"}
+    expected = {
+        "arith",
+        "aime24",
+        "aime25",
+        "amc23",
+        "math500",
+        "minerva",
+        "olympiadbench",
+        "mmlu_pro",
+        "supergpqa",
+        "bbeh",
+    }
     assert {p.stem for p in CONF_DATA.glob("*.yaml")} >= expected
 
 
@@ -347,8 +390,11 @@ def test_load_data_config_arith():
 @pytest.mark.parametrize("stem", ["aime24", "mmlu_pro", "supergpqa", "bbeh"])
 def test_load_data_config_path_replaces_source(tmp_path, stem):
     cfg = OmegaConf.load(CONF_DATA / f"{stem}.yaml")
-    rows = [{"question": "Q", "options": ["a", "b"], "answer": "A"}] if cfg.prompt == "multiple_choice" else \
-        [{"input": "Q", "target": "A"}]
+    rows = (
+        [{"question": "Q", "options": ["a", "b"], "answer": "A"}]
+        if cfg.prompt == "multiple_choice"
+        else [{"input": "Q", "target": "A"}]
+    )
     cfg.path = str(write_jsonl(tmp_path / "local.jsonl", rows))
     (p,) = load_data_config(cfg)
     assert p.source == stem and p.answer == "A"
@@ -356,8 +402,9 @@ def test_load_data_config_path_replaces_source(tmp_path, stem):
 
 def test_load_data_config_accepts_plain_dict(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", verl_rows())
-    got = load_data_config({"name": "x", "source": "Org/Set", "path": str(path), "split": None, "limit": 1,
-                            "options": {}})
+    got = load_data_config(
+        {"name": "x", "source": "Org/Set", "path": str(path), "split": None, "limit": 1, "options": {}}
+    )
     assert len(got) == 1 and got[0].source == "aime24"
 
 
@@ -366,18 +413,21 @@ def test_load_data_config_missing_name():
         load_data_config({"source": "arith"})
 
 
-@pytest.mark.parametrize(("gold", "expected"), [
-    ("$69$,$84$", "69, 84"),  # OlympiadBench's multi-part answers: every span kept whole
-    ("$f(x)=x$,$f(x)=2-x$", "f(x)=x, f(x)=2-x"),
-    ("$a$, $b$, and $c$", "a, b, c"),
-    ("$\\frac{1}{2}$", "\\frac{1}{2}"),
-    ("$$x^2$$", "x^2"),
-    ("$(1, 2)$", "(1, 2)"),
-    ("$x$ or $y$", "$x$ or $y$"),  # words between the spans: kept as given
-    ("$5$ apples", "$5$ apples"),
-    ("\\$5", "\\$5"),  # an escaped dollar is a dollar sign
-    ("12", "12"),
-])
+@pytest.mark.parametrize(
+    ("gold", "expected"),
+    [
+        ("$69$,$84$", "69, 84"),  # OlympiadBench's multi-part answers: every span kept whole
+        ("$f(x)=x$,$f(x)=2-x$", "f(x)=x, f(x)=2-x"),
+        ("$a$, $b$, and $c$", "a, b, c"),
+        ("$\\frac{1}{2}$", "\\frac{1}{2}"),
+        ("$$x^2$$", "x^2"),
+        ("$(1, 2)$", "(1, 2)"),
+        ("$x$ or $y$", "$x$ or $y$"),  # words between the spans: kept as given
+        ("$5$ apples", "$5$ apples"),
+        ("\\$5", "\\$5"),  # an escaped dollar is a dollar sign
+        ("12", "12"),
+    ],
+)
 def test_gold_answers_in_math_delimiters_stay_valid_latex(tmp_path, gold, expected):
     rows = verl_rows()[:1]
     rows[0]["reward_model"]["ground_truth"] = gold

@@ -73,8 +73,9 @@ def test_a_batch_that_does_not_split_over_the_processes_says_what_would():
     with pytest.raises(ValueError, match=r"divide among 3 processes: launch a process count that divides 128"):
         build_grpo_config(node, output_dir="unused", seed=0, train_size=16, cuda=False, processes=3)
     with pytest.raises(ValueError, match=r"micro_batch must divide 64 \(completions per process\): one of 1, 2, 4"):
-        build_grpo_config({**node, "micro_batch": 5}, output_dir="unused", seed=0, train_size=16, cuda=False,
-                          processes=2)
+        build_grpo_config(
+            {**node, "micro_batch": 5}, output_dir="unused", seed=0, train_size=16, cuda=False, processes=2
+        )
     args = build_grpo_config(node, output_dir="unused", seed=0, train_size=16, cuda=False, processes=4)
     # batch_questions x group_size is the global step; micro_batch is per process, the rest is accumulation
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (16, 2)

@@ -26,11 +26,20 @@ def compose_cfg(*items):
 
 
 def overrides(model_dir):
-    return ["method=ttcs", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data.options.n=3",
-            "eval.k=2", "eval.max_new_tokens=6", "backend=vllm", "backend.progress=false",
-            # the tiny random model's text asks nothing: without the lenient format's problem check it parses, so
-            # the Solver scores it and the Synthesizer states claims (both checked below)
-            "recipe.problem_gate=false"]
+    return [
+        "method=ttcs",
+        "train=debug",
+        f"model.path={model_dir}",
+        "model.name=tiny",
+        "data.options.n=3",
+        "eval.k=2",
+        "eval.max_new_tokens=6",
+        "backend=vllm",
+        "backend.progress=false",
+        # the tiny random model's text asks nothing: without the lenient format's problem check it parses, so
+        # the Solver scores it and the Synthesizer states claims (both checked below)
+        "recipe.problem_gate=false",
+    ]
 
 
 def checksum(ckpt) -> float:
@@ -49,8 +58,13 @@ def engine_run(tmp_path_factory, tiny_model_dir):
 
 def test_one_engine_serves_the_whole_iteration(engine_run, tiny_model_dir):
     cfg, run_dir, results, record = engine_run
-    assert list(RunDir(run_dir).state["phases"]) == ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum",
-                                                     "iter_01/solver", "iter_01/eval"]
+    assert list(RunDir(run_dir).state["phases"]) == [
+        "iter_00/eval",
+        "iter_01/synthesizer",
+        "iter_01/curriculum",
+        "iter_01/solver",
+        "iter_01/eval",
+    ]
     assert len(record.engines) == 1  # for every phase and both roles
     init = record.engines[0].init
     assert init["model"] == str(tiny_model_dir) and init["enable_sleep_mode"] is True
@@ -97,8 +111,11 @@ def test_sampling_params_are_passed_as_vllm_takes_them(engine_run):
     assert scoring and all(p.temperature == s.solver_temperature and p.seed is not None for p in scoring)
     # TRL's Solver rollouts come from the engine: G samples per question at the trainer's settings.
     solver = cfg.train.solver
-    calls = [e[3] for e in record.of("generate")
-             if all(p.max_tokens == solver.max_completion_length and p.n % solver.group_size == 0 for p in e[3])]
+    calls = [
+        e[3]
+        for e in record.of("generate")
+        if all(p.max_tokens == solver.max_completion_length and p.n % solver.group_size == 0 for p in e[3])
+    ]
     assert calls and all(p.temperature == solver.temperature and p.top_k == -1 for c in calls for p in c)
     assert all(len({p.seed for p in c}) == len(c) for c in calls)  # each question of a step has its own seed
 
@@ -107,8 +124,11 @@ def test_trl_colocated_engine_is_refused_at_start():
     with pytest.raises(ValueError, match="train.solver.use_vllm=false"):
         check_generation_plan(compose_cfg("train=gpu", "train.solver.use_vllm=true"))
     with pytest.raises(ValueError, match="ttcs's engine"):
-        check_generation_plan(compose_cfg("train=gpu", "backend=vllm", "train.synthesizer.use_vllm=true",
-                                          "+train.synthesizer.vllm_mode=server"))
+        check_generation_plan(
+            compose_cfg(
+                "train=gpu", "backend=vllm", "train.synthesizer.use_vllm=true", "+train.synthesizer.vllm_mode=server"
+            )
+        )
     check_generation_plan(compose_cfg("train=gpu", "backend=vllm"))
 
 
@@ -128,5 +148,8 @@ def test_lora_weights_are_pushed_merged_under_checkpoint_names(tiny_model):
     pushed = {n: t.clone() for n, t in model_weights(peft)}
     assert set(pushed) == set(base)
     assert any(not torch.equal(pushed[n], base[n]) for n in base)
-    assert all(torch.allclose(p, base[n.replace("base_model.model.", "").replace(".base_layer", "")], atol=1e-6)
-               for n, p in peft.named_parameters() if "lora_" not in n)  # unmerged again afterwards
+    assert all(
+        torch.allclose(p, base[n.replace("base_model.model.", "").replace(".base_layer", "")], atol=1e-6)
+        for n, p in peft.named_parameters()
+        if "lora_" not in n
+    )  # unmerged again afterwards

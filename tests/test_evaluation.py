@@ -33,12 +33,14 @@ class StubBackend:
         return [self.canned[p][: sampling.n] if sampling.temperature > 0 else [self.canned[p][0]] for p in prompts]
 
 
-PROBLEMS = [Problem(id="a", question="1+1", answer="2", source="t"),
-            Problem(id="b", question="2+2", answer="4", source="t"),
-            Problem(id="c", question="3+3", answer="6", source="t")]
+PROBLEMS = [
+    Problem(id="a", question="1+1", answer="2", source="t"),
+    Problem(id="b", question="2+2", answer="4", source="t"),
+    Problem(id="c", question="3+3", answer="6", source="t"),
+]
 CANNED = {
-    "a": ["x = 2", "x = 2", "x = 3", "x = 2"],   # 3/4 correct, vote 2 (correct), greedy correct
-    "b": ["x = 5", "x = 4", "x = 5", "none"],    # 1/4 correct, vote 5 (wrong), greedy wrong
+    "a": ["x = 2", "x = 2", "x = 3", "x = 2"],  # 3/4 correct, vote 2 (correct), greedy correct
+    "b": ["x = 5", "x = 4", "x = 5", "none"],  # 1/4 correct, vote 5 (wrong), greedy wrong
     "c": ["x = 6", "no answer", "x = 7", "x = 6"],  # 2/4 correct, vote 6 (correct), greedy correct
 }
 

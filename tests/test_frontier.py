@@ -84,12 +84,14 @@ def test_measure_with_backend_scores_each_candidate_by_its_vote_share():
     from ttcs.voting import boxed_answer
 
     verifier = get_verifier("math")
-    ctx = SimpleNamespace(verifier=verifier, prompts=lambda problems: [p.question for p in problems],
-                          read_answer=boxed_answer)
+    ctx = SimpleNamespace(
+        verifier=verifier, prompts=lambda problems: [p.question for p in problems], read_answer=boxed_answer
+    )
     problems = [Problem("q0", "a", None, "t"), Problem("q1", "b", None, "t")]
     backend = Backend()
-    measure = frontier.measure_with_backend(ctx, backend, problems, group_size=4, seed=5,
-                                            sampling={"temperature": 1.0, "top_p": 0.99, "max_new_tokens": 32})
+    measure = frontier.measure_with_backend(
+        ctx, backend, problems, group_size=4, seed=5, sampling={"temperature": 1.0, "top_p": 0.99, "max_new_tokens": 32}
+    )
     assert measure([0, 1], 1) == [1.0, 0.5]  # "b": two of four samples in the winning cluster
     assert backend.samplings[0].n == 4 and backend.samplings[0].top_p == 0.99 and backend.samplings[0].seed == 6
     measure([0], 3)  # draw 3 samples under seed_for(5, "frontier_measure", 0, 3), whatever was measured before

@@ -54,7 +54,8 @@ def test_stops_at_eos(tiny_model, tiny_tokenizer):
         tiny_model.lm_head.weight[tiny_tokenizer.eos_token_id] = 1.0
         tiny_model.model.norm.weight.fill_(100.0)
     out = HFBackend(tiny_model, tiny_tokenizer, progress=False).generate(
-        _prompts(tiny_tokenizer, 2), Sampling(n=1, temperature=0.0, max_new_tokens=20))
+        _prompts(tiny_tokenizer, 2), Sampling(n=1, temperature=0.0, max_new_tokens=20)
+    )
     assert out == [[""], [""]]
 
 
@@ -88,5 +89,6 @@ def test_vllm_backend_refused_cleanly_without_gpu(tiny_model, tiny_tokenizer):
 def test_hf_backend_on_gpu(tiny_model, tiny_tokenizer):
     model = tiny_model.to("cuda")
     out = HFBackend(model, tiny_tokenizer, progress=False).generate(
-        _prompts(tiny_tokenizer, 4), Sampling(n=2, temperature=1.0, max_new_tokens=8))
+        _prompts(tiny_tokenizer, 4), Sampling(n=2, temperature=1.0, max_new_tokens=8)
+    )
     assert [len(g) for g in out] == [2] * 4

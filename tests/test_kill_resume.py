@@ -33,17 +33,38 @@ PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/
 # line, so 6 = the first variant of step 2; curriculum: 3 variants, the training set, a metrics line; Solver: per
 # step its 2 groups' votes, then a metrics line, so 3 = the first metrics line; evaluation: its eval file, then its
 # metrics line.
-KILLS = [("iter_00/eval", 1), ("iter_01/synthesizer", 6), ("iter_01/curriculum", 2), ("iter_01/solver", 3),
-         ("iter_01/eval", 2)]
+KILLS = [
+    ("iter_00/eval", 1),
+    ("iter_01/synthesizer", 6),
+    ("iter_01/curriculum", 2),
+    ("iter_01/solver", 3),
+    ("iter_01/eval", 2),
+]
 # Files whose lines are compared with the uninterrupted run, and the fields that are wall-clock times.
-FILES = ["eval/iter_00.jsonl", "eval/iter_01.jsonl", "curriculum/iter_01.jsonl", "curriculum/iter_01_train.jsonl",
-         "solver/iter_01_votes.jsonl", "metrics.jsonl"]
+FILES = [
+    "eval/iter_00.jsonl",
+    "eval/iter_01.jsonl",
+    "curriculum/iter_01.jsonl",
+    "curriculum/iter_01_train.jsonl",
+    "solver/iter_01_votes.jsonl",
+    "metrics.jsonl",
+]
 TIMES = {"time", "seconds", "reward_seconds", "train_seconds", "seconds_per_step"}
 
 
 def overrides(model_dir):
-    return ["method=ttcs", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data.options.n=3",
-            "eval.k=2", "eval.max_new_tokens=6", "backend=hf", "backend.progress=false", "report.enabled=false"]
+    return [
+        "method=ttcs",
+        "train=debug",
+        f"model.path={model_dir}",
+        "model.name=tiny",
+        "data.options.n=3",
+        "eval.k=2",
+        "eval.max_new_tokens=6",
+        "backend=hf",
+        "backend.progress=false",
+        "report.enabled=false",
+    ]
 
 
 def ttcs_cli(run_dir, model_dir, kill=None):
@@ -63,7 +84,7 @@ def finished(run_dir) -> list[str]:
 def kill_at(run_dir, model_dir, kill):
     out = ttcs_cli(run_dir, model_dir, kill)
     assert out.returncode == -9, f"not killed at {kill}: rc {out.returncode}\n{out.stderr[-2000:]}"
-    assert finished(run_dir) == PHASES[:PHASES.index(kill[0])]  # the phase was cut short, the earlier ones stand
+    assert finished(run_dir) == PHASES[: PHASES.index(kill[0])]  # the phase was cut short, the earlier ones stand
 
 
 def strict_lines(path) -> list[dict]:
@@ -148,6 +169,6 @@ def test_killed_once_then_rerun_matches_an_uninterrupted_run(tmp_path, tiny_mode
     out = ttcs_cli(run_dir, tiny_model_dir)
     assert out.returncode == 0, out.stderr[-3000:]
     log = (run_dir / "run.log").read_text()
-    for key in PHASES[:PHASES.index(kill[0])]:
+    for key in PHASES[: PHASES.index(kill[0])]:
         assert f"resume: {key} already finished, skipping it" in log
     assert_same_as_uninterrupted(run_dir, reference)

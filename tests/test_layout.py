@@ -67,7 +67,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -104,4 +104,5 @@ def test_no_private_ttcs_verifiers_module_is_imported():
         if target.startswith("ttcs_verifiers.") and any(p.startswith("_") for p in target.split(".")[1:2])
     )
     assert not private, "imports of private ttcs_verifiers modules (import from ttcs_verifiers instead): " + (
-        "; ".join(private))
+        "; ".join(private)
+    )

@@ -22,8 +22,17 @@ PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/
 
 
 def overrides(model_dir, method="ttcs"):
-    return [f"method={method}", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data.options.n=3",
-            "eval.k=2", "eval.max_new_tokens=6", "backend=hf", "backend.progress=false"]
+    return [
+        f"method={method}",
+        "train=debug",
+        f"model.path={model_dir}",
+        "model.name=tiny",
+        "data.options.n=3",
+        "eval.k=2",
+        "eval.max_new_tokens=6",
+        "backend=hf",
+        "backend.progress=false",
+    ]
 
 
 def compose_cfg(*items):
@@ -63,23 +72,41 @@ def test_one_iteration_exercises_every_phase(finished_run):
 def unnamed_files(run_dir) -> list[str]:
     """The files under `run_dir` that no pattern of `ttcs.rundir.LAYOUT` names."""
     layout = RunLayout(run_dir)
-    return [p.relative_to(run_dir).as_posix() for p in sorted(run_dir.rglob("*"))
-            if p.is_file() and not layout.owns(p.relative_to(run_dir))]
+    return [
+        p.relative_to(run_dir).as_posix()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and not layout.owns(p.relative_to(run_dir))
+    ]
 
 
 def test_the_run_directory_holds_only_the_paths_rundir_names(finished_run):
     run_dir, _ = finished_run
     assert unnamed_files(run_dir) == []
     layout = RunLayout(run_dir)
-    for path in (layout.state_path, layout.metrics_path, layout.results_path, layout.eval_path(0), layout.eval_path(1),
-                 layout.curriculum_path(1), layout.curriculum_train_path(1),
-                 layout.checkpoint_dir("solver", 1) / "config.json",
-                 layout.checkpoint_dir("synthesizer", 1) / "config.json"):
+    for path in (
+        layout.state_path,
+        layout.metrics_path,
+        layout.results_path,
+        layout.eval_path(0),
+        layout.eval_path(1),
+        layout.curriculum_path(1),
+        layout.curriculum_train_path(1),
+        layout.checkpoint_dir("solver", 1) / "config.json",
+        layout.checkpoint_dir("synthesizer", 1) / "config.json",
+    ):
         assert path.is_file(), path
     assert layout.curriculum_paths() == [layout.curriculum_path(1)]
-    assert [layout.owns(p) for p in ("stray.txt", "eval/iter_1.jsonl", "checkpoints/solver/latest/config.json",
-                                     "trl/solver_iter_01/x", "run.rank1.log", ".hydra/config.yaml")] == \
-        [False, False, False, True, True, True]
+    assert [
+        layout.owns(p)
+        for p in (
+            "stray.txt",
+            "eval/iter_1.jsonl",
+            "checkpoints/solver/latest/config.json",
+            "trl/solver_iter_01/x",
+            "run.rank1.log",
+            ".hydra/config.yaml",
+        )
+    ] == [False, False, False, True, True, True]
     assert "state.json" in LAYOUT
 
 
@@ -95,8 +122,11 @@ def test_resume_from_each_phase_boundary(finished_run, tmp_path, tiny_model_dir,
     for key in PHASES[boundary:]:
         del rd.state["phases"][key]
     rd._save_state()
-    kept = {p: t for p, t in mtimes(run_dir).items() if any(f"{k.split('/')[1]}/{k.split('/')[0]}" in str(p)
-                                                            for k in PHASES[:boundary])}
+    kept = {
+        p: t
+        for p, t in mtimes(run_dir).items()
+        if any(f"{k.split('/')[1]}/{k.split('/')[0]}" in str(p) for k in PHASES[:boundary])
+    }
     lines_before = len(read_jsonl(run_dir / "curriculum" / "iter_01.jsonl"))
     caplog.set_level("INFO")
     again = run(compose_cfg(*overrides(tiny_model_dir)), run_dir)
@@ -144,13 +174,26 @@ def test_sigkill_mid_run_then_rerun_finishes_without_redoing(tmp_path, tiny_mode
 def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_dir):
     """train=gpu's policies (boxed votes, dynamic sampling, mini-batch updates, exact dedupe, the design-header
     prefill) on a tiny model, with only the sizes shrunk."""
-    sizes = ["train.iterations=1", "train.solver.steps=1", "train.solver.batch_questions=2", "train.solver.group_size=4",
-             "train.solver.micro_batch=4", "train.solver.max_completion_length=8", "train.solver.band=[0.0,1.0]",
-             "train.solver.gradient_checkpointing=false", "train.solver.report_to=none",
-             "train.synthesizer.steps=1", "train.synthesizer.batch_questions=2", "train.synthesizer.micro_batch=2",
-             "train.synthesizer.max_completion_length=8", "train.synthesizer.solver_samples=2",
-             "train.synthesizer.solver_max_new_tokens=4", "train.synthesizer.template=synthesizer_compact",
-             "train.curriculum.total=4", "train.curriculum.max_new_tokens=8"]
+    sizes = [
+        "train.iterations=1",
+        "train.solver.steps=1",
+        "train.solver.batch_questions=2",
+        "train.solver.group_size=4",
+        "train.solver.micro_batch=4",
+        "train.solver.max_completion_length=8",
+        "train.solver.band=[0.0,1.0]",
+        "train.solver.gradient_checkpointing=false",
+        "train.solver.report_to=none",
+        "train.synthesizer.steps=1",
+        "train.synthesizer.batch_questions=2",
+        "train.synthesizer.micro_batch=2",
+        "train.synthesizer.max_completion_length=8",
+        "train.synthesizer.solver_samples=2",
+        "train.synthesizer.solver_max_new_tokens=4",
+        "train.synthesizer.template=synthesizer_compact",
+        "train.curriculum.total=4",
+        "train.curriculum.max_new_tokens=8",
+    ]
     cfg = compose_cfg(*[o for o in overrides(tiny_model_dir) if not o.startswith("train=")], "train=gpu", *sizes)
     assert cfg.recipe.name == "paper" and cfg.train.curriculum.dedupe == "exact"
     assert cfg.train.solver.dynamic_sampling.enabled and cfg.train.synthesizer.prefill == "[Design]\n"
@@ -168,8 +211,11 @@ def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_
 
 def test_several_updates_per_generation_log_one_complete_row_per_optimizer_step(tmp_path, tiny_model_dir):
     updates = 2  # the paper's setting has 2 (Solver) and 4 (Synthesizer) optimizer updates per generation
-    cfg = compose_cfg(*overrides(tiny_model_dir), f"train.solver.updates_per_step={updates}",
-                      f"train.synthesizer.updates_per_step={updates}")
+    cfg = compose_cfg(
+        *overrides(tiny_model_dir),
+        f"train.solver.updates_per_step={updates}",
+        f"train.synthesizer.updates_per_step={updates}",
+    )
     run(cfg, tmp_path / "run")
     rows = RunDir(tmp_path / "run").metrics()
     for role in ("synthesizer", "solver"):

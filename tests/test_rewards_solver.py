@@ -88,8 +88,10 @@ def test_score_groups_votes_per_block_and_records_each_group():
     answers = ["1", "1", "2", "1", "3", "3", "3", "3"]
     rewards, records = score_groups(ids, answers, ExactVerifier(), group_size=4, band=(0.25, 0.75))
     assert rewards == [1.0, 1.0, 0.0, 1.0] + [None] * 4
-    assert records == [GroupVote("q1", ("1", "1", "2", "1"), "1", 0.75, 0.75, True),
-                       GroupVote("q2", ("3", "3", "3", "3"), "3", 1.0, 1.0, False)]
+    assert records == [
+        GroupVote("q1", ("1", "1", "2", "1"), "1", 0.75, 0.75, True),
+        GroupVote("q2", ("3", "3", "3", "3"), "3", 1.0, 1.0, False),
+    ]
 
 
 def test_score_groups_rejects_a_block_that_mixes_questions():
@@ -107,24 +109,55 @@ def test_reward_fn_follows_the_trl_contract():
 
     rows: list = []
     metrics: dict = {}
-    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None, gold={"a": "3", "b": "5"},
-                             record_vote=rows.append, read_answer=ExactVerifier().extract, updates_per_generation=2)
-    out = fn(prompts=["p1", "p1", "p2", "p2"], completions=["x = 3", "so = 3", "= 4", "no answer"],
-             completion_ids=[[1]] * 4, problem_id=["a", "a", "b", "b"], trainer_state=SimpleNamespace(global_step=2),
-             log_metric=lambda k, v: metrics.__setitem__(k, v), log_extra=lambda *a: None)
+    fn = get_majority_reward(
+        ExactVerifier(),
+        group_size=2,
+        band=None,
+        gold={"a": "3", "b": "5"},
+        record_vote=rows.append,
+        read_answer=ExactVerifier().extract,
+        updates_per_generation=2,
+    )
+    out = fn(
+        prompts=["p1", "p1", "p2", "p2"],
+        completions=["x = 3", "so = 3", "= 4", "no answer"],
+        completion_ids=[[1]] * 4,
+        problem_id=["a", "a", "b", "b"],
+        trainer_state=SimpleNamespace(global_step=2),
+        log_metric=lambda k, v: metrics.__setitem__(k, v),
+        log_extra=lambda *a: None,
+    )
     assert out == [1.0, 1.0, 1.0, 0.0]  # the gold answers never change the vote's reward
     assert [(r["label"], r["step"], r["generation"]) for r in rows] == [("3", 3, 2), ("4", 3, 2)]
-    assert rows[1] == {"step": 3, "generation": 2, "problem_id": "b", "label": "4", "share": 0.5,
-                       "answers": ["4", None], "mean_reward": 0.5, "kept": True}
-    assert metrics == {"groups": 2, "reward_mean": 0.75, "kept_share": 1.0, "vote_share": 0.75,
-                       "pseudo_label_accuracy": 0.5}
+    assert rows[1] == {
+        "step": 3,
+        "generation": 2,
+        "problem_id": "b",
+        "label": "4",
+        "share": 0.5,
+        "answers": ["4", None],
+        "mean_reward": 0.5,
+        "kept": True,
+    }
+    assert metrics == {
+        "groups": 2,
+        "reward_mean": 0.75,
+        "kept_share": 1.0,
+        "vote_share": 0.75,
+        "pseudo_label_accuracy": 0.5,
+    }
 
 
 def test_votes_read_back_from_their_rows_are_the_votes(math_verifier):
     from ttcs.rewards.solver import vote_row, votes_from_rows
 
-    _, votes = score_groups(["q"] * 4 + ["r"] * 4, ["5", "5", "5", "4", None, None, "1", "2"], math_verifier,
-                            group_size=4, band=(0.25, 0.75))
+    _, votes = score_groups(
+        ["q"] * 4 + ["r"] * 4,
+        ["5", "5", "5", "4", None, None, "1", "2"],
+        math_verifier,
+        group_size=4,
+        band=(0.25, 0.75),
+    )
     assert votes_from_rows([vote_row(v, step=1, generation=1) for v in votes]) == votes
 
 
@@ -161,8 +194,9 @@ def test_reward_fn_reads_answers_with_the_reader_it_is_given():
     from ttcs.recipes import get_recipe
 
     small = get_recipe({"name": "small_model", "solver_prefill": "x ="})
-    fn = get_majority_reward(ExactVerifier(), group_size=2, band=None,
-                             read_answer=lambda c: small.read_answer(c, ExactVerifier()))
+    fn = get_majority_reward(
+        ExactVerifier(), group_size=2, band=None, read_answer=lambda c: small.read_answer(c, ExactVerifier())
+    )
     assert fn(prompts=["p"] * 2, completions=[" 3", " 3"], problem_id=["a", "a"]) == [1.0, 1.0]
     # the default reader is the paper's: only a boxed answer counts
     boxed = get_majority_reward(ExactVerifier(), group_size=2, band=None)

@@ -121,9 +121,7 @@ def test_parse_variant_huge_noisy_input_is_fast_and_correct():
 
 # (4 s (1 - s))^1.2 by hand: s = 1/8 -> 0.4375^1.2 = exp(1.2 ln 0.4375) = exp(-0.992014) = 0.370829;
 # s = 3/4 -> 0.75^1.2 = exp(1.2 ln 0.75) = exp(-0.345219) = 0.708066.
-@pytest.mark.parametrize(
-    ("s", "expected"), [(0.0, 0.0), (0.125, 0.370829), (0.5, 1.0), (0.75, 0.708066), (1.0, 0.0)]
-)
+@pytest.mark.parametrize(("s", "expected"), [(0.0, 0.0), (0.125, 0.370829), (0.5, 1.0), (0.75, 0.708066), (1.0, 0.0)])
 def test_capability_reward_hand_values(s, expected):
     assert capability_reward(s, gamma=1.2) == pytest.approx(expected, abs=1e-6)
 
@@ -150,7 +148,15 @@ def test_char_similarity_ignores_case_and_whitespace():
 
 def test_copy_threshold_follows_the_reference_tiers():
     assert [copy_threshold(n) for n in (0, 99, 100, 199, 200, 399, 400, 5000)] == [
-        0.88, 0.88, 0.78, 0.78, 0.68, 0.68, 0.6, 0.6]
+        0.88,
+        0.88,
+        0.78,
+        0.78,
+        0.68,
+        0.68,
+        0.6,
+        0.6,
+    ]
 
 
 def test_math_skeleton_replaces_numbers_variables_and_latex_noise():
@@ -230,15 +236,18 @@ class _Exact:
         return a == b
 
 
-@pytest.mark.parametrize(("answers", "expected"), [
-    (["4", "4", "5", "6"], 0.5),              # largest cluster 2 of 4
-    (["4", None, None, None], 0.0),           # the unanswered cluster (3) is the largest
-    (["4", "4", None, None], 0.0),            # a tie with the unanswered cluster counts as unanswered
-    (["4", "4", "4", None, None, "5"], 0.5),  # 3 of 6: unanswered samples stay in the denominator
-    ([None] * 4, 0.0),
-    (["4"] * 4, 1.0),
-    ([], 0.0),
-])
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        (["4", "4", "5", "6"], 0.5),  # largest cluster 2 of 4
+        (["4", None, None, None], 0.0),  # the unanswered cluster (3) is the largest
+        (["4", "4", None, None], 0.0),  # a tie with the unanswered cluster counts as unanswered
+        (["4", "4", "4", None, None, "5"], 0.5),  # 3 of 6: unanswered samples stay in the denominator
+        ([None] * 4, 0.0),
+        (["4"] * 4, 1.0),
+        ([], 0.0),
+    ],
+)
 def test_self_consistency_counts_unanswered_samples_as_a_cluster(answers, expected):
     assert self_consistency(answers, _Exact()) == expected
 
@@ -326,9 +335,7 @@ def test_synthesizer_rewards_clips_at_zero():
 
 def test_synthesizer_rewards_ablation_flags():
     texts = [variant(REFERENCE), variant(REFERENCE)]
-    both_off = synthesizer_rewards(
-        texts, [REFERENCE] * 2, [0.5, 0.5], copy_penalty=False, repetition_penalty=False
-    )
+    both_off = synthesizer_rewards(texts, [REFERENCE] * 2, [0.5, 0.5], copy_penalty=False, repetition_penalty=False)
     assert [r.total for r in both_off] == [1.0, 1.0]
     assert both_off[0].copy_similarity is None and both_off[0].repetition is None
     no_copy = synthesizer_rewards(texts, [REFERENCE] * 2, [0.5, 0.5], copy_penalty=False)
@@ -373,8 +380,19 @@ def test_consistency_from_majority_vote_integration():
     assert out.total == pytest.approx((4 * 5 / 8 * 3 / 8) ** 1.2)
 
 
-@pytest.mark.parametrize("name", ["rewards.synthesizer", "rewards.format", "rewards.capability", "rewards.copying",
-                                  "rewards.repetition", "recipes", "recipes.paper", "recipes.small_model"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rewards.synthesizer",
+        "rewards.format",
+        "rewards.capability",
+        "rewards.copying",
+        "rewards.repetition",
+        "recipes",
+        "recipes.paper",
+        "recipes.small_model",
+    ],
+)
 def test_docstring_examples_run(name):
     module = importlib.import_module(f"ttcs.{name}")
 
@@ -390,7 +408,11 @@ def test_docstring_examples_run(name):
         ("<question>\nWhat is 6 * 7?\n\n6 * 7 = 42, \\boxed{42}", "What is 6 * 7?", "42"),
         # the question ends after its first line that ends with a question mark: the rest is rambling
         ("<question>\nWhat is 6 × 8?\n<post>\n10 × 8 = 80\n6 × 8 = 48", "What is 6 × 8?", None),
-        ("<question>\nA farm has 6 cows.\nIt buys 3 more. How many cows?\nYes, 9.", "A farm has 6 cows.\nIt buys 3 more. How many cows?", None),
+        (
+            "<question>\nA farm has 6 cows.\nIt buys 3 more. How many cows?\nYes, 9.",
+            "A farm has 6 cows.\nIt buys 3 more. How many cows?",
+            None,
+        ),
     ],
 )
 def test_lenient_parse_for_small_models(text, question, answer):
@@ -428,34 +450,51 @@ def test_lenient_parse_refuses_text_that_states_no_problem(question, reason):
 
 @pytest.mark.parametrize(
     "question",
-    ["How many legs do 3 cats have?", "Solve $x^2 = 4$ for x (give the positive answer).", "Compute \\frac{a}{b} for a = b.",
-     "A box has (3 red and 4 blue) balls. How many balls are in the box?", "What is seven times \\pi?"],
+    [
+        "How many legs do 3 cats have?",
+        "Solve $x^2 = 4$ for x (give the positive answer).",
+        "Compute \\frac{a}{b} for a = b.",
+        "A box has (3 red and 4 blue) balls. How many balls are in the box?",
+        "What is seven times \\pi?",
+    ],
 )
 def test_lenient_parse_keeps_stated_problems(question):
     assert parse_lenient(f"<question>\n{question}\n\nSome solution.").question == question
 
 
 def test_ill_posed_lenient_variants_earn_nothing():
-    texts = [f"<question>\n{q}\n\n" for q in ("(original problem)", "Your question", "A shop sells 6 boxes of 7 pens. How many pens?")]
-    rewards = synthesizer_rewards(texts, ["What is 6 × 8?"] * 3, [None, None, 0.5], parse=parse_lenient,
-                                  repetition_penalty=False)
+    texts = [
+        f"<question>\n{q}\n\n"
+        for q in ("(original problem)", "Your question", "A shop sells 6 boxes of 7 pens. How many pens?")
+    ]
+    rewards = synthesizer_rewards(
+        texts, ["What is 6 × 8?"] * 3, [None, None, 0.5], parse=parse_lenient, repetition_penalty=False
+    )
     assert [r.total for r in rewards[:2]] == [0.0, 0.0] and rewards[2].total > 0.9
 
 
 def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
     new_objects = "A library lends 12 books on Monday and 30 books on Tuesday. How many books did it lend in all?"
-    texts = [variant(new_objects), variant(DIFFERENT), variant(DIFFERENT), variant("(original problem)"),
-             variant("qwzx blorp frandle"), variant(REFERENCE)]
-    solver_answers = [["42", "42", "42", "17"],  # s = 3/4
-                      ["150", "150", None, "120"],  # s = 2/4: the one unanswered sample stays in n
-                      ["150", "150", None, "120"],
-                      ["7", None, None, None],  # unanswered is the largest cluster: s = 0
-                      [None, None, "3", None],  # gibberish the Solver does not answer: s = 0
-                      ["7", "7", "8", "9"]]  # an exact copy, s = 1/2
+    texts = [
+        variant(new_objects),
+        variant(DIFFERENT),
+        variant(DIFFERENT),
+        variant("(original problem)"),
+        variant("qwzx blorp frandle"),
+        variant(REFERENCE),
+    ]
+    solver_answers = [
+        ["42", "42", "42", "17"],  # s = 3/4
+        ["150", "150", None, "120"],  # s = 2/4: the one unanswered sample stays in n
+        ["150", "150", None, "120"],
+        ["7", None, None, None],  # unanswered is the largest cluster: s = 0
+        [None, None, "3", None],  # gibberish the Solver does not answer: s = 0
+        ["7", "7", "8", "9"],
+    ]  # an exact copy, s = 1/2
     s = [self_consistency(a, _Exact()) for a in solver_answers]
     assert s == [0.75, 0.5, 0.5, 0.0, 0.0, 0.5]
     out = synthesizer_rewards(texts, [REFERENCE] * 6, s)
-    cap_75 = 0.75 ** 1.2  # (4 * 0.75 * 0.25)^1.2 = 0.708066
+    cap_75 = 0.75**1.2  # (4 * 0.75 * 0.25)^1.2 = 0.708066
     # Repetition: the two DIFFERENT variants share a cluster (2/6), every other variant is alone (1/6).
     assert [r.repetition for r in out] == pytest.approx([1 / 6, 2 / 6, 2 / 6, 1 / 6, 1 / 6, 1 / 6])
     assert [r.total for r in out] == pytest.approx([cap_75 - 1 / 6, 1 - 2 / 6, 1 - 2 / 6, 0.0, 0.0, 0.0])
@@ -466,22 +505,25 @@ def test_hand_written_batch_gets_the_rewards_worked_out_from_the_formulas():
 # ---------------------------------------------------------------------------- claimed answer
 
 
-@pytest.mark.parametrize(("question", "claimed", "expected"), [
-    ("Solve the math equation 9 + 6 = 15 for x.", "15", True),
-    ("Prove that 1 + 1 = 2 using a logical contradiction.", "2", True),
-    ("1. Find: 8 + 1 = 9 + 1\n2. 5 + 2 = 9 - 1 = 6", "6", True),
-    ("What is 7 × 8?", "56", False),
-    ("If 2x = 10, what is x?", "5", False),
-    ("Find 3 + 4 = ?", "7", False),
-    ("If 3 + 4 = 7, what is 7 + 3?", "10", False),
-    ("Anything = 4", None, False),
-    ("Solve: 8 + 1 = 2 + 2\nThe answer is 2", "2", True),  # "the answer is" in the question
-    ("First, we need to find the number 3. The answer is 3. Second, divide", "3", True),
-    ("Answer: 12. What is 3 × 4?", "12", True),
-    ("The answer is 5 more than x, and x = 2. What is the answer?", "5", False),
-    ("The answer is 2 + 3 apples. How many?", "2", False),
-    ("What is the answer to the question 6 + 3?", "9", False),
-])
+@pytest.mark.parametrize(
+    ("question", "claimed", "expected"),
+    [
+        ("Solve the math equation 9 + 6 = 15 for x.", "15", True),
+        ("Prove that 1 + 1 = 2 using a logical contradiction.", "2", True),
+        ("1. Find: 8 + 1 = 9 + 1\n2. 5 + 2 = 9 - 1 = 6", "6", True),
+        ("What is 7 × 8?", "56", False),
+        ("If 2x = 10, what is x?", "5", False),
+        ("Find 3 + 4 = ?", "7", False),
+        ("If 3 + 4 = 7, what is 7 + 3?", "10", False),
+        ("Anything = 4", None, False),
+        ("Solve: 8 + 1 = 2 + 2\nThe answer is 2", "2", True),  # "the answer is" in the question
+        ("First, we need to find the number 3. The answer is 3. Second, divide", "3", True),
+        ("Answer: 12. What is 3 × 4?", "12", True),
+        ("The answer is 5 more than x, and x = 2. What is the answer?", "5", False),
+        ("The answer is 2 + 3 apples. How many?", "2", False),
+        ("What is the answer to the question 6 + 3?", "9", False),
+    ],
+)
 def test_gives_away_finds_a_question_that_states_its_claim_as_a_result(question, claimed, expected):
     from ttcs.recipes.small_model import gives_away
     from ttcs.verify import get_verifier

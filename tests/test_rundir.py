@@ -94,8 +94,15 @@ def test_mark_done_takes_a_given_record_as_is(tmp_path):
     assert RunDir(tmp_path).phase_info("iter_00/eval") == json.loads(json.dumps(record))
 
 
-@pytest.mark.parametrize("target, fires_at", [("iter_01/solver:0", "begin"), ("iter_01/solver:2", "write 2"),
-                                              ("iter_01/eval:1", None), ("iter_00/eval:1", None)])
+@pytest.mark.parametrize(
+    "target, fires_at",
+    [
+        ("iter_01/solver:0", "begin"),
+        ("iter_01/solver:2", "write 2"),
+        ("iter_01/eval:1", None),
+        ("iter_00/eval:1", None),
+    ],
+)
 def test_the_test_kill_hook_counts_the_writers_writes_within_the_phase(tmp_path, monkeypatch, target, fires_at):
     """tests/kill_after.py (the hook tests/test_kill_resume.py runs the CLI under): the writer's n-th write of a phase
     (0: as it begins) kills; a process that does not write, writes outside the phase and write_json never do."""

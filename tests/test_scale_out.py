@@ -22,8 +22,10 @@ import pytest
 
 from ttcs.rundir import read_jsonl
 
-PHASES = {"ttrl": ["iter_00/eval", "iter_01/solver", "iter_01/eval"],
-          "ttcs": ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]}
+PHASES = {
+    "ttrl": ["iter_00/eval", "iter_01/solver", "iter_01/eval"],
+    "ttcs": ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"],
+}
 # Logs and the report are prose, not records: their lines follow what was sampled (checked apart).
 NOT_RECORDS = ("run.log", "run.rank1.log", "report.md")
 N_QUESTIONS = 3
@@ -31,9 +33,18 @@ N_QUESTIONS = 3
 
 def overrides(model_dir, method: str) -> list[str]:
     # exact_match reads the last line of a random model's text, so votes split and the Solver's weights move
-    return [f"method={method}", "train=debug", f"model.path={model_dir}", "model.name=tiny",
-            f"data.options.n={N_QUESTIONS}", "data.verifier=exact_match", "eval.k=2", "eval.max_new_tokens=6",
-            "backend=hf", "backend.progress=false"]
+    return [
+        f"method={method}",
+        "train=debug",
+        f"model.path={model_dir}",
+        "model.name=tiny",
+        f"data.options.n={N_QUESTIONS}",
+        "data.verifier=exact_match",
+        "eval.k=2",
+        "eval.max_new_tokens=6",
+        "backend=hf",
+        "backend.progress=false",
+    ]
 
 
 def _free_port() -> int:
@@ -42,27 +53,53 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(run_dir: Path, args: list[str], processes: int, env: dict | None = None,
-           program: tuple[str, ...] = ("-m", "ttcs.cli")) -> subprocess.CompletedProcess:
+def launch(
+    run_dir: Path,
+    args: list[str],
+    processes: int,
+    env: dict | None = None,
+    program: tuple[str, ...] = ("-m", "ttcs.cli"),
+) -> subprocess.CompletedProcess:
     """`python -m ttcs.cli` (or `program`), or the same under `accelerate launch` on `processes` CPU processes."""
     cli = [*program, *args, f"hydra.run.dir={run_dir}"]
     if processes == 1:
         cmd = [sys.executable, *cli]
     else:  # --multi_gpu picks the torchrun launcher; with no GPU visible the processes run on CPU over gloo
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), *cli]
-    env = {**(os.environ if env is None else env), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "CUDA_VISIBLE_DEVICES": ""}
+        cmd = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(_free_port()),
+            *cli,
+        ]
+    env = {
+        **(os.environ if env is None else env),
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=run_dir.parent)
 
 
 def record_files(run_dir: Path) -> dict[str, int]:
     """Every file of the run the loop writes (not Hydra's, not checkpoints or plots), with its line count."""
     skip = (".hydra", "checkpoints", "trl")
-    return {str(p.relative_to(run_dir)): len(p.read_text().splitlines()) for p in sorted(run_dir.rglob("*"))
-            if p.is_file() and p.parts[len(run_dir.parts)] not in skip and p.suffix != ".png"
-            and p.name not in NOT_RECORDS}
+    return {
+        str(p.relative_to(run_dir)): len(p.read_text().splitlines())
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.parts[len(run_dir.parts)] not in skip and p.suffix != ".png" and p.name not in NOT_RECORDS
+    }
 
 
 def digests(log: str) -> dict[str, str]:
@@ -189,8 +226,10 @@ def test_a_refused_config_stops_both_processes_at_once(tmp_path, tiny_model_dir)
     out = launch(tmp_path / "run", args, 2)
     assert out.returncode != 0
     assert time.time() - t0 < 120, "a process waited for the other"
-    refusal = ("ttcs: invalid config: train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x "
-               "group_size / updates_per_step) does not split into micro-batches on 2 processes")
+    refusal = (
+        "ttcs: invalid config: train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x "
+        "group_size / updates_per_step) does not split into micro-batches on 2 processes"
+    )
     assert out.stderr.count(refusal) >= 1, out.stderr[-3000:]
     assert "ConfigError" not in out.stderr  # a refusal, not a traceback
     assert not (tmp_path / "run" / "state.json").exists()

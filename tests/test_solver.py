@@ -28,8 +28,18 @@ def compose_cfg(*overrides):
 
 
 def tiny_overrides(model_dir):
-    return ["method=ttrl", "train=debug", f"model.path={model_dir}", "model.name=tiny", "data=arith",
-            "data.options.n=4", "eval.k=2", "eval.max_new_tokens=8", "backend=hf", "backend.progress=false"]
+    return [
+        "method=ttrl",
+        "train=debug",
+        f"model.path={model_dir}",
+        "model.name=tiny",
+        "data=arith",
+        "data.options.n=4",
+        "eval.k=2",
+        "eval.max_new_tokens=8",
+        "backend=hf",
+        "backend.progress=false",
+    ]
 
 
 def solver_dict(train="cpu", **changes):
@@ -74,21 +84,34 @@ def test_gpu_config_is_the_paper_setting_and_falls_back_on_cpu(tmp_path):
 
 
 def test_updates_per_step_split_one_generation_into_optimizer_updates(tmp_path):
-    args = build_grpo_config(solver_dict("cpu", updates_per_step=2, micro_batch=4, batch_questions=4, steps=4), output_dir=tmp_path, seed=0,
-                             train_size=32, cuda=False)
+    args = build_grpo_config(
+        solver_dict("cpu", updates_per_step=2, micro_batch=4, batch_questions=4, steps=4),
+        output_dir=tmp_path,
+        seed=0,
+        train_size=32,
+        cuda=False,
+    )
     # 4 questions x 4 samples = 16 completions per generation; 2 updates of 8 = 2 micro-batches of 4 each.
     assert args.generation_batch_size == 16 and args.gradient_accumulation_steps == 2
     assert args.steps_per_generation == 4 and args.max_steps == 8  # 4 steps x 2 updates
     with pytest.raises(ValueError, match="updates_per_step"):
-        build_grpo_config(solver_dict("cpu", updates_per_step=3, batch_questions=4), output_dir=tmp_path, seed=0, train_size=32,
-                          cuda=False)
+        build_grpo_config(
+            solver_dict("cpu", updates_per_step=3, batch_questions=4),
+            output_dir=tmp_path,
+            seed=0,
+            train_size=32,
+            cuda=False,
+        )
 
 
 def test_micro_batches_and_small_sets(tmp_path):
-    args = build_grpo_config(solver_dict("cpu", micro_batch=4, batch_questions=4), output_dir=tmp_path, seed=0,
-                             train_size=32, cuda=False)
+    args = build_grpo_config(
+        solver_dict("cpu", micro_batch=4, batch_questions=4), output_dir=tmp_path, seed=0, train_size=32, cuda=False
+    )
     assert args.gradient_accumulation_steps == args.steps_per_generation == 4
-    small = build_grpo_config(solver_dict("cpu", batch_questions=4), output_dir=tmp_path, seed=0, train_size=2, cuda=False)
+    small = build_grpo_config(
+        solver_dict("cpu", batch_questions=4), output_dir=tmp_path, seed=0, train_size=2, cuda=False
+    )
     assert small.generation_batch_size == 8
     with pytest.raises(ValueError, match="micro-batches"):
         build_grpo_config(solver_dict("cpu", micro_batch=3), output_dir=tmp_path, seed=0, train_size=32, cuda=False)
@@ -105,18 +128,24 @@ def test_free_form_grpo_overrides_reach_the_config(tmp_path):
 
 def test_ttrl_trains_on_the_test_questions(tmp_path):
     problems = [Problem("a", "1+1?", "2", "arith")]
-    ctx = SimpleNamespace(cfg=OmegaConf.create({"method": {"phases": ["solver"]}}), problems=problems,
-                          rundir=RunDir(tmp_path))
+    ctx = SimpleNamespace(
+        cfg=OmegaConf.create({"method": {"phases": ["solver"]}}), problems=problems, rundir=RunDir(tmp_path)
+    )
     assert training_problems(ctx, 1) == problems
 
 
 def test_curriculum_methods_read_the_mixed_set(tmp_path):
-    ctx = SimpleNamespace(cfg=OmegaConf.create({"method": {"phases": ["synthesizer", "curriculum", "solver"]}}),
-                          problems=[], rundir=RunDir(tmp_path))
+    ctx = SimpleNamespace(
+        cfg=OmegaConf.create({"method": {"phases": ["synthesizer", "curriculum", "solver"]}}),
+        problems=[],
+        rundir=RunDir(tmp_path),
+    )
     with pytest.raises(FileNotFoundError, match="iter_02_train.jsonl"):
         training_problems(ctx, 2)
-    rows = [{"id": "q1", "question": "2+3?", "answer": None, "source": "arith", "meta": {}},
-            {"id": "v1", "question": "4+4?", "answer": None, "source": "synthetic", "meta": {"reference_id": "q1"}}]
+    rows = [
+        {"id": "q1", "question": "2+3?", "answer": None, "source": "arith", "meta": {}},
+        {"id": "v1", "question": "4+4?", "answer": None, "source": "synthetic", "meta": {"reference_id": "q1"}},
+    ]
     path = tmp_path / "curriculum" / "iter_02_train.jsonl"
     path.parent.mkdir()
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -128,8 +157,12 @@ def test_curriculum_methods_read_the_mixed_set(tmp_path):
 def test_pseudo_label_accuracy_counts_only_questions_with_gold():
     from ttcs.types import GroupVote
 
-    recs = [GroupVote("a", ("1",), "1", 1.0, 1.0, True), GroupVote("b", ("2",), "2", 1.0, 1.0, False),
-            GroupVote("c", (None,), None, 0.0, 0.0, False), GroupVote("syn", ("5",), "5", 1.0, 1.0, True)]
+    recs = [
+        GroupVote("a", ("1",), "1", 1.0, 1.0, True),
+        GroupVote("b", ("2",), "2", 1.0, 1.0, False),
+        GroupVote("c", (None,), None, 0.0, 0.0, False),
+        GroupVote("syn", ("5",), "5", 1.0, 1.0, True),
+    ]
     assert pseudo_label_accuracy(recs, {"a": "1", "b": "3", "c": "0"}, ParityVerifier()) == pytest.approx(1 / 3)
     assert pseudo_label_accuracy(recs, {}, ParityVerifier()) is None
 
@@ -140,7 +173,9 @@ def test_pseudo_label_accuracy_counts_only_questions_with_gold():
 def make_ctx(tmp_path, model_dir, *overrides):
     cfg = compose_cfg(*tiny_overrides(model_dir), *overrides)
     problems = [Problem(f"p{i}", f"What is {i} + 1?", str(i % 2), "arith") for i in range(4)]
-    return RunContext(cfg, RunDir(tmp_path / "run"), problems, ParityVerifier(), tokenizer=load_tokenizer(str(model_dir)))
+    return RunContext(
+        cfg, RunDir(tmp_path / "run"), problems, ParityVerifier(), tokenizer=load_tokenizer(str(model_dir))
+    )
 
 
 def test_two_grpo_steps_train_log_and_checkpoint(tmp_path, tiny_model_dir):
@@ -208,18 +243,26 @@ def test_constant_reward_gives_zero_policy_gradient(tmp_path):
 
 
 def test_majority_reward_gives_a_gradient_and_dropped_groups_none(tmp_path):
-    inputs, trainer = _first_batch_loss(tmp_path, get_majority_reward(ParityVerifier(), group_size=8, band=None, read_answer=ParityVerifier().extract))
+    inputs, trainer = _first_batch_loss(
+        tmp_path, get_majority_reward(ParityVerifier(), group_size=8, band=None, read_answer=ParityVerifier().extract)
+    )
     assert torch.count_nonzero(inputs["advantages"]) > 0
     assert any(torch.count_nonzero(p.grad) > 0 for p in trainer.model.parameters() if p.grad is not None)
 
     def drop_first_group(prompts, completions, **columns):  # the band's None for the first question
-        rewards = get_majority_reward(ParityVerifier(), group_size=8, band=None, read_answer=ParityVerifier().extract)(prompts, completions, **columns)
+        rewards = get_majority_reward(ParityVerifier(), group_size=8, band=None, read_answer=ParityVerifier().extract)(
+            prompts, completions, **columns
+        )
         return [None] * 8 + rewards[8:]
 
     inputs, trainer = _first_batch_loss(tmp_path, drop_first_group)
     first = trainer.processing_class(text="What is 1 + 1?")["input_ids"]  # rows come back shuffled
-    is_first = torch.tensor([row[mask.bool()].tolist() == first
-                             for row, mask in zip(inputs["prompt_ids"], inputs["prompt_mask"], strict=True)])
+    is_first = torch.tensor(
+        [
+            row[mask.bool()].tolist() == first
+            for row, mask in zip(inputs["prompt_ids"], inputs["prompt_mask"], strict=True)
+        ]
+    )
     assert is_first.sum() == 8
     assert torch.count_nonzero(inputs["advantages"][is_first]) == 0
     assert torch.count_nonzero(inputs["advantages"][~is_first]) > 0
@@ -264,8 +307,13 @@ def test_kl_reference_of_the_next_phase_is_its_starting_checkpoint(tmp_path, tin
     args = build_grpo_config(node, output_dir=tmp_path / "trl", seed=0, train_size=4, cuda=False)
     from datasets import Dataset
 
-    trainer = GRPOTrainer(model=model, reward_funcs=constant_reward, args=args, processing_class=ctx.tokenizer,
-                          train_dataset=Dataset.from_dict({"prompt": ["a", "b"]}))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=constant_reward,
+        args=args,
+        processing_class=ctx.tokenizer,
+        train_dataset=Dataset.from_dict({"prompt": ["a", "b"]}),
+    )
     ref = dict(trainer.ref_model.named_parameters())
     base = dict(load_model(str(tiny_model_dir)).named_parameters())
     # TRL loads the reference from config._name_or_path: it must be the phase's start, not the base model.
@@ -283,11 +331,18 @@ def test_dynamic_sampling_fills_steps_and_logs_the_in_band_share(tmp_path, tiny_
         def measure(indices, draw):
             measured.append(indices)
             return [shares[problems[i].id] for i in indices]
+
         return measure
 
     monkeypatch.setattr(solver_module, "measure_with_backend", fake_measure)
-    ctx = make_ctx(tmp_path, tiny_model_dir, "train.solver.band=[0.25,0.75]", "train.solver.updates_per_step=2",
-                   "train.solver.dynamic_sampling.enabled=true", "train.solver.dynamic_sampling.oversample=2")
+    ctx = make_ctx(
+        tmp_path,
+        tiny_model_dir,
+        "train.solver.band=[0.25,0.75]",
+        "train.solver.updates_per_step=2",
+        "train.solver.dynamic_sampling.enabled=true",
+        "train.solver.dynamic_sampling.oversample=2",
+    )
     info = solver_phase(ctx, 1)
     rows = [m for m in ctx.rundir.metrics() if m["phase"] == "dynamic_sampling"]
     assert [r["step"] for r in rows] == [1, 2] and all(r["filled_share"] == 1.0 for r in rows)
@@ -308,6 +363,8 @@ def test_oracle_rewards_agreement_with_the_gold_answers(tmp_path, tiny_model_dir
     assert seen and all(r["kept"] for r in seen)  # no band for the positive control
     for r in seen:  # each group's reward is its share of answers equal to the gold answer, not its vote share
         assert r["mean_reward"] == sum(a == gold[r["problem_id"]] for a in r["answers"]) / len(r["answers"])
+
+
 def test_release_trainer_frees_the_optimizer_and_the_reference_model(tmp_path, tiny_model_dir):
     """The phase's frame still holds the trainer when the phase ends: its state must be cut loose anyway."""
     import weakref
@@ -317,11 +374,17 @@ def test_release_trainer_frees_the_optimizer_and_the_reference_model(tmp_path, t
 
     from ttcs.grpo import release_trainer
 
-    args = build_grpo_config(solver_dict("debug", beta=0.01, steps=1), output_dir=tmp_path, seed=0, train_size=2,
-                             cuda=False)
+    args = build_grpo_config(
+        solver_dict("debug", beta=0.01, steps=1), output_dir=tmp_path, seed=0, train_size=2, cuda=False
+    )
     data = Dataset.from_dict({"prompt": ["What is 1 + 1?", "What is 2 + 5?"], "problem_id": ["a", "b"]})
-    trainer = GRPOTrainer(model=load_model(str(tiny_model_dir)), reward_funcs=constant_reward, args=args,
-                          train_dataset=data, processing_class=load_tokenizer(str(tiny_model_dir)))
+    trainer = GRPOTrainer(
+        model=load_model(str(tiny_model_dir)),
+        reward_funcs=constant_reward,
+        args=args,
+        train_dataset=data,
+        processing_class=load_tokenizer(str(tiny_model_dir)),
+    )
     trainer.train()
     held = {name: weakref.ref(getattr(trainer, name)) for name in ("optimizer", "lr_scheduler", "ref_model")}
     release_trainer(trainer)

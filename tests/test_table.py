@@ -12,10 +12,19 @@ def make_run(root, name, method, data, score_key, iterations, seed=0, overrides=
     d = root / name
     (d / ".hydra").mkdir(parents=True)
     (d / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
-    its = [{"iteration": i, "eval": {"avg_at_k": a, "maj_at_k": m, "greedy": g, "k": 4, "n": 10}}
-           for i, (a, m, g) in enumerate(iterations)]
-    res = {"method": method, "score": score_key, "model": "tiny", "data": data, "seed": seed, "versions": VERSIONS,
-           "iterations": its}
+    its = [
+        {"iteration": i, "eval": {"avg_at_k": a, "maj_at_k": m, "greedy": g, "k": 4, "n": 10}}
+        for i, (a, m, g) in enumerate(iterations)
+    ]
+    res = {
+        "method": method,
+        "score": score_key,
+        "model": "tiny",
+        "data": data,
+        "seed": seed,
+        "versions": VERSIONS,
+        "iterations": its,
+    }
     if uses_labels is not None:
         res["uses_labels"] = uses_labels
     (d / "results.json").write_text(json.dumps(res))
@@ -75,8 +84,16 @@ def test_unfinished_run_is_skipped(tmp_path, capsys):
 
 def test_methods_that_use_labels_are_marked_and_seeds_give_a_standard_error(tmp_path, capsys):
     for seed, acc in enumerate((40.0, 50.0, 60.0)):
-        make_run(tmp_path, f"o{seed}", "oracle", "arith", "avg_at_k", [(10.0, 10.0, 10.0), (acc, acc, acc)],
-                 seed=seed, uses_labels=True)
+        make_run(
+            tmp_path,
+            f"o{seed}",
+            "oracle",
+            "arith",
+            "avg_at_k",
+            [(10.0, 10.0, 10.0), (acc, acc, acc)],
+            seed=seed,
+            uses_labels=True,
+        )
     make_run(tmp_path, "b", "base", "arith", "avg_at_k", [(10.0, 10.0, 10.0)], uses_labels=False)
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -106,7 +123,9 @@ def test_paper_numbers_beside_ours_with_their_source(tmp_path, capsys):
 def test_paper_numbers_from_a_file_and_a_broken_one(tmp_path, capsys):
     make_run(tmp_path / "runs", "t", "ttcs", "aime24", "avg_at_k", [(10.0, 20.0, 5.0)])
     good = tmp_path / "p.json"
-    good.write_text(json.dumps({"source": "a test", "rows": [{"method": "ttcs", "model": "tiny", "scores": {"aime24": 1.5}}]}))
+    good.write_text(
+        json.dumps({"source": "a test", "rows": [{"method": "ttcs", "model": "tiny", "scores": {"aime24": 1.5}}]})
+    )
     assert main([str(tmp_path / "runs"), "--paper", str(good)]) == 0
     assert "| ttcs (paper) | tiny | — | 1.50 | missing |" in capsys.readouterr().out
     bad = tmp_path / "bad.json"

@@ -43,9 +43,31 @@ DIFFERENT_FORM = [
 ]
 
 NO_FORM = [
-    "0.5x", r"\sqrt{x}", r"\ln 2", "2+3i", "e^x", "f(x)", "1/2x", r"2\frac{1}{2}x", "X+1", r"\alpha",
-    "(0.5, 1)", "[2, 1]", r"(-\infty, 3] \cup [2, 5)", r"\{5\}", "x^{-1}", "x^{13}", "x^23", "2^x", r"\text{pi}",
-    r"\sqrt{" + "9" * 8 + "}", "(" * 20 + "x" + ")" * 20, "x " * 200, "dx", r"\text{I don't know}", "1 000",
+    "0.5x",
+    r"\sqrt{x}",
+    r"\ln 2",
+    "2+3i",
+    "e^x",
+    "f(x)",
+    "1/2x",
+    r"2\frac{1}{2}x",
+    "X+1",
+    r"\alpha",
+    "(0.5, 1)",
+    "[2, 1]",
+    r"(-\infty, 3] \cup [2, 5)",
+    r"\{5\}",
+    "x^{-1}",
+    "x^{13}",
+    "x^23",
+    "2^x",
+    r"\text{pi}",
+    r"\sqrt{" + "9" * 8 + "}",
+    "(" * 20 + "x" + ")" * 20,
+    "x " * 200,
+    "dx",
+    r"\text{I don't know}",
+    "1 000",
 ]
 
 
@@ -74,10 +96,31 @@ def test_open_pair_is_an_interval_and_a_falling_pair_a_tuple():
 
 # ---- every verdict agrees with the symbolic checker's ---------------------------------------
 
-POOL = sorted({a for pair in SAME_FORM + DIFFERENT_FORM for a in pair} | {
-    "(1,1)", "(1, 2, 3)", r"\{5\}", "5", "x = 5", "x", "y", "2x+3", "ab", "ba", r"\text{ab}", r"\text{ba}", "even",
-    "3.46410161514", "0.785398163397", r"\frac{\sqrt{2}}{2}", "???", r"\frac{1}{", "I don't know", r"x \le 3",
-})
+POOL = sorted(
+    {a for pair in SAME_FORM + DIFFERENT_FORM for a in pair}
+    | {
+        "(1,1)",
+        "(1, 2, 3)",
+        r"\{5\}",
+        "5",
+        "x = 5",
+        "x",
+        "y",
+        "2x+3",
+        "ab",
+        "ba",
+        r"\text{ab}",
+        r"\text{ba}",
+        "even",
+        "3.46410161514",
+        "0.785398163397",
+        r"\frac{\sqrt{2}}{2}",
+        "???",
+        r"\frac{1}{",
+        "I don't know",
+        r"x \le 3",
+    }
+)
 
 
 @pytest.fixture(scope="module")

@@ -259,8 +259,20 @@ def test_verdicts_and_parses_are_cached(verifier, monkeypatch):
 # ---- the shortcut that skips math-verify's verify ------------------------------------------
 
 SHORTCUT_ANSWERS = [
-    "5", r"2\sqrt{2}", r"\sqrt{8}", r"\pi", "3.14159265", "x+1", "1+x", "y+1",
-    r"\text{undefined}", "???", "(1,2)", "e", r"\sin^2 x + \cos^2 x", "1",
+    "5",
+    r"2\sqrt{2}",
+    r"\sqrt{8}",
+    r"\pi",
+    "3.14159265",
+    "x+1",
+    "1+x",
+    "y+1",
+    r"\text{undefined}",
+    "???",
+    "(1,2)",
+    "e",
+    r"\sin^2 x + \cos^2 x",
+    "1",
 ]
 
 

@@ -79,8 +79,19 @@ def test_pip_installed_plugin_is_discovered(tmp_path, monkeypatch):
     source = tmp_path / "src"
     shutil.copytree(PLUGIN, source)
     site = tmp_path / "site"
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-               "--quiet", "--target", str(site), str(source)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--quiet",
+        "--target",
+        str(site),
+        str(source),
+    ]
     subprocess.run(command, check=True, timeout=300)
     monkeypatch.syspath_prepend(str(site))
     _check_dummy_plugin()

@@ -24,8 +24,10 @@ import pytest
 import torch
 from conftest import build_tiny_model, build_tiny_tokenizer
 
-pytestmark = [pytest.mark.vllm,
-              pytest.mark.skipif(find_spec("vllm") is None, reason="vLLM is not installed (make setup-vllm)")]
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(find_spec("vllm") is None, reason="vLLM is not installed (make setup-vllm)"),
+]
 
 PROMPTS = ["What is 3 + 4?", "Solve for x: 3x + 5 = 20.", "Tom has 3 apples", "0 1 2 3 4 5"]
 TOKENS = 12
@@ -63,8 +65,14 @@ def engine(checkpoints):
     with pytest.MonkeyPatch.context() as mp:
         for key, value in ENV.items():
             mp.setenv(key, value)
-        yield VLLMEngine(str(checkpoints[0]), dtype="float32", gpu_memory_utilization=0.05, enforce_eager=True,
-                         max_model_len=256, progress=False)
+        yield VLLMEngine(
+            str(checkpoints[0]),
+            dtype="float32",
+            gpu_memory_utilization=0.05,
+            enforce_eager=True,
+            max_model_len=256,
+            progress=False,
+        )
 
 
 def hf_greedy(model, tokenizer) -> list[list[int]]:
@@ -74,8 +82,8 @@ def hf_greedy(model, tokenizer) -> list[list[int]]:
     with torch.no_grad():
         for prompt in PROMPTS:
             ids = tokenizer(prompt, return_tensors="pt")
-            new = model.generate(**ids, max_new_tokens=TOKENS, do_sample=False)[0, ids["input_ids"].shape[1]:].tolist()
-            out.append(new[:new.index(tokenizer.eos_token_id) + 1] if tokenizer.eos_token_id in new else new)
+            new = model.generate(**ids, max_new_tokens=TOKENS, do_sample=False)[0, ids["input_ids"].shape[1] :].tolist()
+            out.append(new[: new.index(tokenizer.eos_token_id) + 1] if tokenizer.eos_token_id in new else new)
     return out
 
 
@@ -144,8 +152,9 @@ def test_roles_alternate_in_one_engine_without_stale_weights(engine, checkpoints
     want = {}
     for backend, path in ((synthesizer, checkpoints[0]), (solver, checkpoints[1])):
         model, tokenizer = load_hf(path)
-        want[backend.weights] = [unfinished(tokenizer.decode(ids, skip_special_tokens=True))
-                                 for ids in hf_greedy(model, tokenizer)]
+        want[backend.weights] = [
+            unfinished(tokenizer.decode(ids, skip_special_tokens=True)) for ids in hf_greedy(model, tokenizer)
+        ]
     greedy = Sampling(n=1, temperature=0.0, max_new_tokens=TOKENS)
     for backend in (synthesizer, solver, synthesizer, solver):  # the order of one iteration's generations
         assert [unfinished(text) for [text] in backend.generate(PROMPTS, greedy)] == want[backend.weights]
@@ -170,11 +179,29 @@ def test_grpo_step_trains_on_the_engines_seeded_samples(engine, checkpoints, tmp
         seen.extend(completions)
         return [float(len(c) % 3) for c in completions]  # varied rewards, so the step has an advantage
 
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=8, num_generations=4,
-                      max_completion_length=TOKENS, learning_rate=1e-2, beta=0.0, use_cpu=True, report_to="none",
-                      logging_steps=1, save_strategy="no", seed=5, bf16=False)
-    trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, processing_class=tokenizer,
-                          train_dataset=Dataset.from_dict({"prompt": PROMPTS[:2]}), rollout_func=recorded)
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=TOKENS,
+        learning_rate=1e-2,
+        beta=0.0,
+        use_cpu=True,
+        report_to="none",
+        logging_steps=1,
+        save_strategy="no",
+        seed=5,
+        bf16=False,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=args,
+        processing_class=tokenizer,
+        train_dataset=Dataset.from_dict({"prompt": PROMPTS[:2]}),
+        rollout_func=recorded,
+    )
     trainer.train()
     assert len(drawn) == 1 and seen == tokenizer.batch_decode(drawn[0]["completion_ids"], skip_special_tokens=True)
     assert any(not torch.equal(p, start[n]) for n, p in model_weights(model))  # the step changed the policy
@@ -182,8 +209,10 @@ def test_grpo_step_trains_on_the_engines_seeded_samples(engine, checkpoints, tmp
     engine.load(str(checkpoints[1]))  # the weights the step started from
     prompts = list(dict.fromkeys(tuple(ids) for ids in drawn[0]["prompt_ids"]))
     seed = rollout_seed(args.seed, 0, 0)
-    params = [sampling_params(n=4, temperature=1.0, top_p=1.0, top_k=0, max_tokens=TOKENS, seed=seed + i)
-              for i in range(len(prompts))]
+    params = [
+        sampling_params(n=4, temperature=1.0, top_p=1.0, top_k=0, max_tokens=TOKENS, seed=seed + i)
+        for i in range(len(prompts))
+    ]
     again = engine.generate([{"prompt_token_ids": list(p)} for p in prompts], params)
     assert [list(o.token_ids) for r in again for o in r.outputs] == drawn[0]["completion_ids"]
 
@@ -197,13 +226,40 @@ def free_port() -> int:
 def run_ttcs(run_dir: Path, model: Path, *overrides: str, processes: int = 1) -> dict:
     """`ttcs ... backend=vllm` in its own process (one engine per process, as a user runs it), or the same
     under `accelerate launch` on `processes` CPU processes (gloo)."""
-    launcher = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines",
-                "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
-    args = [sys.executable, *(launcher if processes > 1 else []), "-m", "ttcs.cli", "train=debug", f"model.path={model}", "model.name=tiny",
-            "data.options.n=3", "eval.k=2", "eval.max_new_tokens=6", "backend=vllm", "backend.progress=false",
-            # ++: the paper recipe (train=gpu) has no problem gate, and reads no such key
-            "backend.enforce_eager=true", "++recipe.problem_gate=false",
-            f"hydra.run.dir={run_dir}", *overrides]
+    launcher = [
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+    ]
+    args = [
+        sys.executable,
+        *(launcher if processes > 1 else []),
+        "-m",
+        "ttcs.cli",
+        "train=debug",
+        f"model.path={model}",
+        "model.name=tiny",
+        "data.options.n=3",
+        "eval.k=2",
+        "eval.max_new_tokens=6",
+        "backend=vllm",
+        "backend.progress=false",
+        # ++: the paper recipe (train=gpu) has no problem gate, and reads no such key
+        "backend.enforce_eager=true",
+        "++recipe.problem_gate=false",
+        f"hydra.run.dir={run_dir}",
+        *overrides,
+    ]
     # Not this process's torch.distributed rendezvous (set for the in-process engine): the run makes its own.
     env = {k: v for k, v in os.environ.items() if k not in RENDEZVOUS}
     env.update(ENV, **({"CUDA_VISIBLE_DEVICES": ""} if processes > 1 else {}))
@@ -256,13 +312,28 @@ def test_ttcs_runs_on_the_real_engine_the_same_twice(checkpoints, tmp_path):
 # train=gpu (the paper's policies: strict format, boxed answers, KL, 2 and 4 optimizer updates per generation,
 # dynamic sampling with the band, exact dedupe) with every size shrunk to a tiny model on a CPU.
 MINIATURE_PAPER = [
-    "method=ttcs", "train=gpu", "data.options.n=4", "eval.max_new_tokens=8", "train.iterations=1",
-    "train.solver.steps=2", "train.solver.batch_questions=2", "train.solver.group_size=4", "train.solver.micro_batch=4",
-    "train.solver.max_completion_length=16", "train.solver.report_to=none", "train.solver.dynamic_sampling.max_draws=2",
-    "train.synthesizer.steps=1", "train.synthesizer.batch_questions=2", "train.synthesizer.group_size=4",
-    "train.synthesizer.micro_batch=2", "train.synthesizer.max_completion_length=16",
-    "train.synthesizer.solver_samples=4", "train.synthesizer.solver_max_new_tokens=8",
-    "train.curriculum.total=8", "train.curriculum.max_new_tokens=16"]
+    "method=ttcs",
+    "train=gpu",
+    "data.options.n=4",
+    "eval.max_new_tokens=8",
+    "train.iterations=1",
+    "train.solver.steps=2",
+    "train.solver.batch_questions=2",
+    "train.solver.group_size=4",
+    "train.solver.micro_batch=4",
+    "train.solver.max_completion_length=16",
+    "train.solver.report_to=none",
+    "train.solver.dynamic_sampling.max_draws=2",
+    "train.synthesizer.steps=1",
+    "train.synthesizer.batch_questions=2",
+    "train.synthesizer.group_size=4",
+    "train.synthesizer.micro_batch=2",
+    "train.synthesizer.max_completion_length=16",
+    "train.synthesizer.solver_samples=4",
+    "train.synthesizer.solver_max_new_tokens=8",
+    "train.curriculum.total=8",
+    "train.curriculum.max_new_tokens=16",
+]
 
 
 def test_paper_setting_in_miniature_logs_one_complete_row_per_optimizer_step(checkpoints, tmp_path):
@@ -279,6 +350,8 @@ def test_paper_setting_in_miniature_logs_one_complete_row_per_optimizer_step(che
     for role in ("synthesizer", "solver"):
         node, mine = train[role], [m for m in rows if m["phase"] == role]
         assert [m["step"] for m in mine] == list(range(1, node.steps * node.updates_per_step + 1))
-        assert [m["generation"] for m in mine] == [g + 1 for g in range(node.steps) for _ in range(node.updates_per_step)]
+        assert [m["generation"] for m in mine] == [
+            g + 1 for g in range(node.steps) for _ in range(node.updates_per_step)
+        ]
         assert all(None not in (m["loss"], m["reward_mean"], m["completion_length"]) for m in mine)
     assert any(m["phase"] == "dynamic_sampling" for m in rows)

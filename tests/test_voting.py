@@ -114,8 +114,10 @@ def test_each_group_votes_on_its_own(math_verifier):
 
 
 REAL_FORMS = [
-    ([r"(-\infty, 3] \cup (5, \infty)", r"\left(-\infty,3\right]\cup(5,+\infty)", r"(-\infty, 3) \cup (5, \infty)"],
-     [[0, 1], [2]]),
+    (
+        [r"(-\infty, 3] \cup (5, \infty)", r"\left(-\infty,3\right]\cup(5,+\infty)", r"(-\infty, 3) \cup (5, \infty)"],
+        [[0, 1], [2]],
+    ),
     (["(1, -2)", r"\left(1,-2\right)", "(-2, 1)", r"(1,\, -2)"], [[0, 1, 3], [2]]),
     ([r"\{1,2,3\}", r"\{3, 2, 1\}", r"\{1,2\}", "(1, 2, 3)"], [[0, 1], [2], [3]]),
     (["x^2+2x+1", "(x+1)^2", "x^2+1", "1+2x+x^2"], [[0, 1, 3], [2]]),

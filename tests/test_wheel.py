@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-SKIP = shutil.ignore_patterns(".git", "outputs", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                              ".ruff_cache", ".venv")
+SKIP = shutil.ignore_patterns(
+    ".git", "outputs", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".venv"
+)
 
 
 def sh(cmd, cwd, env=None, timeout=600) -> subprocess.CompletedProcess:
@@ -41,8 +42,10 @@ def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("wheel")
     src = root / "src"
     shutil.copytree(REPO_ROOT, src, symlinks=True, ignore=SKIP)  # build from a copy: the checkout stays clean
-    sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", root / "dist", src],
-       cwd=root)
+    sh(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", root / "dist", src],
+        cwd=root,
+    )
     wheel = next((root / "dist").glob("ttcs-*.whl"))
     venv = root / "venv"
     sh([sys.executable, "-m", "venv", "--without-pip", venv], cwd=root)
@@ -60,8 +63,10 @@ def installed(tmp_path_factory):
 
 def test_the_installed_package_is_the_wheel_and_ships_configs_and_prompts(installed):
     bin_dir, env, work = installed
-    probe = ("import ttcs, ttcs.config as c, ttcs.prompts as p; print(ttcs.__file__); print(c.CONFIG_DIR); "
-             "print(len(p.load_template('synthesizer')))")
+    probe = (
+        "import ttcs, ttcs.config as c, ttcs.prompts as p; print(ttcs.__file__); print(c.CONFIG_DIR); "
+        "print(len(p.load_template('synthesizer')))"
+    )
     lines = sh([bin_dir / "python", "-c", probe], cwd=work, env=env).stdout.split()
     venv = bin_dir.parent.resolve()
     assert Path(lines[0]).resolve().is_relative_to(venv), lines  # not the checkout's editable install
@@ -90,9 +95,23 @@ def test_ttcs_help_and_cfg_job_from_the_wheel(installed):
 def test_ttcs_runs_a_method_from_the_wheel(installed, tiny_model_dir):
     bin_dir, env, work = installed
     run_dir = work / "run"
-    sh([bin_dir / "ttcs", "method=base", "train=debug", f"model.path={tiny_model_dir}", "model.name=tiny",
-        "data.options.n=3", "eval.k=2", "eval.max_new_tokens=4", "backend=hf", "backend.progress=false",
-        f"hydra.run.dir={run_dir}"], cwd=work, env=env)
+    sh(
+        [
+            bin_dir / "ttcs",
+            "method=base",
+            "train=debug",
+            f"model.path={tiny_model_dir}",
+            "model.name=tiny",
+            "data.options.n=3",
+            "eval.k=2",
+            "eval.max_new_tokens=4",
+            "backend=hf",
+            "backend.progress=false",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=work,
+        env=env,
+    )
     results = (run_dir / "results.json").read_text()
     assert '"method": "base"' in results and '"n": 3' in results
     assert (run_dir / "report.md").is_file()

@@ -167,8 +167,10 @@ def _apples(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
     have, bags, per_bag = rng.randint(3, 20), rng.randint(2, 5), rng.randint(2, 8)
     give = rng.randint(1, have + bags * per_bag - 1)
     answer = sympy.Integer(have) + sympy.Integer(bags) * per_bag - give
-    question = (f"{name} has {have} apples. {name} buys {bags} bags with {per_bag} apples in each bag, "
-                f"then gives {give} apples to a friend. How many apples does {name} have now?")
+    question = (
+        f"{name} has {have} apples. {name} buys {bags} bags with {per_bag} apples in each bag, "
+        f"then gives {give} apples to a friend. How many apples does {name} have now?"
+    )
     return question, answer, {"have": have, "bags": bags, "per_bag": per_bag, "give": give}
 
 
@@ -181,8 +183,10 @@ def _train(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
         return question, answer, {"ask": "distance", "speed": speed, "hours": hours}
     distance = rng.randint(3, 30) * 10
     answer = sympy.Rational(distance, speed)
-    question = (f"A train travels {distance} km at a constant {speed} km/h. How many hours does the trip take? "
-                "Give the answer as an integer or a fraction.")
+    question = (
+        f"A train travels {distance} km at a constant {speed} km/h. How many hours does the trip take? "
+        "Give the answer as an integer or a fraction."
+    )
     return question, answer, {"ask": "time", "speed": speed, "distance": distance}
 
 
@@ -202,8 +206,10 @@ def _price(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
 def _share(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
     people, cookies = rng.randint(2, 8), rng.randint(5, 40)
     answer = sympy.Rational(cookies, people)
-    question = (f"{people} friends share {cookies} cookies equally. How many cookies does each friend get? "
-                "Give the answer as an integer or a fraction.")
+    question = (
+        f"{people} friends share {cookies} cookies equally. How many cookies does each friend get? "
+        "Give the answer as an integer or a fraction."
+    )
     return question, answer, {"people": people, "cookies": cookies}
 
 
@@ -224,8 +230,12 @@ def _power(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
 
 
 WORD_PROBLEMS: dict[str, Callable[[random.Random], tuple[str, sympy.Rational, dict]]] = {
-    "apples": _apples, "train": _train, "price": _price, "share": _share,
-    "remainder": _remainder, "power": _power,
+    "apples": _apples,
+    "train": _train,
+    "price": _price,
+    "share": _share,
+    "remainder": _remainder,
+    "power": _power,
 }
 
 
@@ -235,10 +245,18 @@ def _level4(rng: random.Random) -> tuple[str, sympy.Rational, dict]:
     return question, answer, {"kind": kind, "values": values}
 
 
-GENERATORS: dict[int, Callable[..., tuple[str, sympy.Rational, dict]]] = {0: _level0, 1: _level1, 2: _level2, 3: _level3, 4: _level4}
+GENERATORS: dict[int, Callable[..., tuple[str, sympy.Rational, dict]]] = {
+    0: _level0,
+    1: _level1,
+    2: _level2,
+    3: _level3,
+    4: _level4,
+}
 
 
-def _draw(level: int, seed: int, index: int, seen: set[str], ops: str | None = None) -> tuple[str, sympy.Rational, dict]:
+def _draw(
+    level: int, seed: int, index: int, seen: set[str], ops: str | None = None
+) -> tuple[str, sympy.Rational, dict]:
     """Problem ``index`` of ``level``: redrawn (deterministically) on a repeat or a division by zero."""
     for attempt in range(_MAX_ATTEMPTS):
         rng = random.Random(f"ttcs-arith:{seed}:{index}:{attempt}")
@@ -281,15 +299,26 @@ def generate_arith(n: int = 64, seed: int = 0, levels: Sequence[int] = LEVELS, o
         level = levels[index % len(levels)]
         question, answer, meta = _draw(level, seed, index, seen, ops)
         seen.add(question)
-        problems.append(Problem(id=f"{SOURCE}-L{level}-{index:04d}", question=question,
-                                answer=format_rational(answer), source=SOURCE, meta={"level": level, **meta}))
+        problems.append(
+            Problem(
+                id=f"{SOURCE}-L{level}-{index:04d}",
+                question=question,
+                answer=format_rational(answer),
+                source=SOURCE,
+                meta={"level": level, **meta},
+            )
+        )
     return problems
 
 
 # ---------------------------------------------------------------- reading a question's arithmetic
 
-_WORD_OPS = ((r"\\times|\\cdot|[×·∗]|\bmultiplied\s+by\b|\btimes\b", "*"), (r"\\div|÷|\bdivided\s+by\b|\bover\b", "/"),
-             (r"\bplus\b|\badded\s+to\b", "+"), (r"\bminus\b|[−–]", "-"))
+_WORD_OPS = (
+    (r"\\times|\\cdot|[×·∗]|\bmultiplied\s+by\b|\btimes\b", "*"),
+    (r"\\div|÷|\bdivided\s+by\b|\bover\b", "/"),
+    (r"\bplus\b|\badded\s+to\b", "+"),
+    (r"\bminus\b|[−–]", "-"),
+)
 _RUN = re.compile(r"(?<![\d.)])-?\s*\(*\s*\d+\s*\)*(?:\s*[-+*/]\s*\(*\s*-?\d+\s*\)*)+")
 _RUN_TOKEN = re.compile(r"\d+|[-+*/()]")
 MAX_READ_CHARS = 120  # a longer run is not one of the facts this reader is for
@@ -322,7 +351,7 @@ def expression_value(question: str) -> sympy.Rational | None:
     runs = list(_RUN.finditer(text))
     if len(runs) != 1 or len(runs[0].group()) > MAX_READ_CHARS:
         return None
-    outside = text[: runs[0].start()] + " " + text[runs[0].end():]
+    outside = text[: runs[0].start()] + " " + text[runs[0].end() :]
     if re.search(r"\d", outside):
         return None
     tokens = _RUN_TOKEN.findall(runs[0].group())

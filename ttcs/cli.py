@@ -94,8 +94,13 @@ def shared_run_dir(own: str) -> str:
     if dist.is_main():
         return run_dir
     if Path(run_dir).resolve() != Path(own).resolve():
-        logger.warning("process %d: Hydra chose %s, the main process %s; using the main process's (set a fixed "
-                       "hydra.run.dir to avoid the stray directory)", dist.rank(), own, run_dir)
+        logger.warning(
+            "process %d: Hydra chose %s, the main process %s; using the main process's (set a fixed "
+            "hydra.run.dir to avoid the stray directory)",
+            dist.rank(),
+            own,
+            run_dir,
+        )
     _log_to_own_file(RunLayout(run_dir).rank_log_path(dist.rank()))
     return run_dir
 

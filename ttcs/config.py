@@ -138,8 +138,12 @@ class Number:
             return
         if self.high is None:
             _fail(key, value, f"must be a number {'>' if self.low_open else '>='} {self.low}")
-        _fail(key, value, f"must be a number in {'(' if self.low_open else '['}{self.low}, {self.high}"
-                          f"{')' if self.high_open else ']'}")
+        _fail(
+            key,
+            value,
+            f"must be a number in {'(' if self.low_open else '['}{self.low}, {self.high}"
+            f"{')' if self.high_open else ']'}",
+        )
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,11 @@ class OneOf:
         value = _value(cfg, key)
         options = self.options() if callable(self.options) else self.options
         if not any(value == o and isinstance(value, bool) == isinstance(o, bool) for o in options):  # True is not 1
-            _fail(key, value, "must be one of " + ", ".join(str(o).lower() if isinstance(o, bool) else str(o)
-                                                            for o in options))
+            _fail(
+                key,
+                value,
+                "must be one of " + ", ".join(str(o).lower() if isinstance(o, bool) else str(o) for o in options),
+            )
 
 
 def flag(cfg, key: str) -> None:
@@ -278,8 +285,11 @@ def updates_per_step(cfg, key: str) -> None:
     updates = _value(cfg, key)
     completions = _step_completions(cfg, key)
     if completions % updates:
-        _fail(key, updates, f"must divide batch_questions x group_size = {completions} "
-              "completions into equal mini-batches")
+        _fail(
+            key,
+            updates,
+            f"must divide batch_questions x group_size = {completions} completions into equal mini-batches",
+        )
 
 
 def micro_batch(cfg, key: str) -> None:
@@ -291,11 +301,17 @@ def micro_batch(cfg, key: str) -> None:
     if micro_batch_split(mini, micro, processes):
         return
     if processes == 1:
-        _fail(key, micro, f"must divide the mini-batch of {mini} completions "
-              "(batch_questions x group_size / updates_per_step)")
-    _fail(key, micro, f"the mini-batch of {mini} completions (batch_questions x group_size / "
-          f"updates_per_step) does not split into micro-batches on {processes} processes; "
-          + split_hint(mini, processes))
+        _fail(
+            key,
+            micro,
+            f"must divide the mini-batch of {mini} completions (batch_questions x group_size / updates_per_step)",
+        )
+    _fail(
+        key,
+        micro,
+        f"the mini-batch of {mini} completions (batch_questions x group_size / "
+        f"updates_per_step) does not split into micro-batches on {processes} processes; " + split_hint(mini, processes),
+    )
 
 
 # ----------------------------------------------------------------------------- conditions
@@ -390,20 +406,26 @@ _GRPO = {
     "scale_rewards": OneOf(("group", "batch", "none", True, False)),
     "updates_per_step": updates_per_step,
     "micro_batch": micro_batch,
-    "lora": When("lora.enabled", {
-        "r": Integer(1),
-        "alpha": Number(0, low_open=True),
-        "dropout": Number(0, 1, high_open=True),
-    }),
+    "lora": When(
+        "lora.enabled",
+        {
+            "r": Integer(1),
+            "alpha": Number(0, low_open=True),
+            "dropout": Number(0, 1, high_open=True),
+        },
+    ),
 }
 
 _SOLVER = {
     **_GRPO,
     "band": band,
-    "dynamic_sampling": When("dynamic_sampling.enabled", {
-        "oversample": Number(1),
-        "max_draws": Integer(1),
-    }),
+    "dynamic_sampling": When(
+        "dynamic_sampling.enabled",
+        {
+            "oversample": Number(1),
+            "max_draws": Integer(1),
+        },
+    ),
 }
 
 _SYNTHESIZER = {
@@ -525,8 +547,10 @@ def split_hint(mini: int, processes: int) -> str:
     """What would split a mini-batch of `mini` completions over `processes` processes."""
     if mini % processes:
         counts = [n for n in range(1, min(mini, 64) + 1) if mini % n == 0]
-        return (f"{mini} completions do not divide among {processes} processes: launch a process count that "
-                f"divides {mini} ({', '.join(map(str, counts))}), or change batch_questions / group_size / "
-                "updates_per_step")
+        return (
+            f"{mini} completions do not divide among {processes} processes: launch a process count that "
+            f"divides {mini} ({', '.join(map(str, counts))}), or change batch_questions / group_size / "
+            "updates_per_step"
+        )
     fits = [m for m in range(1, mini // processes + 1) if (mini // processes) % m == 0]
     return f"micro_batch must divide {mini // processes} (completions per process): one of {', '.join(map(str, fits))}"

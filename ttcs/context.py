@@ -102,8 +102,17 @@ class RunContext:
     def prompts(self, problems) -> list[str]:
         """The Solver's prompts, ending with the recipe's Solver prefill: the same for evaluation, training and scoring."""
         m = self.cfg.model
-        return [solver_prompt(self.tokenizer, p, kind=self.cfg.data.prompt, chat_template=m.chat_template,
-                              system_prompt=m.get("system_prompt")) + self.recipe.solver_prefill for p in problems]
+        return [
+            solver_prompt(
+                self.tokenizer,
+                p,
+                kind=self.cfg.data.prompt,
+                chat_template=m.chat_template,
+                system_prompt=m.get("system_prompt"),
+            )
+            + self.recipe.solver_prefill
+            for p in problems
+        ]
 
     def uses_engine(self) -> bool:
         return backend_name(self.cfg.backend) == "vllm"
@@ -131,8 +140,9 @@ class RunContext:
         if cached is not None and cached[0] == path:
             return cached[1]
         self._drop_backend(role)
-        backend = make_backend(self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer,
-                               model_path=path, shard=True)
+        backend = make_backend(
+            self.cfg.backend, model=self.model(role, iteration), tokenizer=self.tokenizer, model_path=path, shard=True
+        )
         self._backends[role] = (path, backend)
         return backend
 

@@ -305,8 +305,9 @@ def variant_record(
     return {**record, **extra}
 
 
-def _curriculum_outputs(ctx: RunContext, iteration: int, template: str,
-                        reference_free: bool) -> tuple[list[str], list[dict]]:
+def _curriculum_outputs(
+    ctx: RunContext, iteration: int, template: str, reference_free: bool
+) -> tuple[list[str], list[dict]]:
     c = ctx.cfg.train.curriculum
     backend = ctx.backend("synthesizer", iteration)
     if reference_free:
@@ -317,11 +318,28 @@ def _curriculum_outputs(ctx: RunContext, iteration: int, template: str,
         n = max(1, -(-c.total // len(refs))) if c.total else c.variants_per_question
         if c.total and c.total < len(refs):  # fewer variants than questions: a seeded subset of references
             refs = random.Random(seed_for(ctx.cfg.seed, "curriculum_references", iteration)).sample(refs, c.total)
-    prompts = [synthesizer_prompt(ctx.tokenizer, template, r["reference"], chat_template=ctx.cfg.model.chat_template,
-                                  prefill=ctx.cfg.train.synthesizer.prefill) for r in refs]
-    outs = backend.generate(prompts, Sampling(n=n, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                                              max_new_tokens=c.max_new_tokens, seed=seed_for(ctx.cfg.seed, "curriculum_sampling", iteration)),
-                            desc="sampling curriculum")
+    prompts = [
+        synthesizer_prompt(
+            ctx.tokenizer,
+            template,
+            r["reference"],
+            chat_template=ctx.cfg.model.chat_template,
+            prefill=ctx.cfg.train.synthesizer.prefill,
+        )
+        for r in refs
+    ]
+    outs = backend.generate(
+        prompts,
+        Sampling(
+            n=n,
+            temperature=c.temperature,
+            top_p=c.top_p,
+            top_k=c.top_k,
+            max_new_tokens=c.max_new_tokens,
+            seed=seed_for(ctx.cfg.seed, "curriculum_sampling", iteration),
+        ),
+        desc="sampling curriculum",
+    )
     texts, meta = [], []
     for r, prompt, group in zip(refs, prompts, outs, strict=True):
         texts += group
@@ -341,29 +359,59 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
     reference_free = "{reference}" not in template
     texts, meta = _curriculum_outputs(ctx, iteration, template, reference_free)
     claimer = ctx.recipe.claimer(lambda: ctx.backend("synthesizer", iteration))
-    scored = score_variants(ctx, ctx.backend("solver", iteration - 1), texts, [m["reference"] for m in meta],
-                            seed=seed_for(cfg.seed, "curriculum_scoring", iteration), prompts=[m["prompt"] for m in meta], claimer=claimer)
-    records = [variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc,
-                              phase="curriculum") for m, sc in zip(meta, scored, strict=True)]
+    scored = score_variants(
+        ctx,
+        ctx.backend("solver", iteration - 1),
+        texts,
+        [m["reference"] for m in meta],
+        seed=seed_for(cfg.seed, "curriculum_scoring", iteration),
+        prompts=[m["prompt"] for m in meta],
+        claimer=claimer,
+    )
+    records = [
+        variant_record(reference_id=m["reference_id"], reference_question=m["reference"], **sc, phase="curriculum")
+        for m, sc in zip(meta, scored, strict=True)
+    ]
     for rec in records:
         ctx.rundir.append_jsonl(ctx.rundir.curriculum_path(iteration), rec)
     # A variant whose claimed answer failed the recipe's claim check never reaches the Solver
     confirmed = [r for r in records if (r.get("reward") or {}).get("claim") is not False]
-    kept, stats = dedupe_variants(confirmed, [p.question for p in ctx.problems], near_threshold=c.near_threshold,
-                                  require_answer=ctx.recipe.requires_answer, mode=c.dedupe)
+    kept, stats = dedupe_variants(
+        confirmed,
+        [p.question for p in ctx.problems],
+        near_threshold=c.near_threshold,
+        require_answer=ctx.recipe.requires_answer,
+        mode=c.dedupe,
+    )
     stats["claim_unconfirmed"] = len(records) - len(confirmed)
-    mixed = mix_curriculum(ctx.problems, kept, ratio=cfg.method.curriculum_ratio, seed=seed_for(cfg.seed, "mix_curriculum", iteration),
-                           max_size=c.max_size)
-    ctx.rundir.write_jsonl(ctx.rundir.curriculum_train_path(iteration),
-                           [{"id": p.id, "question": p.question, "answer": None, "source": p.source,
-                             "meta": dict(p.meta)} for p in mixed])
+    mixed = mix_curriculum(
+        ctx.problems,
+        kept,
+        ratio=cfg.method.curriculum_ratio,
+        seed=seed_for(cfg.seed, "mix_curriculum", iteration),
+        max_size=c.max_size,
+    )
+    ctx.rundir.write_jsonl(
+        ctx.rundir.curriculum_train_path(iteration),
+        [{"id": p.id, "question": p.question, "answer": None, "source": p.source, "meta": dict(p.meta)} for p in mixed],
+    )
     caps = [r["reward"]["capability"] for r in records if r.get("question")]
-    info = {"variants": len(records), "parsed_share": sum(bool(r.get("question")) for r in records) / max(1, len(records)),
-            "kept": len(kept), "dropped": {k: v for k, v in stats.items() if k not in ("input", "kept")},
-            "capability_mean": sum(caps) / len(caps) if caps else 0.0, "train_size": len(mixed),
-            "synthetic_in_train": sum(p.source == "synthetic" for p in mixed)}
+    info = {
+        "variants": len(records),
+        "parsed_share": sum(bool(r.get("question")) for r in records) / max(1, len(records)),
+        "kept": len(kept),
+        "dropped": {k: v for k, v in stats.items() if k not in ("input", "kept")},
+        "capability_mean": sum(caps) / len(caps) if caps else 0.0,
+        "train_size": len(mixed),
+        "synthetic_in_train": sum(p.source == "synthetic" for p in mixed),
+    }
     ctx.rundir.log_metrics("curriculum", iteration=iteration, **info)
-    logger.info("curriculum: %d variants, %.0f%% parsed, %d kept after filtering; training set %d (%d synthetic)",
-                info["variants"], 100 * info["parsed_share"], info["kept"], info["train_size"],
-                info["synthetic_in_train"])
+    logger.info(
+        "curriculum: %d variants, %.0f%% parsed, %d kept after filtering; training set %d (%d synthetic)",
+        info["variants"],
+        100 * info["parsed_share"],
+        info["kept"],
+        info["train_size"],
+        info["synthetic_in_train"],
+    )
     return info

@@ -64,8 +64,15 @@ class DataError(ValueError):
 # ------------------------------------------------------------------------- public API
 
 
-def load_problems(source: str | os.PathLike, *, split: str | None = None, limit: int | None = None,
-                  name: str | None = None, subset: str | None = None, **builtin_options: Any) -> list[Problem]:
+def load_problems(
+    source: str | os.PathLike,
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    name: str | None = None,
+    subset: str | None = None,
+    **builtin_options: Any,
+) -> list[Problem]:
     """Read test problems from a local file, a Hugging Face dataset id or a built-in name.
 
     Args:
@@ -124,8 +131,14 @@ def load_data_config(cfg: Any) -> list[Problem]:
             raise DataError(f"data config: missing required key '{key}' (keys found: {sorted(node)})")
     source = node.get("path") or node["source"]
     options = dict(node.get("options") or {}) if _source_kind(source) == "builtin" else {}
-    return load_problems(source, split=node.get("split"), limit=node.get("limit"), name=node["name"],
-                         subset=node.get("subset"), **options)
+    return load_problems(
+        source,
+        split=node.get("split"),
+        limit=node.get("limit"),
+        name=node["name"],
+        subset=node.get("subset"),
+        **options,
+    )
 
 
 # --------------------------------------------------------------------- source routing
@@ -214,8 +227,10 @@ def _read_json(path: Path) -> list[Any]:
                 return data[key]
         if data and all(isinstance(value, list) for value in data.values()):
             return _columns_to_rows(path, data)
-    raise DataError(f"{path}: expected a list of objects, an object with one of {list(RECORD_KEYS)}, "
-                    f"or an object of equal-length columns")
+    raise DataError(
+        f"{path}: expected a list of objects, an object with one of {list(RECORD_KEYS)}, "
+        f"or an object of equal-length columns"
+    )
 
 
 def _columns_to_rows(path: Path, columns: dict[str, list]) -> list[dict]:
@@ -258,8 +273,9 @@ def _read_hub(dataset_id: str, split: str | None, subset: str | None, limit: int
     hint = "pass a local .parquet/.jsonl/.json file with data.path=..."
     offline = hub_offline()
     if not offline and not hub_reachable():
-        raise DataError(f"{dataset_id}: cannot reach the Hugging Face hub; {hint} "
-                        "(or set HF_HUB_OFFLINE=1 to use a cached copy)")
+        raise DataError(
+            f"{dataset_id}: cannot reach the Hugging Face hub; {hint} (or set HF_HUB_OFFLINE=1 to use a cached copy)"
+        )
     import datasets
 
     try:
@@ -300,8 +316,10 @@ def rows_to_problems(rows: Sequence[Mapping], *, origin: str, default_source: st
     has_question = any(key in columns for key in QUESTION_KEYS)
     verl = "reward_model" in columns or ("prompt" in columns and not has_question)
     if not verl and not has_question:
-        raise DataError(f"{origin}: no question column (expected one of {list(QUESTION_KEYS)} or a verl "
-                        f"'prompt'); columns found: {columns}")
+        raise DataError(
+            f"{origin}: no question column (expected one of {list(QUESTION_KEYS)} or a verl "
+            f"'prompt'); columns found: {columns}"
+        )
     parse = _parse_verl_row if verl else _parse_plain_row
     problems, seen = [], set()
     for index, row in enumerate(rows):
@@ -340,8 +358,9 @@ def _parse_verl_row(row: Mapping, index: int, default_source: str) -> Problem:
         meta["ability"] = row["ability"]
     if isinstance(reward.get("style"), str):
         meta["style"] = reward["style"]
-    return Problem(id=problem_id, question=question, answer=_answer_text(reward.get("ground_truth")),
-                   source=source, meta=meta)
+    return Problem(
+        id=problem_id, question=question, answer=_answer_text(reward.get("ground_truth")), source=source, meta=meta
+    )
 
 
 def _last_user_message(prompt: Any) -> str:
@@ -371,8 +390,16 @@ def _parse_plain_row(row: Mapping, index: int, default_source: str) -> Problem:
             answer = last_boxed(row["solution"])
     id_key = _first_key(row, ID_KEYS)
     problem_id = str(row[id_key]) if id_key else f"{default_source}-{index}"
-    used = {question_key, answer_key, id_key, "data_source", "answer_letter", "answer_index", *CHOICE_KEYS,
-            *_HEAVY_KEYS}
+    used = {
+        question_key,
+        answer_key,
+        id_key,
+        "data_source",
+        "answer_letter",
+        "answer_index",
+        *CHOICE_KEYS,
+        *_HEAVY_KEYS,
+    }
     meta = {key: value for key, value in row.items() if key not in used and _is_scalar(value)}
     source = _text_or_none(row.get("data_source")) or default_source
     return Problem(id=problem_id, question=question, answer=answer, source=source, choices=choices, meta=meta)
@@ -400,8 +427,10 @@ def _choice_letter(row: Mapping, answer_key: str | None, choices: tuple[str, ...
 
     An integer answer is an index (MMLU); a string is a letter (``C``, ``(C)``), else an option's text.
     """
-    value = next((row[key] for key in ("answer_letter", "answer_index") if row.get(key) is not None),
-                 row.get(answer_key) if answer_key else None)
+    value = next(
+        (row[key] for key in ("answer_letter", "answer_index") if row.get(key) is not None),
+        row.get(answer_key) if answer_key else None,
+    )
     if isinstance(value, int) and not isinstance(value, bool):
         position = value
     elif isinstance(value, str) and (letter := _LETTER.match(value.strip())):

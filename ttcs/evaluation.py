@@ -58,11 +58,18 @@ def score_problem(problem, completions: Sequence[str], verifier, greedy_completi
     answers = [extract_for_scoring(verifier, c) for c in completions]
     correct = [is_correct(a, problem.answer, verifier) for a in answers]
     vote = majority_vote(answers, verifier)
-    result = ProblemResult(id=problem.id, question=problem.question, gold=problem.answer,
-                           completions=list(completions), answers=answers, correct=correct,
-                           vote=vote.label, vote_share=vote.share,
-                           vote_correct=is_correct(vote.label, problem.answer, verifier),
-                           meta=dict(getattr(problem, "meta", {}) or {}))
+    result = ProblemResult(
+        id=problem.id,
+        question=problem.question,
+        gold=problem.answer,
+        completions=list(completions),
+        answers=answers,
+        correct=correct,
+        vote=vote.label,
+        vote_share=vote.share,
+        vote_correct=is_correct(vote.label, problem.answer, verifier),
+        meta=dict(getattr(problem, "meta", {}) or {}),
+    )
     if greedy_completion is not None:
         result.greedy_completion = greedy_completion
         result.greedy_answer = extract_for_scoring(verifier, greedy_completion)
@@ -95,9 +102,20 @@ def summarize(results: Sequence[ProblemResult]) -> dict:
     }
 
 
-def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier, *, k: int = 4,
-             temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 256, greedy: bool = True,
-             seed: int = 0, reply: Callable[[str], str] = str) -> tuple[dict, list[ProblemResult]]:
+def evaluate(
+    problems,
+    prompts: list[str],
+    backend: GenerationBackend,
+    verifier,
+    *,
+    k: int = 4,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    max_new_tokens: int = 256,
+    greedy: bool = True,
+    seed: int = 0,
+    reply: Callable[[str], str] = str,
+) -> tuple[dict, list[ProblemResult]]:
     """Sample k completions per problem (and one greedy), score them; return (summary, per-problem results).
 
     ``reply`` turns a sampled completion into the Solver's whole reply (the recipe's
@@ -106,10 +124,18 @@ def evaluate(problems, prompts: list[str], backend: GenerationBackend, verifier,
     """
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
-    sampled = backend.generate(prompts, Sampling(n=k, temperature=temperature, top_p=top_p,
-                                                 max_new_tokens=max_new_tokens, seed=seed), desc=f"eval avg@{k}")
-    greedy_out = (backend.generate(prompts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
-                                   desc="eval greedy") if greedy else [[None]] * len(problems))
+    sampled = backend.generate(
+        prompts,
+        Sampling(n=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
+        desc=f"eval avg@{k}",
+    )
+    greedy_out = (
+        backend.generate(
+            prompts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed), desc="eval greedy"
+        )
+        if greedy
+        else [[None]] * len(problems)
+    )
     replies = [[reply(c) for c in group] for group in sampled]
     greedy_replies = [None if g[0] is None else reply(g[0]) for g in greedy_out]
     results = [score_problem(p, s, verifier, g) for p, s, g in zip(problems, replies, greedy_replies, strict=True)]
@@ -120,14 +146,31 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
     """Evaluate the Solver of `iteration` on the test problems; write eval/iter_XX.jsonl."""
     e = ctx.cfg.eval
     t0 = time.time()
-    summary, results = evaluate(ctx.problems, ctx.prompts(ctx.problems), ctx.backend("solver", iteration),
-                                ctx.verifier, k=e.k, temperature=e.temperature, top_p=e.top_p,
-                                max_new_tokens=e.max_new_tokens, greedy=e.greedy, seed=seed_for(ctx.cfg.seed, "eval", iteration),
-                                reply=ctx.recipe.solver_reply)
+    summary, results = evaluate(
+        ctx.problems,
+        ctx.prompts(ctx.problems),
+        ctx.backend("solver", iteration),
+        ctx.verifier,
+        k=e.k,
+        temperature=e.temperature,
+        top_p=e.top_p,
+        max_new_tokens=e.max_new_tokens,
+        greedy=e.greedy,
+        seed=seed_for(ctx.cfg.seed, "eval", iteration),
+        reply=ctx.recipe.solver_reply,
+    )
     ctx.rundir.write_jsonl(ctx.rundir.eval_path(iteration), [r.as_dict() for r in results])
     summary["seconds"] = round(time.time() - t0, 1)
     ctx.rundir.log_metrics("eval", iteration=iteration, **summary)
-    logger.info("iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)", iteration, summary["k"],
-                summary["avg_at_k"], summary["avg_at_k_stderr"], summary["k"], summary["maj_at_k"],
-                "n/a" if summary["greedy"] is None else f"{summary['greedy']:.1f}", summary["seconds"])
+    logger.info(
+        "iteration %d eval: avg@%d %.1f ± %.1f, maj@%d %.1f, greedy %s (%.0fs)",
+        iteration,
+        summary["k"],
+        summary["avg_at_k"],
+        summary["avg_at_k_stderr"],
+        summary["k"],
+        summary["maj_at_k"],
+        "n/a" if summary["greedy"] is None else f"{summary['greedy']:.1f}",
+        summary["seconds"],
+    )
     return summary

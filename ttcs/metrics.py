@@ -31,8 +31,14 @@ from transformers import TrainerCallback
 from ttcs.rundir import RunDir
 
 # Row key -> TRL's log key, logged on every optimizer step.
-STEP_KEYS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate", "entropy": "entropy",
-             "kl": "kl", "clip_ratio": "clip_ratio/region_mean"}
+STEP_KEYS = {
+    "loss": "loss",
+    "grad_norm": "grad_norm",
+    "learning_rate": "learning_rate",
+    "entropy": "entropy",
+    "kl": "kl",
+    "clip_ratio": "clip_ratio/region_mean",
+}
 # Row key -> TRL's log key, logged only on the step that generated (carried to the others).
 GENERATION_KEYS = {"completion_length": "completions/mean_length", "clipped_ratio": "completions/clipped_ratio"}
 # TRL logs this key (its reward mean, None when every reward was None) exactly on the steps that generated.
@@ -52,8 +58,10 @@ def generation_of(trainer_state, updates_per_generation: int) -> int:
     done) is then a multiple of `updates_per_generation`.
     """
     if trainer_state is None:
-        raise ValueError("the reward function needs TRL's trainer_state (TRL passes it on every call) to know "
-                         "which generation it scores")
+        raise ValueError(
+            "the reward function needs TRL's trainer_state (TRL passes it on every call) to know "
+            "which generation it scores"
+        )
     return int(trainer_state.global_step) // int(updates_per_generation) + 1
 
 
@@ -74,8 +82,7 @@ class MetricsCallback(TrainerCallback):
     row. ``step_seconds`` keeps every row's seconds.
     """
 
-    def __init__(self, rundir: RunDir, phase: str, iteration: int,
-                 keys: Mapping[str, Callable[[float], Any] | None]):
+    def __init__(self, rundir: RunDir, phase: str, iteration: int, keys: Mapping[str, Callable[[float], Any] | None]):
         self.rundir, self.phase, self.iteration, self.keys = rundir, phase, iteration, dict(keys)
         self._generation = 0
         self._generated: dict[str, Any] = dict.fromkeys([*GENERATION_KEYS, *self.keys])
@@ -99,7 +106,12 @@ class MetricsCallback(TrainerCallback):
                 self._generated[name] = cast(value) if cast is not None and value is not None else value
         if not state.is_world_process_zero:
             return
-        self.rundir.log_metrics(self.phase, iteration=self.iteration, step=state.global_step,
-                                generation=self._generation,
-                                **{row: logs.get(key) for row, key in STEP_KEYS.items()}, **self._generated,
-                                seconds=round(self.step_seconds[-1], 2))
+        self.rundir.log_metrics(
+            self.phase,
+            iteration=self.iteration,
+            step=state.global_step,
+            generation=self._generation,
+            **{row: logs.get(key) for row, key in STEP_KEYS.items()},
+            **self._generated,
+            seconds=round(self.step_seconds[-1], 2),
+        )

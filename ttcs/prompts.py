@@ -63,8 +63,9 @@ def render(tokenizer, user_text: str, *, chat_template: str | bool = "auto", sys
     return f"{prefix}Question: {user_text}\nAnswer: Let's think step by step."
 
 
-def solver_prompt(tokenizer, problem, *, kind: str = "math", chat_template: str | bool = "auto",
-                  system_prompt: str | None = None) -> str:
+def solver_prompt(
+    tokenizer, problem, *, kind: str = "math", chat_template: str | bool = "auto", system_prompt: str | None = None
+) -> str:
     """Prompt for one `ttcs.data.Problem` (uses its question and, when present, its choices)."""
     text = question_text(problem.question, getattr(problem, "choices", None), kind)
     return render(tokenizer, text, chat_template=chat_template, system_prompt=system_prompt)
@@ -87,6 +88,7 @@ def load_template(name_or_path: str) -> str:
     """A Synthesizer prompt template's text (see `template_path`)."""
     path = template_path(name_or_path)
     if path is None:
-        raise FileNotFoundError(f"no Synthesizer template {name_or_path!r}; built-in templates: "
-                                f"{', '.join(builtin_templates())}")
+        raise FileNotFoundError(
+            f"no Synthesizer template {name_or_path!r}; built-in templates: {', '.join(builtin_templates())}"
+        )
     return path.read_text()

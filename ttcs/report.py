@@ -36,15 +36,27 @@ def format_results_table(results: dict) -> str:
     for it in its:
         e = it["eval"]
         pla = it.get("pseudo_label_accuracy")
-        rows.append(f"| {it['iteration']} | {_fmt(e.get('avg_at_k'), e.get('avg_at_k_stderr'))} | "
-                    f"{_fmt(e.get('maj_at_k'))} | {_fmt(e.get('greedy'))} | {_fmt(None if pla is None else 100 * pla)} |")
-    title = (f"{results.get('method')} · {results.get('model')} · {results.get('data')} · seed {results.get('seed')} "
-             f"(n = {its[0]['eval'].get('n') if its else 0} problems, accuracy in %)")
+        rows.append(
+            f"| {it['iteration']} | {_fmt(e.get('avg_at_k'), e.get('avg_at_k_stderr'))} | "
+            f"{_fmt(e.get('maj_at_k'))} | {_fmt(e.get('greedy'))} | {_fmt(None if pla is None else 100 * pla)} |"
+        )
+    title = (
+        f"{results.get('method')} · {results.get('model')} · {results.get('data')} · seed {results.get('seed')} "
+        f"(n = {its[0]['eval'].get('n') if its else 0} problems, accuracy in %)"
+    )
     return "\n".join([title, "", head, *rows])
 
 
-def _plot(series: dict[str, tuple[list, list]], out: Path, *, xlabel: str, ylabel: str, marker: str,
-          title: str | None = None, xticks: list | None = None) -> None:
+def _plot(
+    series: dict[str, tuple[list, list]],
+    out: Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    marker: str,
+    title: str | None = None,
+    xticks: list | None = None,
+) -> None:
     """One line plot of named (x, y) series, saved as a PNG (headless backend)."""
     import matplotlib
 
@@ -77,8 +89,15 @@ def _plot_accuracy(results: dict, out: Path) -> bool:
         ys = [it["eval"].get(key) for it in its]
         if any(y is not None for y in ys):
             series[label] = (xs, [float("nan") if y is None else y for y in ys])
-    _plot(series, out, xlabel="iteration (0 = base model)", ylabel="accuracy (%)", marker="o", xticks=xs,
-          title=f"{results.get('method')} on {results.get('data')}")
+    _plot(
+        series,
+        out,
+        xlabel="iteration (0 = base model)",
+        ylabel="accuracy (%)",
+        marker="o",
+        xticks=xs,
+        title=f"{results.get('method')} on {results.get('data')}",
+    )
     return True
 
 
@@ -101,9 +120,15 @@ def _variant_samples(layout: RunLayout, limit: int = 5) -> list[str]:
         records.sort(key=lambda r: -((r.get("reward") or {}).get("total") or 0))
         for r in records[:limit]:
             rw = {k: v for k, v in (r.get("reward") or {}).items() if v is not None}
-            lines += [f"**{path.stem}**, reference `{r.get('reference_id')}`: {r.get('reference_question') or '(none)'}",
-                      "", f"> variant: {r['question']}", ">", f"> claimed answer: `{r.get('claimed_answer')}`; "
-                      f"Solver consistency {_fmt(r.get('consistency'))}; reward {json.dumps(rw)}", ""]
+            lines += [
+                f"**{path.stem}**, reference `{r.get('reference_id')}`: {r.get('reference_question') or '(none)'}",
+                "",
+                f"> variant: {r['question']}",
+                ">",
+                f"> claimed answer: `{r.get('claimed_answer')}`; "
+                f"Solver consistency {_fmt(r.get('consistency'))}; reward {json.dumps(rw)}",
+                "",
+            ]
     return lines
 
 
@@ -118,14 +143,18 @@ def _well_posed_lines(layout: RunLayout) -> list[str]:
         share, count = top_quartile_well_posed(records, verifier)
         if share is None:
             continue
-        lines.append(f"- {path.stem}: {100 * share:.0f}% of the {count} top-quartile variants are well-posed "
-                     "(a question and a claimed answer that the Solver's vote reaches and the question does not state)")
+        lines.append(
+            f"- {path.stem}: {100 * share:.0f}% of the {count} top-quartile variants are well-posed "
+            "(a question and a claimed answer that the Solver's vote reaches and the question does not state)"
+        )
         check = arithmetic_check(top_quartile(records), verifier)
         if check["readable"]:
-            lines.append(f"  - checked against the arithmetic they state: {check['readable']} of the {count} state one "
-                         f"expression; the claimed answer is its value in {check['claim_right']}, the Solver's "
-                         f"majority in {check['vote_right']}, both (well-posed and right) in "
-                         f"{check['well_posed_right']}")
+            lines.append(
+                f"  - checked against the arithmetic they state: {check['readable']} of the {count} state one "
+                f"expression; the claimed answer is its value in {check['claim_right']}, the Solver's "
+                f"majority in {check['vote_right']}, both (well-posed and right) in "
+                f"{check['well_posed_right']}"
+            )
     return lines
 
 
@@ -145,8 +174,13 @@ def write_report(run_dir: str | Path) -> Path:
     if samples:
         parts += ["## Sample variants (highest reward first)", "", *samples]
     v = results.get("versions", {})
-    parts += ["## Provenance", "", "Config: `.hydra/config.yaml`, overrides: `.hydra/overrides.yaml`.",
-              "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
+    parts += [
+        "## Provenance",
+        "",
+        "Config: `.hydra/config.yaml`, overrides: `.hydra/overrides.yaml`.",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "",
+    ]
     out = layout.report_path
     out.write_text("\n".join(parts))
     logger.info("report written to %s", out)

@@ -184,7 +184,8 @@ class RunDir(RunLayout):
             shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items())[:5])
             raise ConfigMismatchError(
                 f"{self.root} holds a run with a different config ({shown}); "
-                "pass a new run_name=..., or delete that directory to start over")
+                "pass a new run_name=..., or delete that directory to start over"
+            )
 
     def is_done(self, phase: str) -> bool:
         return phase in self.state["phases"]
@@ -199,8 +200,12 @@ class RunDir(RunLayout):
             for path in self._append_logs():
                 keep, size = sizes.get(path.relative_to(self.root).as_posix(), 0), path.stat().st_size
                 if size > keep:
-                    logger.info("resume: %s was cut short; dropping the %d bytes it had appended to %s", phase,
-                                size - keep, path.relative_to(self.root))
+                    logger.info(
+                        "resume: %s was cut short; dropping the %d bytes it had appended to %s",
+                        phase,
+                        size - keep,
+                        path.relative_to(self.root),
+                    )
                     os.truncate(path, keep)
 
     def phase_record(self, **info: Any) -> dict:

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 # purpose: (per iteration, per step, per process), what it seeds
 PURPOSES: dict[str, tuple[int, int, int]] = {
-    "global": (0, 0, 0),                   # transformers.set_seed at the start of a run
-    "engine": (0, 0, 0),                   # the vLLM engine's own seed (each request also carries one)
-    "eval": (0, 0, 0),                     # evaluation's samples (the same every iteration)
-    "synthesizer_grpo": (1, 0, 0),         # GRPOConfig.seed of the Synthesizer phase
-    "reference_rows": (1, 0, 0),           # the order of the Synthesizer phase's reference questions
-    "synthesizer_reward": (0, 1000, 0),    # the Solver's samples that score the Synthesizer's step `step`
-    "curriculum_references": (1, 0, 0),    # the subset of references when curriculum.total < test questions
-    "curriculum_sampling": (7, 0, 0),      # the curriculum's variants, sampled from the Synthesizer
-    "curriculum_scoring": (13, 0, 0),      # the Solver's samples that score those variants
-    "mix_curriculum": (1, 0, 0),           # copies, subsampling and shuffle of the Solver's training set
-    "solver_grpo": (1, 0, 0),              # GRPOConfig.seed of the Solver phase
-    "frontier_select": (1, 0, 0),          # dynamic sampling's draws of candidate questions
-    "frontier_measure": (1009, 1, 0),      # the Solver's samples that measure draw `step` of dynamic sampling
-    "rollout": (0, 1009, 17),              # first question of a vLLM rollout at GRPO step `step` on `process`
+    "global": (0, 0, 0),  # transformers.set_seed at the start of a run
+    "engine": (0, 0, 0),  # the vLLM engine's own seed (each request also carries one)
+    "eval": (0, 0, 0),  # evaluation's samples (the same every iteration)
+    "synthesizer_grpo": (1, 0, 0),  # GRPOConfig.seed of the Synthesizer phase
+    "reference_rows": (1, 0, 0),  # the order of the Synthesizer phase's reference questions
+    "synthesizer_reward": (0, 1000, 0),  # the Solver's samples that score the Synthesizer's step `step`
+    "curriculum_references": (1, 0, 0),  # the subset of references when curriculum.total < test questions
+    "curriculum_sampling": (7, 0, 0),  # the curriculum's variants, sampled from the Synthesizer
+    "curriculum_scoring": (13, 0, 0),  # the Solver's samples that score those variants
+    "mix_curriculum": (1, 0, 0),  # copies, subsampling and shuffle of the Solver's training set
+    "solver_grpo": (1, 0, 0),  # GRPOConfig.seed of the Solver phase
+    "frontier_select": (1, 0, 0),  # dynamic sampling's draws of candidate questions
+    "frontier_measure": (1009, 1, 0),  # the Solver's samples that measure draw `step` of dynamic sampling
+    "rollout": (0, 1009, 17),  # first question of a vLLM rollout at GRPO step `step` on `process`
 }
 
 

@@ -50,25 +50,39 @@ def training_problems(ctx: RunContext, iteration: int) -> list[Problem]:
 
 def _problem(rec: Mapping) -> Problem:
     choices = rec.get("choices")
-    return Problem(id=str(rec["id"]), question=rec["question"], answer=rec.get("answer"),
-                   source=rec.get("source", "synthetic"), choices=tuple(choices) if choices else None,
-                   meta=rec.get("meta") or {})
+    return Problem(
+        id=str(rec["id"]),
+        question=rec["question"],
+        answer=rec.get("answer"),
+        source=rec.get("source", "synthetic"),
+        choices=tuple(choices) if choices else None,
+        meta=rec.get("meta") or {},
+    )
 
 
 # ----------------------------------------------------------------------------- metrics
 
 # What the Solver's reward logs per generation (`ttcs.rewards.solver.vote_summary`), as metrics.jsonl keys.
-REWARD_METRICS = {"groups": int, "reward_mean": None, "kept_share": None, "vote_share": None,
-                  "pseudo_label_accuracy": None}
+REWARD_METRICS = {
+    "groups": int,
+    "reward_mean": None,
+    "kept_share": None,
+    "vote_share": None,
+    "pseudo_label_accuracy": None,
+}
 
 
 def phase_summary(votes: Sequence[GroupVote], gold: Mapping[str, str], verifier, problems: Sequence[Problem]) -> dict:
     """The ``state.json`` summary of the phase's votes (every line of ``solver/iter_XX_votes.jsonl``)."""
     summary = vote_summary(votes, gold, verifier)
     synthetic = {p.id for p in problems if p.source == "synthetic"}
-    return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
-            "reward_mean": summary["reward_mean"], "distinct_questions": len({r.problem_id for r in votes}),
-            "distinct_variants": len({r.problem_id for r in votes} & synthetic)}
+    return {
+        "pseudo_label_accuracy": summary["pseudo_label_accuracy"],
+        "kept_share": summary["kept_share"],
+        "reward_mean": summary["reward_mean"],
+        "distinct_questions": len({r.problem_id for r in votes}),
+        "distinct_variants": len({r.problem_id for r in votes} & synthetic),
+    }
 
 
 # ----------------------------------------------------------------------------- the phase
@@ -78,8 +92,10 @@ def _warn_if_special_tokens_added(tokenizer) -> None:
     """TRL tokenizes string prompts with special tokens; evaluation does not (the template has them)."""
     probe = "Question: 1 + 1"
     if tokenizer(text=probe)["input_ids"] != tokenizer(probe, add_special_tokens=False)["input_ids"]:
-        logger.warning("this tokenizer adds special tokens (e.g. BOS) to plain text: TRL's training prompts get one "
-                       "more than the evaluation prompts, which already carry the chat template's")
+        logger.warning(
+            "this tokenizer adds special tokens (e.g. BOS) to plain text: TRL's training prompts get one "
+            "more than the evaluation prompts, which already carry the chat template's"
+        )
 
 
 class _DroppedGroupsAreIntended(logging.Filter):
@@ -89,27 +105,51 @@ class _DroppedGroupsAreIntended(logging.Filter):
         return "All reward functions returned None" not in record.getMessage()
 
 
-def frontier_problems(ctx: RunContext, iteration: int, problems: list[Problem],
-                      solver: Mapping) -> tuple[list[Problem], dict]:
+def frontier_problems(
+    ctx: RunContext, iteration: int, problems: list[Problem], solver: Mapping
+) -> tuple[list[Problem], dict]:
     """Dynamic sampling (`ttcs.frontier`): the questions of every step, in order, filled with in-band ones."""
     ds, batch = solver["dynamic_sampling"], min(int(solver["batch_questions"]), len(problems))
-    sampling = {"temperature": float(solver["temperature"]), "top_p": float(solver.get("top_p", 1.0)),
-                "max_new_tokens": int(solver["max_completion_length"])}
-    measure = measure_with_backend(ctx, ctx.backend("solver", iteration - 1), problems,
-                                   group_size=int(solver["group_size"]), sampling=sampling,
-                                   seed=int(ctx.cfg.seed), iteration=iteration)
+    sampling = {
+        "temperature": float(solver["temperature"]),
+        "top_p": float(solver.get("top_p", 1.0)),
+        "max_new_tokens": int(solver["max_completion_length"]),
+    }
+    measure = measure_with_backend(
+        ctx,
+        ctx.backend("solver", iteration - 1),
+        problems,
+        group_size=int(solver["group_size"]),
+        sampling=sampling,
+        seed=int(ctx.cfg.seed),
+        iteration=iteration,
+    )
     t0 = time.time()
-    plan = select_frontier(len(problems), measure, steps=int(solver["steps"]), batch=batch,
-                           oversample=float(ds["oversample"]), max_draws=int(ds["max_draws"]),
-                           band=solver["band"], seed=seed_for(ctx.cfg.seed, "frontier_select", iteration))
+    plan = select_frontier(
+        len(problems),
+        measure,
+        steps=int(solver["steps"]),
+        batch=batch,
+        oversample=float(ds["oversample"]),
+        max_draws=int(ds["max_draws"]),
+        band=solver["band"],
+        seed=seed_for(ctx.cfg.seed, "frontier_select", iteration),
+    )
     for row in plan.steps:
         ctx.rundir.log_metrics("dynamic_sampling", iteration=iteration, **row)
     n = len(plan.steps)
-    summary = {"first_draw_in_band": sum(r["first_draw_in_band"] for r in plan.steps) / n,
-               "filled_share": sum(r["filled_share"] for r in plan.steps) / n,
-               "refills": sum(r["refills"] for r in plan.steps), "seconds": round(time.time() - t0, 1)}
-    logger.info("dynamic sampling: %.0f%% of first-draw candidates in the band, steps %.0f%% filled after %d refills",
-                100 * summary["first_draw_in_band"], 100 * summary["filled_share"], summary["refills"])
+    summary = {
+        "first_draw_in_band": sum(r["first_draw_in_band"] for r in plan.steps) / n,
+        "filled_share": sum(r["filled_share"] for r in plan.steps) / n,
+        "refills": sum(r["refills"] for r in plan.steps),
+        "seconds": round(time.time() - t0, 1),
+    }
+    logger.info(
+        "dynamic sampling: %.0f%% of first-draw candidates in the band, steps %.0f%% filled after %d refills",
+        100 * summary["first_draw_in_band"],
+        100 * summary["filled_share"],
+        summary["refills"],
+    )
     return [problems[i] for i in plan.order], summary
 
 
@@ -130,31 +170,57 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     band = solver.get("band")
     oracle = ctx.cfg.method.get("solver_reward", "vote") == "gold"
     if oracle:
-        logger.info("method %s: the Solver is rewarded by the GOLD answers (a positive control that uses labels; "
-                    "no band, no dynamic sampling)", ctx.cfg.method.name)
+        logger.info(
+            "method %s: the Solver is rewarded by the GOLD answers (a positive control that uses labels; "
+            "no band, no dynamic sampling)",
+            ctx.cfg.method.name,
+        )
     elif (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
         planned, frontier = frontier_problems(ctx, iteration, problems, solver)
     dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
-    args = build_grpo_config(solver, output_dir=ctx.rundir.trl_dir("solver", iteration),
-                             seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration), train_size=len(problems))
+    args = build_grpo_config(
+        solver,
+        output_dir=ctx.rundir.trl_dir("solver", iteration),
+        seed=seed_for(ctx.cfg.seed, "solver_grpo", iteration),
+        train_size=len(problems),
+    )
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
     votes_path = ctx.rundir.votes_path(iteration)
-    reward = get_majority_reward(ctx.verifier, band=None if oracle else band, group_size=int(solver["group_size"]),
-                                 read_answer=ctx.read_answer, gold=gold, solver_reward="gold" if oracle else "vote",
-                                 record_vote=lambda row: ctx.rundir.append_jsonl(votes_path, row),
-                                 updates_per_generation=updates_per_generation(args))
+    reward = get_majority_reward(
+        ctx.verifier,
+        band=None if oracle else band,
+        group_size=int(solver["group_size"]),
+        read_answer=ctx.read_answer,
+        gold=gold,
+        solver_reward="gold" if oracle else "vote",
+        record_vote=lambda row: ctx.rundir.append_jsonl(votes_path, row),
+        updates_per_generation=updates_per_generation(args),
+    )
     callback = MetricsCallback(ctx.rundir, "solver", iteration, REWARD_METRICS)
-    logger.info("solver iteration %d: %d questions, %d steps of %d questions x %d samples", iteration,
-                len(problems), args.max_steps, args.generation_batch_size // args.num_generations, args.num_generations)
+    logger.info(
+        "solver iteration %d: %d questions, %d steps of %d questions x %d samples",
+        iteration,
+        len(problems),
+        args.max_steps,
+        args.generation_batch_size // args.num_generations,
+        args.num_generations,
+    )
     quiet = _DroppedGroupsAreIntended()
     logging.getLogger("trl.trainer.grpo_trainer").addFilter(quiet)
     try:
         with ctx.training("solver") as rollout:
-            trainer = GRPOTrainer(model=ctx.model("solver", iteration - 1), reward_funcs=reward, args=args,
-                                  train_dataset=dataset, processing_class=ctx.tokenizer, callbacks=[callback],
-                                  peft_config=build_lora_config(solver.get("lora")), **rollout_kwargs(rollout))
+            trainer = GRPOTrainer(
+                model=ctx.model("solver", iteration - 1),
+                reward_funcs=reward,
+                args=args,
+                train_dataset=dataset,
+                processing_class=ctx.tokenizer,
+                callbacks=[callback],
+                peft_config=build_lora_config(solver.get("lora")),
+                **rollout_kwargs(rollout),
+            )
             t0 = time.time()
             trainer.train()
             seconds = time.time() - t0
@@ -162,8 +228,16 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     finally:
         logging.getLogger("trl.trainer.grpo_trainer").removeFilter(quiet)
     summary = phase_summary(votes_from_rows(read_jsonl(votes_path)), gold, ctx.verifier, problems)
-    return {"pseudo_label_accuracy": summary["pseudo_label_accuracy"], "kept_share": summary["kept_share"],
-            "reward_mean": summary["reward_mean"], "steps": steps, "train_seconds": round(seconds, 1),
-            "seconds_per_step": round(seconds / max(steps, 1), 2), "train_size": len(problems),
-            "distinct_questions": summary["distinct_questions"], "distinct_variants": summary["distinct_variants"],
-            "dynamic_sampling": frontier, "checkpoint": str(path)}
+    return {
+        "pseudo_label_accuracy": summary["pseudo_label_accuracy"],
+        "kept_share": summary["kept_share"],
+        "reward_mean": summary["reward_mean"],
+        "steps": steps,
+        "train_seconds": round(seconds, 1),
+        "seconds_per_step": round(seconds / max(steps, 1), 2),
+        "train_size": len(problems),
+        "distinct_questions": summary["distinct_questions"],
+        "distinct_variants": summary["distinct_variants"],
+        "dynamic_sampling": frontier,
+        "checkpoint": str(path),
+    }

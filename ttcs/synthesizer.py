@@ -37,17 +37,23 @@ logger = logging.getLogger(__name__)
 
 
 # What the Synthesizer's reward logs per generation (`batch_metrics` and the scoring time), as metrics.jsonl keys.
-REWARD_METRICS = {"reward_mean": None, "parsed_share": None, "capability_mean": None,
-                  "reward_seconds": lambda v: round(v, 1)}
+REWARD_METRICS = {
+    "reward_mean": None,
+    "parsed_share": None,
+    "capability_mean": None,
+    "reward_seconds": lambda v: round(v, 1),
+}
 
 
 def batch_metrics(records: Sequence[Mapping]) -> dict:
     """Reward mean, parsed share and capability mean (over the parsed variants) of one batch's variant records."""
     totals = [r["reward"]["total"] for r in records]
     caps = [r["reward"]["capability"] for r in records if r["parse_error"] is None]
-    return {"reward_mean": sum(totals) / len(totals),
-            "parsed_share": sum(r["parse_error"] is None for r in records) / len(records),
-            "capability_mean": sum(caps) / len(caps) if caps else 0.0}
+    return {
+        "reward_mean": sum(totals) / len(totals),
+        "parsed_share": sum(r["parse_error"] is None for r in records) / len(records),
+        "capability_mean": sum(caps) / len(caps) if caps else 0.0,
+    }
 
 
 def phase_summary(records: Sequence[Mapping]) -> dict:
@@ -76,16 +82,26 @@ def get_synthesizer_reward(ctx: RunContext, iteration: int, backend, claimer=Non
     """
     path = ctx.rundir.curriculum_path(iteration)
 
-    def synthesizer_reward(prompts, completions, reference_id, reference, trainer_state=None, log_metric=None,
-                           **_) -> list[float]:
+    def synthesizer_reward(
+        prompts, completions, reference_id, reference, trainer_state=None, log_metric=None, **_
+    ) -> list[float]:
         step = generation_of(trainer_state, updates_per_generation)
         rows, offset = dist.gather_slices(list(zip(completions, reference_id, reference, prompts, strict=True)))
         texts, rids, refs = [r[0] for r in rows], [r[1] for r in rows], [r[2] or None for r in rows]
         t0 = time.time()
-        scored = score_variants(ctx, backend, texts, refs, seed=seed_for(ctx.cfg.seed, "synthesizer_reward", step=step),
-                                prompts=[r[3] for r in rows], claimer=claimer)
-        records = [variant_record(reference_id=rid, reference_question=ref, **sc, phase="synthesizer", step=step)
-                   for rid, ref, sc in zip(rids, refs, scored, strict=True)]
+        scored = score_variants(
+            ctx,
+            backend,
+            texts,
+            refs,
+            seed=seed_for(ctx.cfg.seed, "synthesizer_reward", step=step),
+            prompts=[r[3] for r in rows],
+            claimer=claimer,
+        )
+        records = [
+            variant_record(reference_id=rid, reference_question=ref, **sc, phase="synthesizer", step=step)
+            for rid, ref, sc in zip(rids, refs, scored, strict=True)
+        ]
         for record in records:
             ctx.rundir.append_jsonl(path, record)
         if log_metric is not None:
@@ -93,7 +109,7 @@ def get_synthesizer_reward(ctx: RunContext, iteration: int, backend, claimer=Non
                 log_metric(name, value)
             log_metric("reward_seconds", round(time.time() - t0, 1))
         totals = [sc["reward"].total for sc in scored]
-        return totals[offset:offset + len(completions)]
+        return totals[offset : offset + len(completions)]
 
     return synthesizer_reward
 
@@ -105,8 +121,10 @@ def _reference_rows(ctx: RunContext, count: int, seed: int, reference_free: bool
     while len(rows) < count:
         order = list(ctx.problems)
         rng.shuffle(order)
-        rows += [{"reference_id": "none" if reference_free else p.id, "reference": "" if reference_free else p.question}
-                 for p in order]
+        rows += [
+            {"reference_id": "none" if reference_free else p.id, "reference": "" if reference_free else p.question}
+            for p in order
+        ]
     return rows[:count]
 
 
@@ -122,29 +140,58 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
     node = plain(cfg.train.synthesizer)
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
-    rows = _reference_rows(ctx, node["steps"] * node["batch_questions"], seed_for(cfg.seed, "reference_rows", iteration), reference_free)
+    rows = _reference_rows(
+        ctx, node["steps"] * node["batch_questions"], seed_for(cfg.seed, "reference_rows", iteration), reference_free
+    )
     for row in rows:
-        row["prompt"] = synthesizer_prompt(ctx.tokenizer, template, row["reference"] or None,
-                                           chat_template=cfg.model.chat_template, prefill=node["prefill"])
+        row["prompt"] = synthesizer_prompt(
+            ctx.tokenizer,
+            template,
+            row["reference"] or None,
+            chat_template=cfg.model.chat_template,
+            prefill=node["prefill"],
+        )
     # A recipe's claim stage samples from the Synthesizer being trained (hf: the live policy object; vLLM: the
     # phase's starting weights)
     claimer = ctx.recipe.claimer(lambda: ctx.backend("synthesizer", iteration - 1))
     solver = ctx.backend("solver", iteration - 1)
-    args = build_grpo_config(node, output_dir=ctx.rundir.trl_dir("synthesizer", iteration),
-                             seed=seed_for(cfg.seed, "synthesizer_grpo", iteration), train_size=len(rows))
-    reward_fn = get_synthesizer_reward(ctx, iteration, solver, claimer=claimer,
-                                       updates_per_generation=updates_per_generation(args))
-    logger.info("synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d", iteration,
-                args.max_steps, node["batch_questions"], node["group_size"], node["solver_samples"])
+    args = build_grpo_config(
+        node,
+        output_dir=ctx.rundir.trl_dir("synthesizer", iteration),
+        seed=seed_for(cfg.seed, "synthesizer_grpo", iteration),
+        train_size=len(rows),
+    )
+    reward_fn = get_synthesizer_reward(
+        ctx, iteration, solver, claimer=claimer, updates_per_generation=updates_per_generation(args)
+    )
+    logger.info(
+        "synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d",
+        iteration,
+        args.max_steps,
+        node["batch_questions"],
+        node["group_size"],
+        node["solver_samples"],
+    )
     with ctx.training("synthesizer") as rollout:
-        trainer = GRPOTrainer(model=ctx.model("synthesizer", iteration - 1), reward_funcs=reward_fn, args=args,
-                              train_dataset=Dataset.from_list(rows), processing_class=ctx.tokenizer,
-                              callbacks=[MetricsCallback(ctx.rundir, "synthesizer", iteration, REWARD_METRICS)],
-                              peft_config=build_lora_config(node.get("lora")), **rollout_kwargs(rollout))
+        trainer = GRPOTrainer(
+            model=ctx.model("synthesizer", iteration - 1),
+            reward_funcs=reward_fn,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=ctx.tokenizer,
+            callbacks=[MetricsCallback(ctx.rundir, "synthesizer", iteration, REWARD_METRICS)],
+            peft_config=build_lora_config(node.get("lora")),
+            **rollout_kwargs(rollout),
+        )
         t0 = time.time()
         trainer.train()
         seconds = time.time() - t0
         _, path, steps = finish_training(trainer, ctx, "synthesizer", iteration)
     summary = phase_summary(read_jsonl(ctx.rundir.curriculum_path(iteration)))
-    return {"steps": steps, "train_seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 1),
-            **summary, "checkpoint": str(path)}
+    return {
+        "steps": steps,
+        "train_seconds": round(seconds, 1),
+        "seconds_per_step": round(seconds / max(steps, 1), 1),
+        **summary,
+        "checkpoint": str(path),
+    }

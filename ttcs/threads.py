@@ -99,8 +99,13 @@ def apply_threads(setting, *, processes: int = 1) -> int:
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
     if auto:
-        logger.info("torch uses %d CPU thread(s): threads=auto, %d cores, %.1f busy with other work, %d process(es)",
-                    n, available_cores(), load, processes)
+        logger.info(
+            "torch uses %d CPU thread(s): threads=auto, %d cores, %.1f busy with other work, %d process(es)",
+            n,
+            available_cores(),
+            load,
+            processes,
+        )
     else:
         logger.info("torch uses %d CPU thread(s) (threads=%d)", n, n)
     return n

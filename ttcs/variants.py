@@ -21,8 +21,9 @@ from ttcs.rewards.synthesizer import synthesizer_rewards
 from ttcs.types import ParsedVariant, Problem
 
 
-def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_template="auto",
-                       prefill: str = "") -> str:
+def synthesizer_prompt(
+    tokenizer, template: str, reference: str | None, *, chat_template="auto", prefill: str = ""
+) -> str:
     """The rendered Synthesizer prompt for one reference question (None for the reference-free template).
 
     `prefill` starts the Synthesizer's answer for it (e.g. ``"<question>\\n"``): small models
@@ -33,8 +34,9 @@ def synthesizer_prompt(tokenizer, template: str, reference: str | None, *, chat_
     return render(tokenizer, text.strip(), chat_template=chat_template) + prefill
 
 
-def solver_consistency(ctx: RunContext, backend: GenerationBackend, questions: Sequence[str], *,
-                       seed: int) -> list[tuple[list[str | None], float]]:
+def solver_consistency(
+    ctx: RunContext, backend: GenerationBackend, questions: Sequence[str], *, seed: int
+) -> list[tuple[list[str | None], float]]:
     """The Solver's answers and self-consistency s on each question, in ONE backend call.
 
     Sampling follows ``train.synthesizer.solver_*``; answers are read by the recipe
@@ -44,9 +46,17 @@ def solver_consistency(ctx: RunContext, backend: GenerationBackend, questions: S
     if not questions:
         return []
     s = ctx.cfg.train.synthesizer
-    problems = [Problem(id=f"variant-{i}", question=q, answer=None, source="synthetic") for i, q in enumerate(questions)]
-    sampling = Sampling(n=s.solver_samples, temperature=s.solver_temperature, top_p=s.solver_top_p,
-                        top_k=s.solver_top_k, max_new_tokens=s.solver_max_new_tokens, seed=seed)
+    problems = [
+        Problem(id=f"variant-{i}", question=q, answer=None, source="synthetic") for i, q in enumerate(questions)
+    ]
+    sampling = Sampling(
+        n=s.solver_samples,
+        temperature=s.solver_temperature,
+        top_p=s.solver_top_p,
+        top_k=s.solver_top_k,
+        max_new_tokens=s.solver_max_new_tokens,
+        seed=seed,
+    )
     outputs = backend.generate(ctx.prompts(problems), sampling, desc="Solver on variants")
     scored = []
     for completions in outputs:
@@ -55,9 +65,16 @@ def solver_consistency(ctx: RunContext, backend: GenerationBackend, questions: S
     return scored
 
 
-def score_variants(ctx: RunContext, backend: GenerationBackend, texts: Sequence[str], references: Sequence[str | None],
-                   *, seed: int, prompts: Sequence[str] | None = None,
-                   claimer: GenerationBackend | None = None) -> list[dict]:
+def score_variants(
+    ctx: RunContext,
+    backend: GenerationBackend,
+    texts: Sequence[str],
+    references: Sequence[str | None],
+    *,
+    seed: int,
+    prompts: Sequence[str] | None = None,
+    claimer: GenerationBackend | None = None,
+) -> list[dict]:
     """Parse, Solver-score and reward a batch of Synthesizer outputs; one record per output.
 
     The recipe (``ctx.recipe``) parses each output, states the claimed answers of the
@@ -69,19 +86,41 @@ def score_variants(ctx: RunContext, backend: GenerationBackend, texts: Sequence[
     texts = [s.prefill + t for t in texts]  # the prompt ended with the prefill: the output continues it
     parsed = [recipe.parse(t) for t in texts]
     ok = [i for i, p in enumerate(parsed) if p.ok]
-    scored = dict(zip(ok, solver_consistency(ctx, backend, [parsed[i].question or '' for i in ok], seed=seed), strict=True))
+    scored = dict(
+        zip(ok, solver_consistency(ctx, backend, [parsed[i].question or "" for i in ok], seed=seed), strict=True)
+    )
     consistencies = [scored[i][1] if i in scored else None for i in range(len(texts))]
-    claimed = recipe.claims(claimer, prompts, texts, parsed, verifier=ctx.verifier, synthesizer_prefill=s.prefill,
-                            seed=seed)
-    verdicts = [recipe.claim_verdict(claimed[i] if i in claimed else parsed[i].answer, scored[i][0], ctx.verifier,
-                                     parsed[i].question) if i in scored else None for i in range(len(texts))]
-    rewards = synthesizer_rewards(list(texts), list(references), consistencies, gamma=m.gamma,
-                                  copy_penalty=m.copy_penalty, repetition_penalty=m.repetition_penalty,
-                                  threshold=m.repetition_threshold, parse=recipe.parse, claims=verdicts)
+    claimed = recipe.claims(
+        claimer, prompts, texts, parsed, verifier=ctx.verifier, synthesizer_prefill=s.prefill, seed=seed
+    )
+    verdicts = [
+        recipe.claim_verdict(
+            claimed[i] if i in claimed else parsed[i].answer, scored[i][0], ctx.verifier, parsed[i].question
+        )
+        if i in scored
+        else None
+        for i in range(len(texts))
+    ]
+    rewards = synthesizer_rewards(
+        list(texts),
+        list(references),
+        consistencies,
+        gamma=m.gamma,
+        copy_penalty=m.copy_penalty,
+        repetition_penalty=m.repetition_penalty,
+        threshold=m.repetition_threshold,
+        parse=recipe.parse,
+        claims=verdicts,
+    )
     records = []
     for i in range(len(texts)):
-        record = dict(parsed=parsed[i], solver_answers=scored.get(i, ([], None))[0], consistency=consistencies[i],
-                      reward=rewards[i], output=texts[i])
+        record = dict(
+            parsed=parsed[i],
+            solver_answers=scored.get(i, ([], None))[0],
+            consistency=consistencies[i],
+            reward=rewards[i],
+            output=texts[i],
+        )
         if i in claimed:
             record["parsed"] = ParsedVariant(parsed[i].question, claimed[i])
             record["claimed_by"] = "claim_stage"

@@ -54,7 +54,6 @@ def majority_vote(answers: Sequence[str | None], verifier: Verifier) -> Vote:
     return Vote(label=answers[winner[0]], count=len(winner), share=len(winner) / len(answers), clusters=clusters)
 
 
-
 def _cluster(answers: Sequence[str | None], verifier: Verifier) -> list[list[int]]:
     """Clusters in order of their first member; members in index order."""
     by_string: dict[str, list[int]] = {}

@@ -56,14 +56,23 @@ class Recipe:
         """The backend of the claim stage, from the phase's Synthesizer backend getter: none, no claim stage."""
         return None
 
-    def claims(self, claimer: GenerationBackend | None, prompts: Sequence[str] | None, texts: Sequence[str],
-               parsed: Sequence[ParsedVariant], *, verifier: Verifier, synthesizer_prefill: str,
-               seed: int) -> dict[int, str | None]:
+    def claims(
+        self,
+        claimer: GenerationBackend | None,
+        prompts: Sequence[str] | None,
+        texts: Sequence[str],
+        parsed: Sequence[ParsedVariant],
+        *,
+        verifier: Verifier,
+        synthesizer_prefill: str,
+        seed: int,
+    ) -> dict[int, str | None]:
         """Claimed answers stated after the fact, by output index: none (a variant claims its boxed answer)."""
         return {}
 
-    def claim_verdict(self, claimed: str | None, answers: Sequence[str | None], verifier: Verifier,
-                      question: str | None) -> bool | None:
+    def claim_verdict(
+        self, claimed: str | None, answers: Sequence[str | None], verifier: Verifier, question: str | None
+    ) -> bool | None:
         """Whether a parsed variant's claimed answer passes: it exists, as the format reward asks.
 
         With the strict format every parsed variant has its boxed answer, so this is True for each.

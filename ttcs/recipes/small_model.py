@@ -49,12 +49,15 @@ CLAIM_CHECKS = ("off", "exists", "agrees")
 _STATES_MATH = re.compile(r"\d|\$|\\[(\[]|\\[A-Za-z]+")
 # A template slot left unfilled: a bracketed phrase made only of slot words, such as "(your new problem)",
 # "[equation]" or "<insert question here>".
-_SLOT_WORDS = ("your|my|the|a|an|new|original|reference|insert|here|final|math|problem|problems|question|questions|"
-               "equation|equations|expression|answer|number|text")
+_SLOT_WORDS = (
+    "your|my|the|a|an|new|original|reference|insert|here|final|math|problem|problems|question|questions|"
+    "equation|equations|expression|answer|number|text"
+)
 _PLACEHOLDER = re.compile(rf"[(\[<]\s*(?:(?:{_SLOT_WORDS})\b[\s.]*)+[)\]>]", re.IGNORECASE)
 # What a problem does in the lenient format: it asks (a question mark) or tells the reader what to work out.
-_ASKS = re.compile(r"\?|\b(?:compute|calculate|find|solve|evaluate|simplify|determine|express|prove|show)\b",
-                   re.IGNORECASE)
+_ASKS = re.compile(
+    r"\?|\b(?:compute|calculate|find|solve|evaluate|simplify|determine|express|prove|show)\b", re.IGNORECASE
+)
 # The end of a lenient question: the first line that ends with its question mark (the rest is the model rambling on).
 _QUESTION_LINE_END = re.compile(r"\?[ \t]*\n")
 
@@ -107,9 +110,17 @@ class SmallModelRecipe(Recipe):
         """The Synthesizer's backend, which states the claims (with ``claim_prefill`` set; else none)."""
         return synthesizer() if self.claim_prefill else None
 
-    def claims(self, claimer: GenerationBackend | None, prompts: Sequence[str] | None, texts: Sequence[str],
-               parsed: Sequence[ParsedVariant], *, verifier: Verifier, synthesizer_prefill: str,
-               seed: int) -> dict[int, str | None]:
+    def claims(
+        self,
+        claimer: GenerationBackend | None,
+        prompts: Sequence[str] | None,
+        texts: Sequence[str],
+        parsed: Sequence[ParsedVariant],
+        *,
+        verifier: Verifier,
+        synthesizer_prefill: str,
+        seed: int,
+    ) -> dict[int, str | None]:
         """The claim stage: each parsed variant without a claimed answer gets one from the Synthesizer (`state_claims`).
 
         Needs the claimer and the outputs' prompts; without either, no claims are stated.
@@ -117,20 +128,33 @@ class SmallModelRecipe(Recipe):
         if not self.claim_prefill or claimer is None or prompts is None:
             return {}
         missing = [i for i, p in enumerate(parsed) if p.ok and p.answer is None]
-        stated = state_claims(claimer, [prompts[i] for i in missing], [texts[i] for i in missing],
-                              [parsed[i].question or '' for i in missing], prefill=synthesizer_prefill,
-                              claim_prefill=self.claim_prefill, max_new_tokens=self.claim_max_new_tokens,
-                              read=lambda text: self.read_stated(text, verifier), seed=seed)
+        stated = state_claims(
+            claimer,
+            [prompts[i] for i in missing],
+            [texts[i] for i in missing],
+            [parsed[i].question or "" for i in missing],
+            prefill=synthesizer_prefill,
+            claim_prefill=self.claim_prefill,
+            max_new_tokens=self.claim_max_new_tokens,
+            read=lambda text: self.read_stated(text, verifier),
+            seed=seed,
+        )
         return dict(zip(missing, stated, strict=True))
 
-    def claim_verdict(self, claimed: str | None, answers: Sequence[str | None], verifier: Verifier,
-                      question: str | None) -> bool | None:
+    def claim_verdict(
+        self, claimed: str | None, answers: Sequence[str | None], verifier: Verifier, question: str | None
+    ) -> bool | None:
         """``claim_check`` on a parsed variant's claimed answer (`claim_verdict`)."""
         return claim_verdict(claimed, answers, verifier, self.claim_check, question=question)
 
 
-def parse_lenient(text: str, *, problem_gate: bool = True, max_question_chars: int = MAX_QUESTION_CHARS,
-                  max_answer_chars: int = MAX_ANSWER_CHARS) -> ParsedVariant:
+def parse_lenient(
+    text: str,
+    *,
+    problem_gate: bool = True,
+    max_question_chars: int = MAX_QUESTION_CHARS,
+    max_answer_chars: int = MAX_ANSWER_CHARS,
+) -> ParsedVariant:
     """`ttcs.rewards.format.parse_variant` for models too small to keep the format (the embedded 135M default).
 
     An unclosed last ``<question>`` block ends at its first blank line or after its first
@@ -193,9 +217,9 @@ def problem_text_flaw(question: str) -> str | None:
     return None
 
 
-
-def claim_prompts(prompts: Sequence[str], texts: Sequence[str], questions: Sequence[str], *, prefill: str,
-                  claim_prefill: str) -> list[str]:
+def claim_prompts(
+    prompts: Sequence[str], texts: Sequence[str], questions: Sequence[str], *, prefill: str, claim_prefill: str
+) -> list[str]:
     """The Synthesizer's own context for stating the answer of each variant it wrote without one.
 
     Each is the Synthesizer prompt (without its prefill), the output up to the end of the
@@ -216,9 +240,18 @@ def claim_prompts(prompts: Sequence[str], texts: Sequence[str], questions: Seque
     return out
 
 
-def state_claims(claimer: GenerationBackend, prompts: Sequence[str], texts: Sequence[str], questions: Sequence[str],
-                 *, prefill: str, claim_prefill: str, max_new_tokens: int, read: Callable[[str], str | None],
-                 seed: int) -> list[str | None]:
+def state_claims(
+    claimer: GenerationBackend,
+    prompts: Sequence[str],
+    texts: Sequence[str],
+    questions: Sequence[str],
+    *,
+    prefill: str,
+    claim_prefill: str,
+    max_new_tokens: int,
+    read: Callable[[str], str | None],
+    seed: int,
+) -> list[str | None]:
     """The claim stage: the Synthesizer (``claimer``) answers its own variants.
 
     For models too small to write a boxed answer after the question (the lenient format):
@@ -230,16 +263,21 @@ def state_claims(claimer: GenerationBackend, prompts: Sequence[str], texts: Sequ
     if not questions:
         return []
     contexts = claim_prompts(prompts, texts, questions, prefill=prefill, claim_prefill=claim_prefill)
-    outputs = claimer.generate(contexts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
-                               desc="Synthesizer claims")
+    outputs = claimer.generate(
+        contexts, Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed), desc="Synthesizer claims"
+    )
     return [read(claim_prefill + group[0]) for group in outputs]
 
 
 _NOT_MORE_ARITHMETIC = r"(?![\d.,/]*\s*[-+*/×÷^])"
 _STATED_RESULT = re.compile(r"=\s*\$?\s*(-?\d+(?:[.,/]\d+)?)" + _NOT_MORE_ARITHMETIC)
 # "The answer is 3." / "Answer: 3" inside the question; not "the answer is 5 more than x"
-_STATED_ANSWER = re.compile(r"\b(?:answer|result)\s*(?:is|:|=)\s*\$?\s*(-?\d+(?:[.,/]\d+)?)" + _NOT_MORE_ARITHMETIC
-                            + r"(?!\s*(?:more|less|fewer|times|greater|smaller|larger|bigger)\b)", re.IGNORECASE)
+_STATED_ANSWER = re.compile(
+    r"\b(?:answer|result)\s*(?:is|:|=)\s*\$?\s*(-?\d+(?:[.,/]\d+)?)"
+    + _NOT_MORE_ARITHMETIC
+    + r"(?!\s*(?:more|less|fewer|times|greater|smaller|larger|bigger)\b)",
+    re.IGNORECASE,
+)
 
 
 def gives_away(question: str, claimed: str | None, verifier) -> bool:
@@ -262,8 +300,9 @@ def gives_away(question: str, claimed: str | None, verifier) -> bool:
     return any(bool(verifier.equivalent(number, claimed)) for number in stated)
 
 
-def claim_verdict(claimed: str | None, answers: Sequence[str | None], verifier, mode: str,
-                  question: str | None = None) -> bool | None:
+def claim_verdict(
+    claimed: str | None, answers: Sequence[str | None], verifier, mode: str, question: str | None = None
+) -> bool | None:
     """Whether a parsed variant's claimed answer passes the claim check ``mode`` (``claim_check``; None: ``off``).
 
     - ``off``: not checked (the claimed answer is a diagnostic only);

@@ -27,8 +27,10 @@ _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,;:!]|\\quad|\\qquad|\\displaystyl
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SINGLE_LETTER = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
 _FRAC_ALIAS = re.compile(r"\\[dt]frac(?![A-Za-z])")
-_GREEK = re.compile(r"\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu"
-                    r"|xi|pi|rho|sigma|tau|upsilon|phi|varphi|chi|psi|omega)(?![A-Za-z])")
+_GREEK = re.compile(
+    r"\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu"
+    r"|xi|pi|rho|sigma|tau|upsilon|phi|varphi|chi|psi|omega)(?![A-Za-z])"
+)
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _COPY_TOKEN = re.compile(r"\\[a-z]+|[a-z]+|\d+|[-+*/=<>^|(){}\[\]_]")
 _COPY_STOPWORDS = frozenset(
@@ -116,7 +118,6 @@ def _copy_tokens(text: str) -> frozenset[str]:
     return frozenset(t for t in tokens if not (t.isalpha() and t in _COPY_STOPWORDS))
 
 
-
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     """Jaccard overlap of two token sets (`CopyProbe.tokens`); 0.0 when either is empty."""
     return len(a & b) / len(a | b) if a and b else 0.0
@@ -136,8 +137,9 @@ class CopyProbe:
     def of(cls, text: str) -> CopyProbe:
         norm = normalise_text(text)
         segments = math_segments(text)
-        return cls(norm, Counter(norm), math_skeleton(text), math_skeleton(segments) if segments else None,
-                   _copy_tokens(text))
+        return cls(
+            norm, Counter(norm), math_skeleton(text), math_skeleton(segments) if segments else None, _copy_tokens(text)
+        )
 
 
 def ratio_upper_bound(a: str, b: str, chars_a: Counter | None = None, chars_b: Counter | None = None) -> float:
@@ -190,4 +192,3 @@ def copy_check(variant: CopyProbe, reference: CopyProbe, *, exact: bool = True) 
         return False, text, None
     skeleton = _ratio(a, b)
     return (True, skeleton, "skeleton") if skeleton > SKELETON_COPY else (False, text, None)
-

@@ -28,9 +28,7 @@ def _bleu(hypothesis: list[str], reference: list[str]) -> float:
         return float(hypothesis == reference)
     order = min(4, len(hypothesis), len(reference))
     weights = (1.0 / order,) * order
-    return sentence_bleu(
-        [reference], hypothesis, weights=weights, smoothing_function=SmoothingFunction().method1
-    )
+    return sentence_bleu([reference], hypothesis, weights=weights, smoothing_function=SmoothingFunction().method1)
 
 
 def bleu_distance_matrix(texts: Sequence[str]) -> np.ndarray:
@@ -85,9 +83,7 @@ def cluster_shares(texts: Sequence[str], threshold: float, batch_size: int | Non
     return [int(counts[label]) / size for label in labels]
 
 
-def repetition_penalty(
-    texts: Sequence[str], threshold: float = 0.5, batch_size: int | None = None
-) -> list[float]:
+def repetition_penalty(texts: Sequence[str], threshold: float = 0.5, batch_size: int | None = None) -> list[float]:
     """Each text's repetition penalty: its cluster's size / the batch size.
 
     As in the published method, the penalty is the share itself, so every variant pays at least

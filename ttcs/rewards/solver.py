@@ -93,9 +93,15 @@ def gold_rewards(answers: Sequence[str | None], gold: str, verifier) -> list[flo
     return [1.0 if matches_gold(verifier, gold, a) else 0.0 for a in answers]
 
 
-def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *, group_size: int,
-                band: Sequence[float] | None, gold: Mapping[str, str] | None = None
-                ) -> tuple[list[float | None], list[GroupVote]]:
+def score_groups(
+    ids: Sequence[str],
+    answers: Sequence[str | None],
+    verifier,
+    *,
+    group_size: int,
+    band: Sequence[float] | None,
+    gold: Mapping[str, str] | None = None,
+) -> tuple[list[float | None], list[GroupVote]]:
     """Vote on consecutive blocks of `group_size` (TRL's group layout) and apply the band.
 
     With ``gold`` (question id -> gold answer) the rewards come from the gold answers
@@ -109,20 +115,32 @@ def score_groups(ids: Sequence[str], answers: Sequence[str | None], verifier, *,
     rewards: list[float | None] = []
     records: list[GroupVote] = []
     for start in range(0, len(answers), group_size):
-        block_ids = set(ids[start:start + group_size])
+        block_ids = set(ids[start : start + group_size])
         if len(block_ids) != 1:
-            raise ValueError(f"completions {start}..{start + group_size - 1} mix questions {sorted(block_ids)}; "
-                             "TRL should lay out the G samples of one question contiguously")
-        group = list(answers[start:start + group_size])
+            raise ValueError(
+                f"completions {start}..{start + group_size - 1} mix questions {sorted(block_ids)}; "
+                "TRL should lay out the G samples of one question contiguously"
+            )
+        group = list(answers[start : start + group_size])
         raw, vote = majority_rewards(group, verifier)
         if gold is not None:
             if gold.get(ids[start]) is None:
-                raise ValueError(f"question {ids[start]!r} has no gold answer; the gold reward needs one for every question")
+                raise ValueError(
+                    f"question {ids[start]!r} has no gold answer; the gold reward needs one for every question"
+                )
             raw = gold_rewards(group, gold[ids[start]], verifier)
         kept = apply_band(raw, band)
         rewards.extend(kept)
-        records.append(GroupVote(problem_id=ids[start], answers=tuple(group), label=vote.label, share=vote.share,
-                                 mean_reward=sum(raw) / len(raw), kept=kept[0] is not None))
+        records.append(
+            GroupVote(
+                problem_id=ids[start],
+                answers=tuple(group),
+                label=vote.label,
+                share=vote.share,
+                mean_reward=sum(raw) / len(raw),
+                kept=kept[0] is not None,
+            )
+        )
     return rewards, records
 
 
@@ -141,33 +159,57 @@ def pseudo_label_accuracy(votes: Sequence[GroupVote], gold: Mapping[str, str], v
 def vote_summary(votes: Sequence[GroupVote], gold: Mapping[str, str], verifier) -> dict:
     """Groups, reward mean (before the band), kept share, vote share and pseudo-label accuracy of some group votes."""
     if not votes:
-        return {"groups": 0, "reward_mean": None, "kept_share": None, "vote_share": None,
-                "pseudo_label_accuracy": None}
-    return {"groups": len(votes),
-            "reward_mean": sum(r.mean_reward for r in votes) / len(votes),
-            "kept_share": sum(r.kept for r in votes) / len(votes),
-            "vote_share": sum(r.share for r in votes) / len(votes),
-            "pseudo_label_accuracy": pseudo_label_accuracy(votes, gold, verifier)}
+        return {"groups": 0, "reward_mean": None, "kept_share": None, "vote_share": None, "pseudo_label_accuracy": None}
+    return {
+        "groups": len(votes),
+        "reward_mean": sum(r.mean_reward for r in votes) / len(votes),
+        "kept_share": sum(r.kept for r in votes) / len(votes),
+        "vote_share": sum(r.share for r in votes) / len(votes),
+        "pseudo_label_accuracy": pseudo_label_accuracy(votes, gold, verifier),
+    }
 
 
 def vote_row(vote: GroupVote, *, step: int, generation: int) -> dict:
     """One line of ``solver/iter_XX_votes.jsonl``: a group's vote, the first optimizer step it feeds, its generation."""
-    return {"step": step, "generation": generation, "problem_id": vote.problem_id, "label": vote.label,
-            "share": vote.share, "answers": list(vote.answers), "mean_reward": vote.mean_reward, "kept": vote.kept}
+    return {
+        "step": step,
+        "generation": generation,
+        "problem_id": vote.problem_id,
+        "label": vote.label,
+        "share": vote.share,
+        "answers": list(vote.answers),
+        "mean_reward": vote.mean_reward,
+        "kept": vote.kept,
+    }
 
 
 def votes_from_rows(rows: Sequence[Mapping]) -> list[GroupVote]:
     """The `GroupVote` of each `vote_row` (read back from ``solver/iter_XX_votes.jsonl``)."""
-    return [GroupVote(problem_id=r["problem_id"], answers=tuple(r["answers"]), label=r["label"], share=r["share"],
-                      mean_reward=r["mean_reward"], kept=r["kept"]) for r in rows]
+    return [
+        GroupVote(
+            problem_id=r["problem_id"],
+            answers=tuple(r["answers"]),
+            label=r["label"],
+            share=r["share"],
+            mean_reward=r["mean_reward"],
+            kept=r["kept"],
+        )
+        for r in rows
+    ]
 
 
-def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75), group_size: int,
-                        id_column: str = ID_COLUMN,
-                        read_answer: Callable[[str], str | None] = boxed_answer,
-                        gold: Mapping[str, str] | None = None, solver_reward: str = "vote",
-                        record_vote: Callable[[dict], None] | None = None,
-                        updates_per_generation: int = 1) -> Callable[..., list[float | None]]:
+def get_majority_reward(
+    verifier,
+    *,
+    band: Sequence[float] | None = (0.25, 0.75),
+    group_size: int,
+    id_column: str = ID_COLUMN,
+    read_answer: Callable[[str], str | None] = boxed_answer,
+    gold: Mapping[str, str] | None = None,
+    solver_reward: str = "vote",
+    record_vote: Callable[[dict], None] | None = None,
+    updates_per_generation: int = 1,
+) -> Callable[..., list[float | None]]:
     """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
 
     Args:
@@ -223,6 +265,6 @@ def get_majority_reward(verifier, *, band: Sequence[float] | None = (0.25, 0.75)
             step = columns["trainer_state"].global_step + 1  # the first optimizer step trained on these votes
             for vote in votes:
                 record_vote(vote_row(vote, step=step, generation=generation))
-        return rewards[offset:offset + len(completions)]
+        return rewards[offset : offset + len(completions)]
 
     return majority_reward

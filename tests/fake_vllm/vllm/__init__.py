@@ -24,8 +24,17 @@ import torch
 __version__ = "0.31.0"
 
 # Keyword arguments of vLLM's EngineArgs that ttcs or TRL pass through LLM(**kwargs).
-ENGINE_KWARGS = {"enable_sleep_mode", "enable_chunked_prefill", "distributed_executor_backend", "max_model_len", "max_num_seqs",
-                 "max_num_batched_tokens", "enable_prefix_caching", "logprobs_mode", "model_impl"}
+ENGINE_KWARGS = {
+    "enable_sleep_mode",
+    "enable_chunked_prefill",
+    "distributed_executor_backend",
+    "max_model_len",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "enable_prefix_caching",
+    "logprobs_mode",
+    "model_impl",
+}
 
 
 @dataclass
@@ -127,18 +136,42 @@ class _Namespace:
 class LLM:
     """vLLM's offline engine, sampling on the CPU with a transformers model."""
 
-    def __init__(self, model: str, *, runner: str = "auto", convert: str = "auto", tokenizer: str | None = None,
-                 tokenizer_mode: str = "auto", skip_tokenizer_init: bool = False, trust_remote_code: bool = False,
-                 allowed_local_media_path: str = "", allowed_media_domains: list[str] | None = None,
-                 tensor_parallel_size: int = 1, dtype: str = "auto", quantization: str | None = None,
-                 revision: str | None = None, tokenizer_revision: str | None = None, seed: int = 0,
-                 gpu_memory_utilization: float = 0.9, swap_space: float = 4, cpu_offload_gb: float = 0,
-                 enforce_eager: bool = False, enable_return_routed_experts: bool = False,
-                 disable_custom_all_reduce: bool = False, hf_token: bool | str | None = None,
-                 hf_overrides: Any = None, mm_processor_kwargs: dict | None = None, pooler_config: Any = None,
-                 structured_outputs_config: Any = None, profiler_config: Any = None, attention_config: Any = None,
-                 kv_cache_memory_bytes: int | None = None, compilation_config: Any = None,
-                 logits_processors: list | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        runner: str = "auto",
+        convert: str = "auto",
+        tokenizer: str | None = None,
+        tokenizer_mode: str = "auto",
+        skip_tokenizer_init: bool = False,
+        trust_remote_code: bool = False,
+        allowed_local_media_path: str = "",
+        allowed_media_domains: list[str] | None = None,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        quantization: str | None = None,
+        revision: str | None = None,
+        tokenizer_revision: str | None = None,
+        seed: int = 0,
+        gpu_memory_utilization: float = 0.9,
+        swap_space: float = 4,
+        cpu_offload_gb: float = 0,
+        enforce_eager: bool = False,
+        enable_return_routed_experts: bool = False,
+        disable_custom_all_reduce: bool = False,
+        hf_token: bool | str | None = None,
+        hf_overrides: Any = None,
+        mm_processor_kwargs: dict | None = None,
+        pooler_config: Any = None,
+        structured_outputs_config: Any = None,
+        profiler_config: Any = None,
+        attention_config: Any = None,
+        kv_cache_memory_bytes: int | None = None,
+        compilation_config: Any = None,
+        logits_processors: list | None = None,
+        **kwargs: Any,
+    ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         unknown = set(kwargs) - ENGINE_KWARGS
@@ -147,8 +180,15 @@ class LLM:
         if not 0 < gpu_memory_utilization <= 1:
             raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization}")
         self.id = len(RECORD.engines)
-        self.init = dict(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, seed=seed,
-                         gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager, **kwargs)
+        self.init = dict(
+            model=model,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enforce_eager=enforce_eager,
+            **kwargs,
+        )
         self.sleep_mode = bool(kwargs.get("enable_sleep_mode", False))
         self.asleep = False
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or model)
@@ -162,8 +202,16 @@ class LLM:
     def hf_model(self):
         return self.llm_engine.model_executor.driver_worker.model_runner.model.hf
 
-    def generate(self, prompts, sampling_params=None, *, use_tqdm=True, lora_request=None, priority=None,
-                 tokenization_kwargs=None) -> list[RequestOutput]:
+    def generate(
+        self,
+        prompts,
+        sampling_params=None,
+        *,
+        use_tqdm=True,
+        lora_request=None,
+        priority=None,
+        tokenization_kwargs=None,
+    ) -> list[RequestOutput]:
         if self.asleep:
             raise RuntimeError("generate on a sleeping engine")
         prompts = [prompts] if isinstance(prompts, str | dict) else list(prompts)
@@ -186,20 +234,31 @@ class LLM:
             for k in range(sp.n):
                 new = self._sample(ids, sp)
                 if eos in new:
-                    new = new[:new.index(eos) + 1]  # vLLM keeps the EOS id in token_ids, not in the text
-                outs.append(CompletionOutput(k, self.tokenizer.decode(new, skip_special_tokens=True), new,
-                                             finish_reason="stop" if eos in new else "length"))
+                    new = new[: new.index(eos) + 1]  # vLLM keeps the EOS id in token_ids, not in the text
+                outs.append(
+                    CompletionOutput(
+                        k,
+                        self.tokenizer.decode(new, skip_special_tokens=True),
+                        new,
+                        finish_reason="stop" if eos in new else "length",
+                    )
+                )
         return RequestOutput(str(i), text, ids, outs)
 
     def _sample(self, ids: list[int], sp: SamplingParams) -> list[int]:
         greedy = sp.temperature == 0
-        kwargs = dict(do_sample=not greedy, max_new_tokens=sp.max_tokens or 16, pad_token_id=self.tokenizer.pad_token_id,
-                      eos_token_id=self.tokenizer.eos_token_id)
+        kwargs = dict(
+            do_sample=not greedy,
+            max_new_tokens=sp.max_tokens or 16,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
         if not greedy:
             kwargs.update(temperature=sp.temperature, top_p=sp.top_p, top_k=max(sp.top_k, 0))
-        out = self.hf_model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                                     **kwargs)
-        return out[0, len(ids):].tolist()
+        out = self.hf_model.generate(
+            torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long), **kwargs
+        )
+        return out[0, len(ids) :].tolist()
 
     def reset_prefix_cache(self, reset_running_requests: bool = False, reset_connector: bool = False) -> bool:
         RECORD.events.append(("reset_prefix_cache", self.id))
