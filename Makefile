@@ -23,7 +23,7 @@ ENV_BIN := $(dir $(ENV_PYTHON))
 ensure_venv = $(1)/bin/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(1)
 PIP := $(ENV_PYTHON) -m pip
 
-.PHONY: check-python project-env setup setup-dev run test test-slow lint quality
+.PHONY: check-python project-env setup setup-dev run test test-slow quality
 
 # One clear line for a Python the project does not support (pyproject: requires-python >= 3.10).
 check-python:
@@ -48,9 +48,6 @@ test: setup-dev
 
 test-slow: setup-dev
 	$(ENV_PYTHON) -m pytest -q -m slow
-
-lint: setup-dev
-	$(ENV_PYTHON) -m ruff check ttcs verifiers eval tests
 
 # Formatting, lint and types ([tool.ruff] and [tool.mypy] in pyproject.toml; .pre-commit-config.yaml runs the same).
 quality: setup-dev
