@@ -182,7 +182,8 @@ def test_a_changed_config_stops_both_processes(runs, tiny_model_dir):
     _, two, _ = runs("ttrl")
     out = launch(two, [*overrides(tiny_model_dir, "ttrl"), "eval.k=3"], 2)
     assert out.returncode != 0
-    assert out.stderr.count("ConfigMismatchError") >= 2, "the main process's refusal is raised on both"
+    # the main process refuses the changed config and hands the refusal to the other: both end in the one-line error
+    assert out.stderr.count("holds a run with a different config") >= 2, out.stderr[-3000:]
 
 
 @pytest.mark.slow
