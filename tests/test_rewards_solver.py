@@ -89,8 +89,8 @@ def test_score_groups_votes_per_block_and_records_each_group():
     rewards, records = score_groups(ids, answers, ExactVerifier(), group_size=4, band=(0.25, 0.75))
     assert rewards == [1.0, 1.0, 0.0, 1.0] + [None] * 4
     assert records == [
-        GroupVote("q1", ("1", "1", "2", "1"), "1", 0.75, 0.75, True),
-        GroupVote("q2", ("3", "3", "3", "3"), "3", 1.0, 1.0, False),
+        GroupVote("q1", ("1", "1", "2", "1"), "1", 0.75, 0.75, True, 2),
+        GroupVote("q2", ("3", "3", "3", "3"), "3", 1.0, 1.0, False, 1),
     ]
 
 
@@ -138,6 +138,7 @@ def test_reward_fn_follows_the_trl_contract():
         "answers": ["4", None],
         "mean_reward": 0.5,
         "kept": True,
+        "clusters": 1,
     }
     assert metrics == {
         "groups": 2,
@@ -145,7 +146,11 @@ def test_reward_fn_follows_the_trl_contract():
         "kept_share": 1.0,
         "vote_share": 0.75,
         "pseudo_label_accuracy": 0.5,
-    }
+        "vote_share_std": 0.25,
+        "distinct_answers": 1.0,
+        "unanswered_share": 0.25,
+        "no_advantage_share": 0.5,  # a: every completion rewarded 1
+    }  # no label_flip_rate: no question was voted on before
 
 
 def test_votes_read_back_from_their_rows_are_the_votes(math_verifier):

@@ -102,6 +102,8 @@ def build_results(ctx: RunContext) -> dict:
         solver = ctx.rundir.phase_info(f"iter_{t:02d}/solver")
         if "pseudo_label_accuracy" in solver:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
+        if "health" in solver:
+            entry["health"] = solver["health"]
         entries.append(entry)
     return {
         "method": cfg.method.name,

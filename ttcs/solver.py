@@ -24,6 +24,7 @@ from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
+from ttcs.health import iteration_health, last_labels
 from ttcs.metrics import MetricsCallback, updates_per_generation
 from ttcs.rewards.solver import get_majority_reward, vote_summary, votes_from_rows
 from ttcs.rundir import read_jsonl
@@ -69,6 +70,12 @@ REWARD_METRICS = {
     "kept_share": None,
     "vote_share": None,
     "pseudo_label_accuracy": None,
+    # the label-free health signals (`ttcs.health`)
+    "vote_share_std": None,
+    "distinct_answers": None,
+    "unanswered_share": None,
+    "no_advantage_share": None,
+    "label_flip_rate": None,
 }
 
 
@@ -158,7 +165,8 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
 
     Returns:
         A summary for ``state.json``: pseudo_label_accuracy (None without gold answers),
-        steps, seconds_per_step, kept_share, reward_mean, train_size, checkpoint.
+        steps, seconds_per_step, kept_share, reward_mean, train_size, checkpoint, and ``health``: the label-free
+        `ttcs.health.iteration_health` of the phase's votes (flip rate against the previous iteration's final labels).
     """
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -188,6 +196,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
     votes_path = ctx.rundir.votes_path(iteration)
+    previous_labels = last_labels(votes_from_rows(read_jsonl(ctx.rundir.votes_path(iteration - 1))))
     reward = get_majority_reward(
         ctx.verifier,
         band=None if oracle else band,
@@ -197,6 +206,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
         solver_reward="gold" if oracle else "vote",
         record_vote=lambda row: ctx.rundir.append_jsonl(votes_path, row),
         updates_per_generation=updates_per_generation(args),
+        previous_labels=previous_labels,
     )
     callback = MetricsCallback(ctx.rundir, "solver", iteration, REWARD_METRICS)
     logger.info(
@@ -227,7 +237,8 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
             _, path, steps = finish_training(trainer, ctx, "solver", iteration)
     finally:
         logging.getLogger("trl.trainer.grpo_trainer").removeFilter(quiet)
-    summary = phase_summary(votes_from_rows(read_jsonl(votes_path)), gold, ctx.verifier, problems)
+    votes = votes_from_rows(read_jsonl(votes_path))
+    summary = phase_summary(votes, gold, ctx.verifier, problems)
     return {
         "pseudo_label_accuracy": summary["pseudo_label_accuracy"],
         "kept_share": summary["kept_share"],
@@ -239,5 +250,6 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
         "distinct_questions": summary["distinct_questions"],
         "distinct_variants": summary["distinct_variants"],
         "dynamic_sampling": frontier,
+        "health": iteration_health(votes, previous_labels, ctx.verifier.equivalent),
         "checkpoint": str(path),
     }

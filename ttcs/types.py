@@ -53,6 +53,7 @@ class GroupVote:
     share: float
     mean_reward: float
     kept: bool
+    clusters: int | None = None  # distinct answer clusters (`Vote.clusters`); None where not recorded
 
 
 @dataclass(frozen=True)

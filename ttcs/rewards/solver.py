@@ -21,7 +21,9 @@ so the function gathers (question id, answer) from every process, votes on whole
 and returns this process's slice.
 
 It reports through TRL's hooks only: per generation it logs (``log_metric``) `vote_summary`'s
-groups, reward_mean, kept_share, vote_share and pseudo_label_accuracy, and it hands each
+groups, reward_mean, kept_share, vote_share and pseudo_label_accuracy, the label-free health
+signals of `ttcs.health` (vote_share_std, distinct_answers, unanswered_share,
+no_advantage_share, label_flip_rate), and it hands each
 group's vote (`vote_row`: with the optimizer step and the generation, from ``trainer_state``)
 to ``record_vote``, which the Solver phase points at ``solver/iter_XX_votes.jsonl``.
 
@@ -43,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ttcs import dist
 from ttcs.config import BAND_RULE, is_band
+from ttcs.health import FlipTracker, generation_signals
 from ttcs.metrics import generation_of
 from ttcs.types import GroupVote, Vote
 from ttcs.verify import matches_gold
@@ -139,6 +142,7 @@ def score_groups(
                 share=vote.share,
                 mean_reward=sum(raw) / len(raw),
                 kept=kept[0] is not None,
+                clusters=len(vote.clusters),
             )
         )
     return rewards, records
@@ -180,6 +184,7 @@ def vote_row(vote: GroupVote, *, step: int, generation: int) -> dict:
         "answers": list(vote.answers),
         "mean_reward": vote.mean_reward,
         "kept": vote.kept,
+        "clusters": vote.clusters,
     }
 
 
@@ -193,6 +198,7 @@ def votes_from_rows(rows: Sequence[Mapping]) -> list[GroupVote]:
             share=r["share"],
             mean_reward=r["mean_reward"],
             kept=r["kept"],
+            clusters=r.get("clusters"),
         )
         for r in rows
     ]
@@ -209,6 +215,7 @@ def get_majority_reward(
     solver_reward: str = "vote",
     record_vote: Callable[[dict], None] | None = None,
     updates_per_generation: int = 1,
+    previous_labels: Mapping[str, str | None] | None = None,
 ) -> Callable[..., list[float | None]]:
     """A TRL reward function: majority-vote agreement, with whole-group votes across processes.
 
@@ -228,6 +235,9 @@ def get_majority_reward(
             directory's append, which writes on the main process only). None: votes are not kept.
         updates_per_generation: optimizer steps per generation (`ttcs.metrics.updates_per_generation`), which
             numbers the generations from TRL's ``trainer_state``.
+        previous_labels: question id -> final majority label of the previous iteration (its votes file), the
+            first generation's reference for ``label_flip_rate``; later generations compare with this closure's
+            own earlier votes (`ttcs.health.FlipTracker`).
 
     Returns:
         ``reward_fn(prompts, completions, **columns) -> list[float | None]``, one per completion
@@ -247,6 +257,7 @@ def get_majority_reward(
         if not is_band(list(band)):
             raise ValueError(f"band={list(band)}: {BAND_RULE}")
         band = (float(band[0]), float(band[1]))
+    flips = FlipTracker(lambda a, b: verifier.equivalent(a, b), previous_labels)
 
     def majority_reward(prompts, completions, **columns) -> list[float | None]:
         if id_column not in columns:
@@ -255,9 +266,10 @@ def get_majority_reward(
         answers = [read_answer(t) for t in texts]
         ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
         rewards, votes = score_groups(ids, all_answers, verifier, group_size=group_size, band=band, gold=reward_gold)
+        health = {**generation_signals(votes), "label_flip_rate": flips.update(votes)}
         log_metric = columns.get("log_metric")
         if log_metric is not None:
-            for name, value in vote_summary(votes, gold, verifier).items():
+            for name, value in {**vote_summary(votes, gold, verifier), **health}.items():
                 if value is not None:
                     log_metric(name, value)
         if record_vote is not None:
