@@ -190,10 +190,9 @@ def test_two_grpo_steps_train_log_and_checkpoint(tmp_path, tiny_model_dir):
     assert [m["step"] for m in lines] == [1, 2]
     assert all(m["loss"] is not None and m["groups"] == 2 and m["iteration"] == 1 for m in lines)
     assert all(m["completion_length"] > 0 and m["seconds"] > 0 for m in lines)
+    group_size = int(ctx.cfg.train.solver.group_size)
     for m in lines:  # the label-free health signals (`ttcs.health`), in every row
-        assert 0.0 <= m["vote_share_std"] <= 0.5 and 0.0 <= m["distinct_answers"] <= int(
-            ctx.cfg.train.solver.group_size
-        )
+        assert 0.0 <= m["vote_share_std"] <= 0.5 and 0.0 <= m["distinct_answers"] <= group_size
         assert all(0.0 <= m[k] <= 1.0 for k in ("vote_share", "unanswered_share", "no_advantage_share"))
         assert "label_flip_rate" in m and (m["label_flip_rate"] is None or 0.0 <= m["label_flip_rate"] <= 1.0)
     assert set(info["health"]) == {*HEALTH_KEYS, "vote_share"}
