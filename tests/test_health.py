@@ -14,8 +14,8 @@ def exact(a, b):
     return a == b
 
 
-def vote(pid, answers, label, share, mean_reward, kept, clusters):
-    return GroupVote(pid, tuple(answers), label, share, mean_reward, kept, clusters)
+def vote(pid, answers, label, share, mean_reward, kept, cluster_count):
+    return GroupVote(pid, tuple(answers), label, share, mean_reward, kept, cluster_count)
 
 
 # a: 3 of 4 agree (kept); b: unanimous (dropped by the band); c: no answer at all (kept without a band)
@@ -113,7 +113,7 @@ def test_score_groups_records_the_cluster_count():
     _, votes = score_groups(
         ["q"] * 4 + ["r"] * 4, ["5", "5.0", "4", None, None, None, None, None], math, group_size=4, band=None
     )
-    assert [v.clusters for v in votes] == [2, 0]
+    assert [v.cluster_count for v in votes] == [2, 0]
 
 
 def test_the_reward_logs_the_signals_and_flips_across_its_calls():

@@ -138,7 +138,7 @@ def test_reward_fn_follows_the_trl_contract():
         "answers": ["4", None],
         "mean_reward": 0.5,
         "kept": True,
-        "clusters": 1,
+        "cluster_count": 1,
     }
     assert metrics == {
         "groups": 2,

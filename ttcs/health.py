@@ -94,7 +94,7 @@ def generation_signals(votes: Sequence[GroupVote]) -> dict[str, float | None]:
     answers = [a for v in votes for a in v.answers]
     return {
         "vote_share_std": (sum((s - mean_share) ** 2 for s in shares) / len(shares)) ** 0.5,
-        "distinct_answers": _mean([v.clusters for v in votes if v.clusters is not None]),
+        "distinct_answers": _mean([v.cluster_count for v in votes if v.cluster_count is not None]),
         "unanswered_share": sum(a is None for a in answers) / len(answers) if answers else None,
         "no_advantage_share": sum(no_advantage(v) for v in votes) / len(votes),
     }

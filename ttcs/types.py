@@ -53,7 +53,7 @@ class GroupVote:
     share: float
     mean_reward: float
     kept: bool
-    clusters: int | None = None  # distinct answer clusters (`Vote.clusters`); None where not recorded
+    cluster_count: int | None = None  # how many answer clusters the vote found (`Vote.clusters`); None: not recorded
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def score_groups(
                 share=vote.share,
                 mean_reward=sum(raw) / len(raw),
                 kept=kept[0] is not None,
-                clusters=len(vote.clusters),
+                cluster_count=len(vote.clusters),
             )
         )
     return rewards, records
@@ -184,7 +184,7 @@ def vote_row(vote: GroupVote, *, step: int, generation: int) -> dict:
         "answers": list(vote.answers),
         "mean_reward": vote.mean_reward,
         "kept": vote.kept,
-        "clusters": vote.clusters,
+        "cluster_count": vote.cluster_count,
     }
 
 
@@ -198,7 +198,7 @@ def votes_from_rows(rows: Sequence[Mapping]) -> list[GroupVote]:
             share=r["share"],
             mean_reward=r["mean_reward"],
             kept=r["kept"],
-            clusters=r.get("clusters"),
+            cluster_count=r.get("cluster_count"),
         )
         for r in rows
     ]
