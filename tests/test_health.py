@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from ttcs.health import FlipTracker, flip_rate, generation_signals, iteration_health, last_labels, no_advantage
+from ttcs.health import (
+    SYNTHESIZER_SIGNALS,
+    UNPAID_REASONS,
+    FlipTracker,
+    curriculum_diversity,
+    flip_rate,
+    generation_signals,
+    iteration_health,
+    last_labels,
+    no_advantage,
+    synthesizer_health,
+    synthesizer_signals,
+    unpaid_reason,
+)
 from ttcs.rewards.solver import get_majority_reward, score_groups
-from ttcs.types import GroupVote
+from ttcs.rewards.synthesizer import _one_reward
+from ttcs.types import GroupVote, ParsedVariant
 from ttcs.verify import get_verifier
 
 
@@ -144,3 +158,108 @@ def test_the_reward_logs_the_signals_and_flips_across_its_calls():
     assert first["no_advantage_share"] == 0.5 and first["vote_share_std"] == 0.25
     assert second["label_flip_rate"] == 0.5  # a: 3 -> 3, b: 4 -> None
     assert second["no_advantage_share"] == 0.5  # b: every answer None
+
+
+# ----------------------------------------------------------------------------- the Synthesizer's side
+
+
+def reward(total, *, fmt=1.0, s=0.5, capability=1.0, is_copy=False, repetition=0.25, claim=None):
+    """A variant record's ``reward`` (the `RewardBreakdown` fields the signals read)."""
+    return {
+        "format": fmt,
+        "consistency": s,
+        "capability": capability,
+        "is_copy": is_copy,
+        "repetition": repetition,
+        "total": total,
+        "claim": claim,
+    }
+
+
+PAID = reward(0.75)
+UNPAID = {  # one variant per reason, each paid 0
+    "format": reward(0.0, fmt=0.0, s=None, capability=0.0, is_copy=None, repetition=None),
+    "claim": reward(0.0, claim=False),  # would be paid 0.75 but for the claim check
+    "copy": reward(0.0, is_copy=True, capability=0.0, s=1.0),  # a copy that is also too easy counts as a copy
+    "too_easy": reward(0.0, s=1.0, capability=0.0),
+    "too_hard": reward(0.0, s=0.0, capability=0.0),
+    "repetition": reward(0.0, capability=0.2, s=0.9, repetition=0.5),  # 0.2 - 0.5 < 0
+}
+
+
+def test_unpaid_reason_of_each_case():
+    assert unpaid_reason(PAID) is None
+    for reason, r in UNPAID.items():
+        assert unpaid_reason(r) == reason
+    assert unpaid_reason(reward(0.0, claim=False, fmt=0.0)) == "format"  # the first reason in order wins
+
+
+def test_synthesizer_signals_by_hand():
+    batch = [{"reward": r} for r in [PAID, PAID, *UNPAID.values()]]  # 8 variants: 2 paid 0.75, 6 unpaid
+    signals = synthesizer_signals(batch)
+    assert list(signals) == list(SYNTHESIZER_SIGNALS)
+    mean = 1.5 / 8
+    assert signals["reward_std"] == pytest.approx(((2 * (0.75 - mean) ** 2 + 6 * mean**2) / 8) ** 0.5)
+    for reason in UNPAID_REASONS:
+        assert signals[f"unpaid_{reason}"] == 1 / 8
+    assert signals["unpaid_share"] == 6 / 8
+    assert sum(signals[f"unpaid_{r}"] for r in UNPAID_REASONS) == pytest.approx(signals["unpaid_share"])
+
+
+def test_synthesizer_signals_of_a_flat_batch_and_of_none():
+    flat = synthesizer_signals([{"reward": reward(0.0, s=1.0, capability=0.0)}] * 3)
+    assert flat["reward_std"] == 0.0 and flat["unpaid_too_easy"] == 1.0 and flat["unpaid_share"] == 1.0
+    assert synthesizer_signals([{"reward": PAID}])["unpaid_share"] == 0.0
+    assert synthesizer_signals([]) == dict.fromkeys(SYNTHESIZER_SIGNALS)
+
+
+def test_every_unpaid_reward_of_the_combiner_has_exactly_one_reason():
+    """Every zero reward `_one_reward` can give, over a grid of its inputs, lands in one bucket that explains it."""
+    good = ParsedVariant("A train goes 60 km/h for 2 hours. How far does it go?", "120")
+    bad = ParsedVariant(None, None, "no question")
+    refs = [None, "Something else entirely, about apples and pears?", good.question]  # none, unrelated, a copy
+    seen = set()
+    for parsed in (good, bad):
+        for ref in refs:
+            for s in (0.0, 0.25, 0.5, 0.75, 1.0):
+                for share in (None, 0.1, 0.5, 1.0):
+                    for claim in (None, True, False):
+                        r = _one_reward(parsed, ref, s, share, gamma=1.2, copy_penalty=True, claim=claim).as_dict()
+                        reason = unpaid_reason(r)
+                        assert (reason is None) == (r["total"] > 0)
+                        seen.add(reason)
+                        if reason == "repetition":  # paid something before the share, which took it all
+                            assert r["capability"] > 0 and not r["is_copy"] and r["repetition"] >= r["capability"]
+                        if reason in ("too_easy", "too_hard"):
+                            assert r["capability"] == 0 and (r["consistency"] == 1.0) == (reason == "too_easy")
+    assert seen == {None, *UNPAID_REASONS}
+
+
+def test_synthesizer_health_is_the_mean_over_generations():
+    records = [
+        {"phase": "synthesizer", "step": 1, "reward": PAID},
+        {"phase": "synthesizer", "step": 1, "reward": UNPAID["format"]},
+        {"phase": "synthesizer", "step": 2, "reward": PAID},
+        {"phase": "curriculum", "reward": UNPAID["too_hard"]},  # not the Synthesizer phase's
+    ]
+    health = synthesizer_health(records)
+    assert health["unpaid_format"] == pytest.approx((0.5 + 0.0) / 2)
+    assert health["unpaid_share"] == pytest.approx(0.25) and health["unpaid_too_hard"] == 0.0
+    assert health["reward_std"] == pytest.approx((0.375 + 0.0) / 2)
+    assert synthesizer_health([]) == dict.fromkeys(SYNTHESIZER_SIGNALS)
+
+
+def test_curriculum_diversity_by_hand():
+    got = curriculum_diversity(["a b c d", "A  b c D ", "w x y z"], seed=0)
+    assert got["distinct_share"] == pytest.approx(2 / 3)
+    assert got["mean_pairwise_distance"] == pytest.approx((0.0 + 1.0 + 1.0) / 3)  # BLEU is case-blind
+    assert curriculum_diversity(["a b c d"], seed=0) == {"distinct_share": 1.0, "mean_pairwise_distance": None}
+    assert curriculum_diversity([], seed=0) == {"distinct_share": None, "mean_pairwise_distance": None}
+
+
+def test_curriculum_diversity_samples_a_large_curriculum_with_the_seed():
+    questions = [f"question number {i} about {i % 7} apples" for i in range(12)]
+    capped = curriculum_diversity(questions, seed=3, sample=5)
+    assert capped == curriculum_diversity(questions, seed=3, sample=5)  # seeded
+    assert capped["distinct_share"] == 1.0  # over every question, not the sample
+    assert 0.0 < capped["mean_pairwise_distance"] <= 1.0

@@ -15,6 +15,7 @@ import torch
 from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
 
+from ttcs.health import CURRICULUM_SIGNALS, SYNTHESIZER_SIGNALS, UNPAID_REASONS
 from ttcs.loop import run
 from ttcs.rundir import LAYOUT, ConfigMismatchError, RunDir, RunLayout, read_jsonl
 
@@ -67,6 +68,16 @@ def test_one_iteration_exercises_every_phase(finished_run):
     phases = {m["phase"] for m in RunDir(run_dir).metrics()}
     assert {"eval", "synthesizer", "curriculum", "solver"} <= phases
     assert json.loads((run_dir / "results.json").read_text()) == results
+    # the Synthesizer's and the curriculum's label-free health signals (`ttcs.health`), in every row, in range
+    rows = [m for m in RunDir(run_dir).metrics() if m["phase"] == "synthesizer"]
+    assert rows and all(0.0 <= m[k] <= 1.0 for m in rows for k in SYNTHESIZER_SIGNALS)
+    assert all(m["unpaid_share"] == pytest.approx(sum(m[f"unpaid_{r}"] for r in UNPAID_REASONS)) for m in rows)
+    (line,) = [m for m in RunDir(run_dir).metrics() if m["phase"] == "curriculum"]
+    assert set(CURRICULUM_SIGNALS) <= set(line)
+    health = results["iterations"][1]["health"]
+    assert set(health["synthesizer"]) == set(SYNTHESIZER_SIGNALS)
+    assert set(health["curriculum"]) == set(CURRICULUM_SIGNALS)
+    assert "vote_share" in health  # the Solver's signals stay at the top
 
 
 def unnamed_files(run_dir) -> list[str]:

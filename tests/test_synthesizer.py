@@ -167,6 +167,10 @@ def test_reward_fn_scores_the_batch_and_appends_every_variant(tmp_path):
     assert synthesizer.phase_summary(records) == {
         k: metrics[k] for k in ("reward_mean", "parsed_share", "capability_mean")
     }
+    # the label-free health signals (`ttcs.health.synthesizer_signals`): the unparseable output is the one unpaid
+    assert metrics["unpaid_format"] == 0.25 and metrics["unpaid_share"] == 0.25
+    mean = sum(got) / 4
+    assert metrics["reward_std"] == pytest.approx((sum((g - mean) ** 2 for g in got) / 4) ** 0.5)
 
 
 def test_curriculum_phase_filters_mixes_and_writes_the_training_set(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from typing import Any
 
 from ttcs.context import RunContext
 from ttcs.generation import Sampling
+from ttcs.health import curriculum_diversity
 from ttcs.prompts import load_template
 from ttcs.rewards.copying import CopyProbe, char_similarity, copy_check, ratio_upper_bound
 from ttcs.rewards.format import parse_variant
@@ -353,6 +354,8 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
     The filter drops variants that do not parse, fail the recipe's claim check
     (``ctx.recipe.claim_verdict``), repeat one another or copy a test question
     (`ttcs.curriculum.dedupe_variants`); ``dropped`` in the metrics counts each reason.
+    ``distinct_share`` and ``mean_pairwise_distance`` measure the kept variants' diversity
+    (`ttcs.health.curriculum_diversity`).
     """
     cfg, c = ctx.cfg, ctx.cfg.train.curriculum
     template = load_template(cfg.method.synthesizer_template)
@@ -404,6 +407,10 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
         "capability_mean": sum(caps) / len(caps) if caps else 0.0,
         "train_size": len(mixed),
         "synthetic_in_train": sum(p.source == "synthetic" for p in mixed),
+        # the label-free diversity of the kept variants (`ttcs.health.curriculum_diversity`)
+        **curriculum_diversity(
+            [record_question(r) or "" for r in kept], seed_for(cfg.seed, "curriculum_diversity", iteration)
+        ),
     }
     ctx.rundir.log_metrics("curriculum", iteration=iteration, **info)
     logger.info(

@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 
 from ttcs.types import GroupVote
@@ -129,3 +130,117 @@ def iteration_health(
         **generation_signals(votes),
         "label_flip_rate": flip_rate(votes, previous, equivalent),
     }
+
+
+# ----------------------------------------------------------------------------- the Synthesizer's side
+
+# Why a variant was paid nothing (reward total 0), in the order `unpaid_reason` checks them: each unpaid variant has
+# exactly one. The keys logged are ``unpaid_<reason>`` and their sum ``unpaid_share``.
+UNPAID_REASONS = ("format", "claim", "copy", "too_easy", "too_hard", "repetition")
+# The per-generation keys of the Synthesizer (`synthesizer_signals`), in the order they are logged.
+SYNTHESIZER_SIGNALS = ("reward_std", *(f"unpaid_{r}" for r in UNPAID_REASONS), "unpaid_share")
+# The curriculum's diversity (`curriculum_diversity`); at most `DIVERSITY_SAMPLE` questions go into the distances.
+CURRICULUM_SIGNALS = ("distinct_share", "mean_pairwise_distance")
+DIVERSITY_SAMPLE = 200
+
+
+def unpaid_reason(reward: Mapping) -> str | None:
+    """Why a variant's reward (a `ttcs.types.RewardBreakdown` as a dict) is 0; None when it is paid (total > 0).
+
+    The first that holds, in the order of `UNPAID_REASONS` (`ttcs.rewards.synthesizer._one_reward`):
+
+    * ``format``: the output did not parse (``format`` 0);
+    * ``claim``: the recipe's claim check failed (``claim`` False);
+    * ``copy``: a near copy of its reference (``is_copy``): the copy penalty scaled its reward by
+      1 - similarity (similarity above the copy threshold), whatever took the rest;
+    * ``too_easy``: the Solver always agrees (s == 1): capability 0;
+    * ``too_hard``: the Solver has no majority answer (capability 0 with s < 1, i.e. s == 0: unanswered
+      samples at least as many as its largest answer cluster);
+    * ``repetition``: the rest: capability > 0, no copy, so the repetition share (its BLEU cluster's share
+      of the batch) is what took it to 0.
+    """
+    if reward["total"] > 0:
+        return None
+    if not reward["format"]:
+        return "format"
+    if reward.get("claim") is False:
+        return "claim"
+    if reward.get("is_copy"):
+        return "copy"
+    if reward["capability"] <= 0:
+        return "too_easy" if reward["consistency"] is not None and reward["consistency"] >= 1 else "too_hard"
+    return "repetition"
+
+
+def synthesizer_signals(records: Sequence[Mapping]) -> dict[str, float | None]:
+    """``reward_std`` and the ``unpaid_*`` shares of one Synthesizer batch's variant records (None: no records).
+
+    ``reward_std`` is the population standard deviation of the rewards (0: GRPO learns nothing from the batch);
+    ``unpaid_<reason>`` the share of the whole batch paid nothing for that reason (`unpaid_reason`), and
+    ``unpaid_share`` their sum, the share paid nothing.
+
+    Example:
+        >>> paid = {"total": 0.5, "format": 1.0}
+        >>> unparsed = {"total": 0.0, "format": 0.0, "capability": 0.0, "consistency": None}
+        >>> easy = {"total": 0.0, "format": 1.0, "capability": 0.0, "consistency": 1.0}
+        >>> s = synthesizer_signals([{"reward": r} for r in (paid, paid, unparsed, easy)])
+        >>> s["reward_std"], s["unpaid_format"], s["unpaid_too_easy"], s["unpaid_share"]
+        (0.25, 0.25, 0.25, 0.5)
+    """
+    if not records:
+        return dict.fromkeys(SYNTHESIZER_SIGNALS)
+    totals = [r["reward"]["total"] for r in records]
+    mean = sum(totals) / len(totals)
+    reasons = [unpaid_reason(r["reward"]) for r in records]
+    shares = {f"unpaid_{reason}": reasons.count(reason) / len(records) for reason in UNPAID_REASONS}
+    return {
+        "reward_std": (sum((t - mean) ** 2 for t in totals) / len(totals)) ** 0.5,
+        **shares,
+        "unpaid_share": sum(reason is not None for reason in reasons) / len(records),
+    }
+
+
+def synthesizer_health(records: Sequence[Mapping]) -> dict[str, float | None]:
+    """A Synthesizer phase's health: the mean over its generations (``step``) of `synthesizer_signals`, from its
+    records of ``curriculum/iter_XX.jsonl`` (``phase`` ``synthesizer``); None for no generation."""
+    batches: dict[int, list[Mapping]] = {}
+    for r in records:
+        if r.get("phase") == "synthesizer":
+            batches.setdefault(r["step"], []).append(r)
+    per_step = [synthesizer_signals(batch) for batch in batches.values()]
+    return {key: _mean([v for s in per_step if (v := s[key]) is not None]) for key in SYNTHESIZER_SIGNALS}
+
+
+def normalised_question(text: str) -> str:
+    """A question lower-cased, with runs of whitespace collapsed (how `curriculum_diversity` counts distinct ones)."""
+    return " ".join(text.split()).lower()
+
+
+def curriculum_diversity(
+    questions: Sequence[str], seed: int, sample: int = DIVERSITY_SAMPLE
+) -> dict[str, float | None]:
+    """``distinct_share`` and ``mean_pairwise_distance`` of the curriculum's kept questions.
+
+    ``distinct_share``: distinct questions (`normalised_question`) / questions (None for none). The curriculum
+    filter drops exact repeats, so on kept questions it is 1 unless that filter fails.
+    ``mean_pairwise_distance``: the mean over pairs of the BLEU distance of the repetition penalty
+    (`ttcs.rewards.repetition.bleu_distance_matrix`, 0 = the same, 1 = nothing shared); None for fewer than 2
+    questions. Over more than `sample` questions, over a sample of `sample` of them drawn with `seed`.
+
+    Example:
+        >>> curriculum_diversity(["a b c d", "A  b c d", "w x y z"], seed=0)
+        {'distinct_share': 0.6666666666666666, 'mean_pairwise_distance': 0.6666666666666666}
+    """
+    from ttcs.rewards.repetition import bleu_distance_matrix
+
+    if not questions:
+        return dict.fromkeys(CURRICULUM_SIGNALS)
+    distinct = len({normalised_question(q) for q in questions}) / len(questions)
+    if len(questions) < 2:
+        return {"distinct_share": distinct, "mean_pairwise_distance": None}
+    chosen = list(questions)
+    if len(chosen) > sample:
+        chosen = random.Random(seed).sample(chosen, sample)
+    n = len(chosen)
+    total = float(bleu_distance_matrix(chosen).sum()) / 2  # symmetric, zero diagonal: each pair twice
+    return {"distinct_share": distinct, "mean_pairwise_distance": total / (n * (n - 1) / 2)}

@@ -37,6 +37,7 @@ from ttcs.curriculum import curriculum_phase
 from ttcs.data import load_data_config
 from ttcs.evaluation import eval_phase
 from ttcs.grpo import check_generation_plan, check_launch, free_memory
+from ttcs.health import CURRICULUM_SIGNALS
 from ttcs.memory import check_run_memory
 from ttcs.models import load_tokenizer
 from ttcs.provenance import provenance
@@ -90,6 +91,19 @@ def table_score(cfg: DictConfig) -> str:
     return cfg.method.score
 
 
+def iteration_health(ctx: RunContext, t: int) -> dict:
+    """Iteration `t`'s label-free health (`ttcs.health`) for results.json: the Solver phase's signals, with
+    ``synthesizer`` (its phase's means over generations) and ``curriculum`` (the kept variants' diversity)."""
+    health = dict(ctx.rundir.phase_info(f"iter_{t:02d}/solver").get("health") or {})
+    synthesizer = ctx.rundir.phase_info(f"iter_{t:02d}/synthesizer").get("health")
+    if synthesizer:
+        health["synthesizer"] = synthesizer
+    curriculum = ctx.rundir.phase_info(f"iter_{t:02d}/curriculum")
+    if "distinct_share" in curriculum:
+        health["curriculum"] = {key: curriculum.get(key) for key in CURRICULUM_SIGNALS}
+    return health
+
+
 def build_results(ctx: RunContext) -> dict:
     """results.json, rebuilt from state.json so it always matches what finished."""
     cfg = ctx.cfg
@@ -102,8 +116,9 @@ def build_results(ctx: RunContext) -> dict:
         solver = ctx.rundir.phase_info(f"iter_{t:02d}/solver")
         if "pseudo_label_accuracy" in solver:
             entry["pseudo_label_accuracy"] = solver["pseudo_label_accuracy"]
-        if "health" in solver:
-            entry["health"] = solver["health"]
+        health = iteration_health(ctx, t)
+        if health:
+            entry["health"] = health
         entries.append(entry)
     return {
         "method": cfg.method.name,

@@ -9,9 +9,10 @@ from the current Solver's self-consistency on it (`ttcs.variants.score_variants`
 Solver samples for the whole batch of variants go through the generation backend in one
 call. Every variant, with every reward term and the Solver's answers, is appended to
 ``curriculum/iter_XX.jsonl`` as soon as it is scored, with the generation it belongs to
-(``step``); the reward function logs the batch's reward mean, parsed share, capability mean and
-scoring time through TRL's ``log_metric`` (`ttcs.metrics.MetricsCallback` writes the rows), and
-the phase's summary is computed from those records afterwards. The next phase, which samples the
+(``step``); the reward function logs the batch's reward mean, parsed share, capability mean,
+scoring time and label-free health signals (`ttcs.health.synthesizer_signals`: the rewards' spread,
+the shares paid nothing, by reason) through TRL's ``log_metric`` (`ttcs.metrics.MetricsCallback`
+writes the rows), and the phase's summary is computed from those records afterwards. The next phase, which samples the
 curriculum from the updated Synthesizer, is `ttcs.curriculum.curriculum_phase`.
 """
 
@@ -27,6 +28,7 @@ from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.curriculum import variant_record
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
+from ttcs.health import SYNTHESIZER_SIGNALS, synthesizer_health, synthesizer_signals
 from ttcs.metrics import MetricsCallback, generation_of, updates_per_generation
 from ttcs.prompts import load_template
 from ttcs.rundir import read_jsonl
@@ -42,6 +44,8 @@ REWARD_METRICS = {
     "parsed_share": None,
     "capability_mean": None,
     "reward_seconds": lambda v: round(v, 1),
+    # the label-free health signals of the batch (`ttcs.health.synthesizer_signals`)
+    **dict.fromkeys(SYNTHESIZER_SIGNALS),
 }
 
 
@@ -105,8 +109,9 @@ def get_synthesizer_reward(ctx: RunContext, iteration: int, backend, claimer=Non
         for record in records:
             ctx.rundir.append_jsonl(path, record)
         if log_metric is not None:
-            for name, value in batch_metrics(records).items():
-                log_metric(name, value)
+            for name, value in {**batch_metrics(records), **synthesizer_signals(records)}.items():
+                if value is not None:
+                    log_metric(name, value)
             log_metric("reward_seconds", round(time.time() - t0, 1))
         totals = [sc["reward"].total for sc in scored]
         return totals[offset : offset + len(completions)]
@@ -187,11 +192,13 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
         trainer.train()
         seconds = time.time() - t0
         _, path, steps = finish_training(trainer, ctx, "synthesizer", iteration)
-    summary = phase_summary(read_jsonl(ctx.rundir.curriculum_path(iteration)))
+    records = read_jsonl(ctx.rundir.curriculum_path(iteration))
+    summary = phase_summary(records)
     return {
         "steps": steps,
         "train_seconds": round(seconds, 1),
         "seconds_per_step": round(seconds / max(steps, 1), 1),
         **summary,
         "checkpoint": str(path),
+        "health": synthesizer_health(records),
     }
