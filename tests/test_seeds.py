@@ -23,6 +23,7 @@ FORMULAS = {
     "frontier_select": lambda s, t, n, p: s + t,
     "frontier_measure": lambda s, t, n, p: s + 1009 * t + n,
     "rollout": lambda s, t, n, p: s + 1009 * n + 17 * p,
+    "curriculum_diversity": lambda s, t, n, p: s + t,
 }
 GRID = list(itertools.product([0, 1, 42, 1234567], [0, 1, 2, 5, 17], [0, 1, 3, 40], [0, 1, 7]))
 
