@@ -354,7 +354,7 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
     The filter drops variants that do not parse, fail the recipe's claim check
     (``ctx.recipe.claim_verdict``), repeat one another or copy a test question
     (`ttcs.curriculum.dedupe_variants`); ``dropped`` in the metrics counts each reason.
-    ``distinct_share`` and ``mean_pairwise_distance`` measure the kept variants' diversity
+    ``distinct_share`` and ``mean_pairwise_distance`` measure the diversity of the parsed variants, before the filter
     (`ttcs.health.curriculum_diversity`).
     """
     cfg, c = ctx.cfg, ctx.cfg.train.curriculum
@@ -407,9 +407,10 @@ def curriculum_phase(ctx: RunContext, iteration: int) -> dict:
         "capability_mean": sum(caps) / len(caps) if caps else 0.0,
         "train_size": len(mixed),
         "synthetic_in_train": sum(p.source == "synthetic" for p in mixed),
-        # the label-free diversity of the kept variants (`ttcs.health.curriculum_diversity`)
+        # the label-free diversity of what the Synthesizer wrote: its parsed variants, before the filter drops
+        # repeats (`ttcs.health.curriculum_diversity`)
         **curriculum_diversity(
-            [record_question(r) or "" for r in kept], seed_for(cfg.seed, "curriculum_diversity", iteration)
+            [q for r in records if (q := record_question(r))], seed_for(cfg.seed, "curriculum_diversity", iteration)
         ),
     }
     ctx.rundir.log_metrics("curriculum", iteration=iteration, **info)

@@ -219,10 +219,10 @@ def normalised_question(text: str) -> str:
 def curriculum_diversity(
     questions: Sequence[str], seed: int, sample: int = DIVERSITY_SAMPLE
 ) -> dict[str, float | None]:
-    """``distinct_share`` and ``mean_pairwise_distance`` of the curriculum's kept questions.
+    """``distinct_share`` and ``mean_pairwise_distance`` of the curriculum's parsed variants (before its filter).
 
-    ``distinct_share``: distinct questions (`normalised_question`) / questions (None for none). The curriculum
-    filter drops exact repeats, so on kept questions it is 1 unless that filter fails.
+    ``distinct_share``: distinct questions (`normalised_question`) / questions (None for none): how much of
+    what the Synthesizer wrote the filter's exact-repeat test would drop.
     ``mean_pairwise_distance``: the mean over pairs of the BLEU distance of the repetition penalty
     (`ttcs.rewards.repetition.bleu_distance_matrix`, 0 = the same, 1 = nothing shared); None for fewer than 2
     questions. Over more than `sample` questions, over a sample of `sample` of them drawn with `seed`.

@@ -93,7 +93,7 @@ def table_score(cfg: DictConfig) -> str:
 
 def iteration_health(ctx: RunContext, t: int) -> dict:
     """Iteration `t`'s label-free health (`ttcs.health`) for results.json: the Solver phase's signals, with
-    ``synthesizer`` (its phase's means over generations) and ``curriculum`` (the kept variants' diversity)."""
+    ``synthesizer`` (its phase's means over generations) and ``curriculum`` (the diversity of its parsed variants)."""
     health = dict(ctx.rundir.phase_info(f"iter_{t:02d}/solver").get("health") or {})
     synthesizer = ctx.rundir.phase_info(f"iter_{t:02d}/synthesizer").get("health")
     if synthesizer:

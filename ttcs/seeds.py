@@ -29,7 +29,7 @@ PURPOSES: dict[str, tuple[int, int, int]] = {
     "frontier_select": (1, 0, 0),  # dynamic sampling's draws of candidate questions
     "frontier_measure": (1009, 1, 0),  # the Solver's samples that measure draw `step` of dynamic sampling
     "rollout": (0, 1009, 17),  # first question of a vLLM rollout at GRPO step `step` on `process`
-    "curriculum_diversity": (1, 0, 0),  # the sample of kept variants whose pairwise distance the health log measures
+    "curriculum_diversity": (1, 0, 0),  # the sample of parsed variants whose pairwise distance the health log measures
 }
 
 
