@@ -457,6 +457,7 @@ _SMALL_MODEL = ("small_model",)
 
 SCHEMA = {
     "threads": IfPresent(threads),
+    "health": {"on_alarm": OneOf(_imported("ttcs.monitor", "ON_ALARM"))},
     "model": {
         "path": model_path,
         "dtype": dtype,
@@ -504,7 +505,8 @@ SCHEMA = {
     "method": {
         "phases": phases,
         "score": OneOf(("avg_at_k", "maj_at_k", "greedy")),
-        "solver_reward": ForPhases(("solver",), IfPresent(OneOf(("vote", "gold")))),
+        "solver_reward": ForPhases(("solver",), IfPresent(OneOf(("vote", "gold", "wrong_vote")))),
+        "wrong_share": ForPhases(("solver",), IfPresent(Number(0, 1))),
         "gamma": ForPhases(_WITH_VARIANTS, Number(0, low_open=True)),
         "repetition_threshold": ForPhases(_WITH_VARIANTS, Number(0, 1)),
         "curriculum_ratio": ForPhases(_WITH_VARIANTS, Number(0, 1)),

@@ -38,10 +38,12 @@ from ttcs.data import load_data_config
 from ttcs.evaluation import eval_phase
 from ttcs.grpo import check_generation_plan, check_launch, free_memory
 from ttcs.health import CURRICULUM_SIGNALS
+from ttcs.keep import choose_iteration
 from ttcs.memory import check_run_memory
 from ttcs.models import load_tokenizer
+from ttcs.monitor import Alarm, Monitor
 from ttcs.provenance import provenance
-from ttcs.rundir import RunDir
+from ttcs.rundir import RunDir, read_jsonl
 from ttcs.seeds import seed_for
 from ttcs.solver import solver_phase
 from ttcs.synthesizer import synthesizer_phase
@@ -51,7 +53,7 @@ from ttcs.verify import get_verifier
 logger = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption without invalidating it.
-RESUME_SAFE_KEYS = ("backend", "hydra", "run_name", "report", "threads")
+RESUME_SAFE_KEYS = ("backend", "health", "hydra", "run_name", "report", "threads")
 
 # Each phase a method may list (`ttcs.config.KNOWN_PHASES`), and the evaluation that ends every iteration.
 PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
@@ -104,8 +106,17 @@ def iteration_health(ctx: RunContext, t: int) -> dict:
     return health
 
 
-def build_results(ctx: RunContext) -> dict:
-    """results.json, rebuilt from state.json so it always matches what finished."""
+def keep_choice(ctx: RunContext, evaluated: list[int], alarms: list[Alarm]) -> dict | None:
+    """The iteration to keep (`ttcs.keep.choose_iteration`) from the evaluation files of the evaluated iterations
+    (their answers only) and the iterations whose phases raised an alarm."""
+    evals = {t: read_jsonl(ctx.rundir.eval_path(t)) for t in evaluated}
+    return choose_iteration(evals, ctx.verifier, alarmed={a.iteration for a in alarms})
+
+
+def build_results(ctx: RunContext, monitor: Monitor | None = None, stopped: dict | None = None) -> dict:
+    """results.json, rebuilt from state.json (and the run directory's files) so it always matches what finished:
+    with the monitor's ``alarms``, the label-free ``keep`` choice and, when ``health.on_alarm=stop`` ended the run,
+    ``stopped``."""
     cfg = ctx.cfg
     entries = []
     for t in range(0, iterations(cfg) + 1):
@@ -120,7 +131,8 @@ def build_results(ctx: RunContext) -> dict:
         if health:
             entry["health"] = health
         entries.append(entry)
-    return {
+    alarms = monitor.alarms if monitor is not None else []
+    results = {
         "method": cfg.method.name,
         "score": table_score(cfg),
         "model": cfg.model.name,
@@ -130,7 +142,12 @@ def build_results(ctx: RunContext) -> dict:
         "run_name": cfg.get("run_name"),
         "versions": provenance(),
         "iterations": entries,
+        "alarms": [a.to_dict() for a in alarms],
+        "keep": keep_choice(ctx, [e["iteration"] for e in entries], alarms) if len(entries) > 1 else None,
     }
+    if stopped is not None:
+        results["stopped"] = stopped
+    return results
 
 
 def run(
@@ -163,12 +180,18 @@ def run(
     check_run_memory(cfg, uses_engine=ctx.uses_engine())
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
+    alarms = start_monitor(rundir)
+    on_alarm = cfg.get("health", {}).get("on_alarm", "warn")
+    stopped = None
     for t in range(0, iterations(cfg) + 1):
         for name in (phases if t > 0 else []) + ["eval"]:
             key = f"iter_{t:02d}/{name}"
             if rundir.is_done(key):
                 logger.info("resume: %s already finished, skipping it", key)
                 continue
+            stopped = stop_reason(alarms, rundir, on_alarm)
+            if stopped is not None:
+                break
             logger.info("== %s ==", key)
             rundir.begin_phase(key)  # the main process cuts back what a killed run of this phase appended ...
             dist.barrier()  # ... before any process reads the run directory in it
@@ -186,11 +209,49 @@ def run(
                     )
                 ),
             )
-            rundir.write_json(rundir.results_path, build_results(ctx))
+            rundir.write_json(rundir.results_path, build_results(ctx, alarms))
             dist.barrier()  # the next phase reads what the main process wrote in this one
-    results = build_results(ctx)
+        if stopped is not None:
+            break
+    results = build_results(ctx, alarms, stopped)
     rundir.write_json(rundir.results_path, results)
     return results
+
+
+def start_monitor(rundir: RunDir) -> Monitor:
+    """The health monitor (`ttcs.monitor`) on the main process: fed every metrics row as it is written, after the
+    rows of an interrupted run (replayed, their alarms kept but not announced again)."""
+    monitor = Monitor(announce=lambda alarm: logger.warning("%s", alarm.line()))
+    if rundir.writer:
+        monitor.replay(rundir.metrics())
+        if monitor.alarms:
+            logger.warning("resume: this run raised %d health alarm(s) before", len(monitor.alarms))
+        rundir.metric_listeners.append(monitor.observe)
+    return monitor
+
+
+def stop_reason(monitor: Monitor, rundir: RunDir, on_alarm: str) -> dict | None:
+    """With ``health.on_alarm=stop`` and an alarm raised (the main process's monitor decides for every process), why
+    the run stops before its next phase; else None."""
+    if on_alarm != "stop":
+        return None
+    alarms = dist.broadcast([a.to_dict() for a in monitor.alarms] if rundir.writer else None)
+    if not alarms:
+        return None
+    finished = list(rundir.state["phases"])
+    stopped = {
+        "after": finished[-1] if finished else None,
+        "reason": "; ".join(sorted({a["rule"] for a in alarms})),
+        "alarms": len(alarms),
+        "resume": "rerun the same command with health.on_alarm=warn to go on",
+    }
+    logger.warning(
+        "health.on_alarm=stop: stopping after %s (alarm: %s); %s",
+        stopped["after"],
+        stopped["reason"],
+        stopped["resume"],
+    )
+    return stopped
 
 
 def open_rundir(run_dir: str | Path, fingerprint: dict) -> RunDir:

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,8 @@ class RunDir(RunLayout):
     def __init__(self, root: str | Path, *, writer: bool = True):
         super().__init__(root)
         self.writer = writer
+        # Called with every metrics.jsonl row as it is written (the health monitor reads them live)
+        self.metric_listeners: list[Callable[[dict], Any]] = []
         self.root.mkdir(parents=True, exist_ok=True)
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
 
@@ -251,8 +254,14 @@ class RunDir(RunLayout):
         tmp.replace(path)
 
     def log_metrics(self, phase: str, **values: Any) -> None:
-        """One line of metrics.jsonl: the phase, a timestamp and the values."""
-        self.append_jsonl(self.metrics_path, {"phase": phase, "time": round(time.time(), 3), **values})
+        """One line of metrics.jsonl (the phase, a timestamp and the values), then handed to `metric_listeners`
+        (on the writing process only)."""
+        if not self.writer:
+            return
+        row = {"phase": phase, "time": round(time.time(), 3), **values}
+        self.append_jsonl(self.metrics_path, row)
+        for listener in self.metric_listeners:
+            listener(row)
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)

@@ -176,14 +176,22 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     _warn_if_special_tokens_added(ctx.tokenizer)
     planned, frontier = problems, None
     band = solver.get("band")
-    oracle = ctx.cfg.method.get("solver_reward", "vote") == "gold"
+    solver_reward = ctx.cfg.method.get("solver_reward", "vote")
+    oracle = solver_reward == "gold"
     if oracle:
         logger.info(
             "method %s: the Solver is rewarded by the GOLD answers (a positive control that uses labels; "
             "no band, no dynamic sampling)",
             ctx.cfg.method.name,
         )
-    elif (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
+    elif solver_reward == "wrong_vote":
+        logger.warning(
+            "method %s: on %.0f%% of the questions the Solver is rewarded for a WRONG answer (a collapse on purpose, "
+            "for measuring the health monitor)",
+            ctx.cfg.method.name,
+            100 * float(ctx.cfg.method.get("wrong_share", 0.0)),
+        )
+    if not oracle and (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
         planned, frontier = frontier_problems(ctx, iteration, problems, solver)
     dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
@@ -203,7 +211,8 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
         group_size=int(solver["group_size"]),
         read_answer=ctx.read_answer,
         gold=gold,
-        solver_reward="gold" if oracle else "vote",
+        solver_reward=solver_reward,
+        wrong_share=float(ctx.cfg.method.get("wrong_share", 0.0)),
         record_vote=lambda row: ctx.rundir.append_jsonl(votes_path, row),
         updates_per_generation=updates_per_generation(args),
         previous_labels=previous_labels,

@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
@@ -50,6 +51,9 @@ from ttcs.metrics import generation_of
 from ttcs.types import GroupVote, Vote
 from ttcs.verify import matches_gold
 from ttcs.voting import boxed_answer, majority_vote
+
+# Where the Solver's reward comes from (``method.solver_reward``; `get_majority_reward`).
+SOLVER_REWARDS = ("vote", "gold", "wrong_vote")
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +100,28 @@ def gold_rewards(answers: Sequence[str | None], gold: str, verifier) -> list[flo
     return [1.0 if matches_gold(verifier, gold, a) else 0.0 for a in answers]
 
 
+def wrong_rewards(answers: Sequence[str | None], gold: str, verifier) -> list[float]:
+    """Reward agreement with the most common WRONG answer of the group (1.0 for its cluster, 0.0 for the rest; all
+    0.0 when no answer is wrong): a vote that is wrong on purpose, for measuring the health monitor (``method=wrong_vote``).
+    """
+    counts: dict[str, int] = {}
+    for a in answers:
+        if a is not None and not matches_gold(verifier, gold, a):
+            label = next((k for k in counts if k == a or verifier.equivalent(k, a)), a)
+            counts[label] = counts.get(label, 0) + 1
+    if not counts:
+        return [0.0] * len(answers)
+    wrong = max(counts, key=lambda k: counts[k])  # the first of the most common, in the order answered
+    return [1.0 if a is not None and (a == wrong or verifier.equivalent(wrong, a)) else 0.0 for a in answers]
+
+
+def wrong_question(problem_id: str, share: float) -> bool:
+    """Whether ``method=wrong_vote`` rewards a wrong answer on this question: a fixed `share` of the questions,
+    chosen by a hash of the id (the same questions on every seed and process)."""
+    digest = hashlib.sha256(problem_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
 def score_groups(
     ids: Sequence[str],
     answers: Sequence[str | None],
@@ -104,11 +130,14 @@ def score_groups(
     group_size: int,
     band: Sequence[float] | None,
     gold: Mapping[str, str] | None = None,
+    wrong: Mapping[str, str] | None = None,
 ) -> tuple[list[float | None], list[GroupVote]]:
     """Vote on consecutive blocks of `group_size` (TRL's group layout) and apply the band.
 
     With ``gold`` (question id -> gold answer) the rewards come from the gold answers
-    instead of the vote (`gold_rewards`); the vote is still taken and recorded for the logs.
+    instead of the vote (`gold_rewards`); with ``wrong`` (question id -> gold answer, for the
+    questions to mislead) those questions' rewards follow their most common wrong answer
+    (`wrong_rewards`). The vote is still taken and recorded for the logs.
 
     Raises:
         ValueError: the answers do not split into whole groups, or a block mixes questions.
@@ -132,6 +161,8 @@ def score_groups(
                     f"question {ids[start]!r} has no gold answer; the gold reward needs one for every question"
                 )
             raw = gold_rewards(group, gold[ids[start]], verifier)
+        elif wrong is not None and ids[start] in wrong:
+            raw = wrong_rewards(group, wrong[ids[start]], verifier)
         kept = apply_band(raw, band)
         rewards.extend(kept)
         records.append(
@@ -213,6 +244,7 @@ def get_majority_reward(
     read_answer: Callable[[str], str | None] = boxed_answer,
     gold: Mapping[str, str] | None = None,
     solver_reward: str = "vote",
+    wrong_share: float = 0.0,
     record_vote: Callable[[dict], None] | None = None,
     updates_per_generation: int = 1,
     previous_labels: Mapping[str, str | None] | None = None,
@@ -230,7 +262,10 @@ def get_majority_reward(
         gold: question id -> gold answer, where known: the logged pseudo_label_accuracy only, unless
             ``solver_reward="gold"``.
         solver_reward: ``vote`` (the method), or ``gold``: reward agreement with the gold answer instead of the
-            vote (``method=oracle``, the label-leakage upper bound; never a test-time method).
+            vote (``method=oracle``, the label-leakage upper bound; never a test-time method), or ``wrong_vote``:
+            the vote, but on `wrong_share` of the questions (`wrong_question`) the most common wrong answer
+            (`wrong_rewards`): a collapse on purpose, to measure the health monitor against (``method=wrong_vote``).
+        wrong_share: the share of questions ``wrong_vote`` misleads.
         record_vote: called with each group's `vote_row` (on every process; the Solver phase passes the run
             directory's append, which writes on the main process only). None: votes are not kept.
         updates_per_generation: optimizer steps per generation (`ttcs.metrics.updates_per_generation`), which
@@ -249,9 +284,12 @@ def get_majority_reward(
         >>> fn(prompts=["q"] * 4, completions=["\\\\boxed{2}"] * 3 + ["x"], problem_id=["a"] * 4)  # doctest: +SKIP
         [1.0, 1.0, 1.0, 0.0]
     """
-    if solver_reward not in ("vote", "gold"):
-        raise ValueError(f"unknown solver reward {solver_reward!r}; choose vote or gold")
+    if solver_reward not in SOLVER_REWARDS:
+        raise ValueError(f"unknown solver reward {solver_reward!r}; choose one of {', '.join(SOLVER_REWARDS)}")
     reward_gold = gold if solver_reward == "gold" else None
+    wrong = None
+    if solver_reward == "wrong_vote":
+        wrong = {q: a for q, a in (gold or {}).items() if wrong_question(q, wrong_share)}
     gold = gold or {}
     if band is not None:
         if not is_band(list(band)):
@@ -265,7 +303,9 @@ def get_majority_reward(
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
         answers = [read_answer(t) for t in texts]
         ids, all_answers, offset = _gather_groups([str(i) for i in columns[id_column]], answers)
-        rewards, votes = score_groups(ids, all_answers, verifier, group_size=group_size, band=band, gold=reward_gold)
+        rewards, votes = score_groups(
+            ids, all_answers, verifier, group_size=group_size, band=band, gold=reward_gold, wrong=wrong
+        )
         health = {**generation_signals(votes), "label_flip_rate": flips.update(votes)}
         log_metric = columns.get("log_metric")
         if log_metric is not None:
