@@ -1,7 +1,9 @@
 """The run report: a before/after table for the terminal and ``report.md`` with plots.
 
 ``report.md`` shows, without opening any JSON: accuracy per iteration (a plot and a
-table), the reward curves of the Solver and Synthesizer phases, and a sample of
+table), the run's health (`health_lines`: the alarms, the iteration to keep, the
+label-free signals over the Solver's steps with the alarms marked and avg@k against gold
+beside them), the reward curves of the Solver and Synthesizer phases, and a sample of
 synthesized variants next to their references with their rewards.
 """
 
@@ -113,6 +115,110 @@ def _plot_rewards(metrics: list[dict], out: Path) -> bool:
     return True
 
 
+# The label-free Solver signals the health panel plots (``metrics.jsonl`` keys, `ttcs.health`), each with its label.
+HEALTH_PLOTS = (
+    ("vote_share", "majority share"),
+    ("label_flip_rate", "label flip rate"),
+    ("distinct_answers", "distinct answers / group"),
+    ("no_advantage_share", "groups with no advantage"),
+    ("unanswered_share", "unanswered share"),
+    ("entropy", "entropy (TRL)"),
+)
+
+
+def _plot_health(metrics: list[dict], results: dict, out: Path) -> bool:
+    """The Solver's label-free signals over its steps (all iterations in order), the alarms as vertical lines, and
+    avg@k against gold at each evaluation on the first panel's right axis."""
+    solver = [m for m in metrics if m.get("phase") == "solver"]
+    if not solver:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, eval_at, position = [], {}, 0
+    for m in metrics:
+        if m.get("phase") == "solver":
+            position += 1
+            steps.append(position)
+        elif m.get("phase") == "eval" and m.get("avg_at_k") is not None:
+            eval_at[position] = m["avg_at_k"]
+    alarm_steps = sorted({a["phase_row"] for a in results.get("alarms", []) if a.get("phase") == "solver"})
+    shown = [(key, label) for key, label in HEALTH_PLOTS if any(m.get(key) is not None for m in solver)]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(6.5, 1.5 * len(shown) + 0.6), sharex=True, squeeze=False)
+    for ax, (key, label) in zip(axes[:, 0], shown, strict=True):
+        ys = [float("nan") if m.get(key) is None else m[key] for m in solver]
+        ax.plot(steps, ys, marker=".", color="tab:blue")
+        ax.set_ylabel(label, fontsize=7)
+        ax.grid(alpha=0.3)
+        for x in alarm_steps:
+            ax.axvline(x, color="tab:red", alpha=0.6, linestyle="--")
+    if eval_at:
+        gold = axes[0, 0].twinx()
+        gold.plot(list(eval_at), list(eval_at.values()), marker="o", color="tab:green")
+        gold.set_ylabel("avg@k vs gold (%)", fontsize=7, color="tab:green")
+    axes[-1, 0].set_xlabel("Solver step (all iterations, in order; red: a health alarm)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def health_lines(results: dict) -> list[str]:
+    """The report's health panel in text: the stop, the alarms, the iteration to keep (with gold where known) and
+    the label-free signals of each iteration."""
+    lines = []
+    stopped = results.get("stopped")
+    if stopped:
+        lines += [
+            f"**Stopped** after {stopped['after']} by health.on_alarm=stop ({stopped['reason']}); {stopped['resume']}.",
+            "",
+        ]
+    alarms = results.get("alarms") or []
+    if alarms:
+        lines += ["Alarms (label-free; `ttcs.monitor`):", ""]
+        lines += [
+            f"- {a['rule']}: {a['signal']} {a['value']:.3g} {a['op']} {a['threshold']:g} for {a['window']} "
+            f"{a['phase']} row(s) since iter_{a['since_iteration']:02d} step {a['since_step']} ({a['source']})"
+            for a in alarms
+        ]
+    else:
+        lines.append("No health alarm.")
+    lines.append("")
+    keep = results.get("keep")
+    its = {it["iteration"]: it for it in results.get("iterations", [])}
+    if keep:
+        lines.append(f"**Iteration to keep (label-free):** {keep['iteration']}: {keep['why']}.")
+        gold = {t: it["eval"].get("avg_at_k") for t, it in its.items() if it["eval"].get("avg_at_k") is not None}
+        if gold:
+            best, last = max(gold, key=lambda t: (gold[t], -t)), max(gold)
+            lines.append(
+                f"Against gold (avg@k; gold is used here only to check the choice): kept {gold.get(keep['iteration'], 0):.1f}, "
+                f"last ({last}) {gold[last]:.1f}, best ({best}) {gold[best]:.1f}."
+            )
+        lines.append("")
+    rows = [(t, it["health"]) for t, it in its.items() if it.get("health")]
+    if rows:
+        lines += [
+            "| iteration | majority share | label flips vs previous | distinct answers | unanswered | no advantage | "
+            "Synthesizer unpaid | curriculum distinct |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for t, h in rows:
+            synth, cur = h.get("synthesizer") or {}, h.get("curriculum") or {}
+            cells = [
+                h.get("vote_share"),
+                h.get("label_flip_rate"),
+                h.get("distinct_answers"),
+                h.get("unanswered_share"),
+            ]
+            cells += [h.get("no_advantage_share"), synth.get("unpaid_share"), cur.get("distinct_share")]
+            lines.append(f"| {t} | " + " | ".join("n/a" if c is None else f"{c:.2f}" for c in cells) + " |")
+        lines.append("")
+    return lines
+
+
 def _variant_samples(layout: RunLayout, limit: int = 5) -> list[str]:
     lines = []
     for path in layout.curriculum_paths():
@@ -165,7 +271,11 @@ def write_report(run_dir: str | Path) -> Path:
     parts = [f"# Run report: {results.get('run_name') or layout.root.name}", "", format_results_table(results), ""]
     if _plot_accuracy(results, layout.plot_path("accuracy")):
         parts += ["![accuracy per iteration](accuracy.png)", ""]
-    if _plot_rewards(read_jsonl(layout.metrics_path), layout.plot_path("rewards")):
+    metrics = read_jsonl(layout.metrics_path)
+    parts += ["## Health (label-free)", "", *health_lines(results)]
+    if _plot_health(metrics, results, layout.plot_path("health")):
+        parts += ["![label-free signals over the Solver's steps](health.png)", ""]
+    if _plot_rewards(metrics, layout.plot_path("rewards")):
         parts += ["## Reward curves", "", "![rewards](rewards.png)", ""]
     well_posed = _well_posed_lines(layout)
     if well_posed:

@@ -9,6 +9,12 @@ with ``‡``: they are upper bounds, not test-time methods. A
 provenance footer lists, for every run used, its directory, overrides, seed, package
 versions and git commit, so each number traces back to a run.
 
+``--iteration`` picks the iteration of each run: ``last`` (the default), ``first`` (the base
+model), ``kept`` (the run's label-free choice, ``keep`` in results.json; the last where a run has
+none) or ``best`` (the best by the cell's metric: chosen with the gold answers, so marked
+``(best, gold)``: an upper bound on any choice). ``--checkpoints`` shows last, kept and best
+side by side, one row each.
+
 ``--paper`` adds the paper's published numbers beside ours (rows marked "(paper)", for
 the models in the table), from ``data/ttcs_table1.json`` (TTCS Table 1; the file names its
 source) or a file of the same layout; a number the file does not give is "missing".
@@ -18,6 +24,7 @@ Usage::
     ttcs -m method=base,self_consistency data=arith,amc23      # writes outputs/sweep/*
     ttcs-table outputs/sweep --csv table.csv --md table.md
     ttcs-table outputs/sweep --paper                           # with TTCS Table 1 beside ours
+    ttcs-table outputs/sweep --checkpoints                     # last / label-free choice / best (gold)
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 METRICS = ("score", "avg_at_k", "maj_at_k", "greedy")
+ITERATIONS = ("last", "first", "kept", "best")
+# The row label each choice of iteration adds to the method's name (none for the last).
+ITERATION_LABELS = {"last": " (last)", "first": " (first)", "kept": " (kept, label-free)", "best": " (best, gold)"}
 PAPER_FILE = Path(__file__).resolve().parent / "data" / "ttcs_table1.json"
 
 
@@ -54,6 +64,7 @@ class RunRecord:
     overrides: list[str]
     versions: dict
     uses_labels: bool = False
+    checkpoint: str = "last"  # which iteration of the run (`ITERATIONS`)
 
 
 def find_result_files(paths: list[str]) -> list[Path]:
@@ -88,8 +99,8 @@ def load_run(path: Path, metric: str = "score", iteration: str = "last") -> RunR
     if not its:
         print(f"note: {path} has no finished evaluation; skipped", file=sys.stderr)
         return None
-    it = its[0] if iteration == "first" else its[-1]
     key = res.get("score", "avg_at_k") if metric == "score" else metric
+    it = _pick(its, iteration, key, res.get("keep"))
     return RunRecord(
         path=path.parent,
         method=method,
@@ -101,7 +112,21 @@ def load_run(path: Path, metric: str = "score", iteration: str = "last") -> RunR
         overrides=_overrides(path.parent),
         versions=res.get("versions", {}),
         uses_labels=bool(res.get("uses_labels", False)),
+        checkpoint=iteration,
     )
+
+
+def _pick(its: list[dict], iteration: str, key: str, keep: dict | None) -> dict:
+    """The iteration entry `iteration` names (`ITERATIONS`)."""
+    if iteration == "first":
+        return its[0]
+    if iteration == "kept" and keep is not None:
+        return next((it for it in its if it["iteration"] == keep["iteration"]), its[-1])
+    if iteration == "best":
+        scored = [it for it in its if it["eval"].get(key) is not None]
+        if scored:
+            return max(scored, key=lambda it: (it["eval"][key], -it["iteration"]))
+    return its[-1]
 
 
 def mean_and_stderr(values: list[float]) -> tuple[float, float | None]:
@@ -126,21 +151,31 @@ def build_table(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
     AVG is the mean of the per-dataset means (seeds need not match across datasets); ``*``
     marks an AVG over the datasets present only.
     """
-    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
+    cells: dict[tuple[str, int, str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[tuple[str, int, str, str], set[int]] = defaultdict(set)
     labelled = {r.method for r in records if r.uses_labels}
+    choices = {r.checkpoint for r in records}
     datasets: list[str] = []
     for r in records:
         if r.data not in datasets:
             datasets.append(r.data)
         if r.value is not None:
-            cells[(r.method, r.model)][r.data].append(r.value)
-            seeds[(r.method, r.model)].add(r.seed)
+            row_key = (
+                r.method,
+                ITERATIONS.index(r.checkpoint) if r.checkpoint in ITERATIONS else 0,
+                r.checkpoint,
+                r.model,
+            )
+            cells[row_key][r.data].append(r.value)
+            seeds[row_key].add(r.seed)
     header = ["method", "model", "seeds", *datasets, "AVG"]
     rows = []
-    for (method, model), per_data in sorted(cells.items()):
+    for row_key, per_data in sorted(cells.items()):
+        method, _, checkpoint, model = row_key
         name = f"{method} ‡" if method in labelled else method
-        row, means = [name, model, str(len(seeds[(method, model)]))], []
+        if len(choices) > 1 or checkpoint in ("kept", "best"):
+            name += ITERATION_LABELS.get(checkpoint, "")
+        row, means = [name, model, str(len(seeds[row_key]))], []
         for d in datasets:
             vals = per_data.get(d, [])
             row.append(_cell(vals) if vals else "—")
@@ -204,14 +239,25 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 def provenance_footer(records: list[RunRecord]) -> str:
     """One line per run: where it is, how it was configured, what code and packages produced it."""
+    choices = sorted({r.checkpoint for r in records}, key=lambda c: ITERATIONS.index(c) if c in ITERATIONS else 0)
+    where = {
+        "last": "the run's last finished iteration",
+        "first": "the run's first iteration (the base model)",
+        "kept": "the iteration the run kept without labels (results.json keep)",
+        "best": "the run's best iteration by gold (an upper bound: choosing it needs the test labels)",
+    }
     lines = [
-        "Accuracy in %, at each run's last finished iteration; mean over seeds ± standard error. "
-        "`*` = AVG over the datasets present only."
+        f"Accuracy in %, at {'; '.join(f'{ITERATION_LABELS[c].strip()} {where[c]}' if len(choices) > 1 else where[c] for c in choices)}; "
+        "mean over seeds ± standard error. `*` = AVG over the datasets present only."
     ]
     if any(r.uses_labels for r in records):
         lines.append("‡ trains on the gold answers (label leakage): an upper bound, not a test-time method.")
     lines += ["", "Runs:"]
+    seen = set()
     for r in records:
+        if r.path in seen:
+            continue
+        seen.add(r.path)
         v = r.versions
         pkgs = ", ".join(f"{k} {val}" for k, val in v.items() if k != "git_commit")
         lines.append(
@@ -227,9 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric", choices=METRICS, default="score", help="cell value (default: each method's score)")
     parser.add_argument(
         "--iteration",
-        choices=("last", "first"),
+        choices=ITERATIONS,
         default="last",
-        help="which iteration of each run (first = the base model)",
+        help="which iteration of each run (first = the base model; kept = the run's label-free choice; "
+        "best = the best by gold, an upper bound)",
+    )
+    parser.add_argument(
+        "--checkpoints",
+        action="store_true",
+        help="rows for the last, the kept (label-free) and the best (gold) iteration side by side",
     )
     parser.add_argument("--md", type=Path, help="also write the Markdown table (with footer) here")
     parser.add_argument("--csv", type=Path, help="also write the table as CSV here")
@@ -244,7 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        records = [r for f in find_result_files(args.paths) if (r := load_run(f, args.metric, args.iteration))]
+        files = find_result_files(args.paths)
+        records = []
+        for choice in ("last", "kept", "best") if args.checkpoints else (args.iteration,):
+            for f in files:
+                if (r := load_run(f, args.metric, choice)) is not None:
+                    records.append(r)
     except TableError as err:
         print(f"ttcs-table: {err}", file=sys.stderr)
         return 2

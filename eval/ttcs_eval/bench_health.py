@@ -1,0 +1,273 @@
+"""`ttcs-bench-health`: how well the label-free health monitor and checkpoint choice track the truth, against gold.
+
+Given finished run directories (healthy runs and collapses on purpose, several seeds each), it
+reads each run's ``metrics.jsonl`` (the label-free signals, and the evaluation's avg@k against
+gold after every iteration), its evaluation files and its config, and reports:
+
+* **collapse by gold**: a run collapses at the first evaluation whose avg@k lies ``--margin``
+  points or more below the best evaluation before it; its position is the number of Solver
+  optimizer steps done by then (the fall happened in the steps since the evaluation before);
+* **alarms**: where each rule (`ttcs.monitor.RULES`, or every candidate of ``--sweep``) first
+  fires, in Solver steps; on a run that does not collapse an alarm is a false alarm; on one
+  that does, lead = fall position - alarm position (positive: the alarm came first);
+* **checkpoint regret**: gold avg@k of the best iteration minus that of the label-free choice
+  (`ttcs.keep.choose_iteration`, with the alarms of the rules), and of the last minus the choice.
+
+Rules are chosen on some seeds and reported on others: ``--tune-seeds`` names the seeds the
+sweep ranks candidates on; the tables mark which seeds each number comes from.
+
+Usage::
+
+    ttcs-bench-health outputs/healthy outputs/collapse --tune-seeds 0,1 --sweep
+    ttcs-bench-health outputs/healthy outputs/collapse --tune-seeds 0,1 --md docs_table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ttcs.keep import choose_iteration
+from ttcs.monitor import RULES, Monitor, Rule
+from ttcs.rundir import RunLayout, read_jsonl
+from ttcs.verify import get_verifier
+
+# The candidate rules of --sweep: (phase, signal, op, thresholds); each with windows 1-3.
+CANDIDATES = (
+    ("solver", "label_flip_rate", ">=", (0.2, 0.3, 0.4, 0.5)),
+    ("solver", "vote_share", ">=", (0.8, 0.9, 0.95)),
+    ("solver", "vote_share", "<=", (0.4, 0.5)),
+    ("solver", "vote_share_std", "<=", (0.05, 0.1)),
+    ("solver", "distinct_answers", ">=", (2.5, 3.0, 3.5)),
+    ("solver", "distinct_answers", "<=", (1.2, 1.5)),
+    ("solver", "unanswered_share", ">=", (0.1, 0.25, 0.5)),
+    ("solver", "no_advantage_share", ">=", (0.5, 0.75, 0.9)),
+    ("solver", "entropy", ">=", (1.5, 2.0, 3.0)),
+    ("solver", "entropy", "<=", (0.3, 0.5)),
+    ("solver", "grad_norm", ">=", (20.0, 50.0)),
+    ("solver", "completion_length", "<=", (2.0,)),
+    ("synthesizer", "unpaid_share", ">=", (0.9, 1.0)),
+    ("curriculum", "distinct_share", "<=", (0.5,)),
+)
+WINDOWS = (1, 2, 3)
+
+
+@dataclass
+class Run:
+    """What the benchmark needs of one run directory."""
+
+    path: Path
+    method: str
+    seed: int
+    rows: list[dict]
+    evals: dict[int, float]  # iteration -> avg@k against gold
+    eval_positions: dict[int, int]  # iteration -> Solver steps done before its evaluation
+    answers: dict[int, list[dict]] = field(default_factory=dict)  # iteration -> eval rows (id, answers)
+    verifier_name: str = "math"
+    role: str = ""  # "tuning" or "reported"
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} seed {self.seed}"
+
+
+def load_run(path: Path) -> Run:
+    """One finished run directory."""
+    layout = RunLayout(path)
+    results = json.loads(layout.results_path.read_text())
+    rows = read_jsonl(layout.metrics_path)
+    evals, positions, solver_steps = {}, {}, 0
+    for row in rows:
+        if row.get("phase") == "solver":
+            solver_steps += 1
+        elif row.get("phase") == "eval":
+            evals[row["iteration"]] = row["avg_at_k"]
+            positions[row["iteration"]] = solver_steps
+    config = json.loads(layout.state_path.read_text()).get("config", {})
+    return Run(
+        path=path,
+        method=results["method"],
+        seed=int(results.get("seed", 0)),
+        rows=rows,
+        evals=evals,
+        eval_positions=positions,
+        answers={t: read_jsonl(layout.eval_path(t)) for t in evals},
+        verifier_name=config.get("data.verifier", "math"),
+    )
+
+
+def find_runs(paths: list[str]) -> list[Run]:
+    """Every finished run (a results.json beside a metrics.jsonl) under the paths."""
+    found = []
+    for raw in paths:
+        for results in sorted(Path(raw).rglob("results.json")):
+            if (results.parent / "metrics.jsonl").is_file():
+                found.append(load_run(results.parent))
+    return found
+
+
+def gold_fall(run: Run, margin: float) -> int | None:
+    """The Solver-step position of the first evaluation `margin` points or more below the best one before it."""
+    best = None
+    for t in sorted(run.evals):
+        if best is not None and run.evals[t] <= best - margin:
+            return run.eval_positions[t]
+        best = run.evals[t] if best is None else max(best, run.evals[t])
+    return None
+
+
+def alarm_positions(run: Run, rules) -> list[tuple[str, int, int]]:
+    """(rule, Solver-step position, iteration) of every alarm the rules raise over the run's rows."""
+    monitor, out, solver_steps = Monitor(list(rules)), [], 0
+    for row in run.rows:
+        solver_steps += row.get("phase") == "solver"
+        for alarm in monitor.observe(row, quiet=True):
+            out.append((alarm.rule, solver_steps, alarm.iteration))
+    return out
+
+
+def checkpoint(run: Run, rules) -> dict:
+    """The label-free choice (with the rules' alarms), the best and the last iteration, by gold avg@k."""
+    alarmed = {it for _, _, it in alarm_positions(run, rules)}
+    keep = choose_iteration(run.answers, get_verifier(run.verifier_name), alarmed=alarmed)
+    chosen = keep["iteration"] if keep else max(run.evals)
+    best = max(run.evals, key=lambda t: (run.evals[t], -t))
+    last = max(run.evals)
+    return {
+        "chosen": chosen,
+        "best": best,
+        "last": last,
+        "regret_best": run.evals[best] - run.evals[chosen],
+        "regret_last": run.evals[last] - run.evals[chosen],
+    }
+
+
+def evaluate_rules(runs: list[Run], rules, margin: float) -> dict:
+    """False alarms on runs that did not collapse; catches and lead on those that did."""
+    healthy = [r for r in runs if gold_fall(r, margin) is None]
+    collapsed = [r for r in runs if gold_fall(r, margin) is not None]
+    false_alarms = [r for r in healthy if alarm_positions(r, rules)]
+    leads = []
+    for r in collapsed:
+        alarms = alarm_positions(r, rules)
+        fall = gold_fall(r, margin)
+        leads.append(fall - alarms[0][1] if alarms else None)
+    return {"healthy": healthy, "collapsed": collapsed, "false_alarms": false_alarms, "leads": leads}
+
+
+def candidate_rules() -> list[Rule]:
+    return [
+        Rule(f"{signal}{op}{threshold:g}/w{window}", phase, signal, op, threshold, window, source="sweep")
+        for phase, signal, op, thresholds in CANDIDATES
+        for threshold in thresholds
+        for window in WINDOWS
+    ]
+
+
+def sweep(runs: list[Run], margin: float) -> list[tuple[Rule, dict]]:
+    """Every candidate rule on the runs, best first: fewest false alarms, then most collapses caught in time, then
+    the largest median lead."""
+    scored = []
+    for rule in candidate_rules():
+        e = evaluate_rules(runs, [rule], margin)
+        in_time = [x for x in e["leads"] if x is not None and x >= 0]
+        scored.append(
+            (rule, e, (len(e["false_alarms"]), -len(in_time), -(statistics.median(in_time) if in_time else -99)))
+        )
+    scored.sort(key=lambda item: item[2])
+    return [(rule, e) for rule, e, _ in scored]
+
+
+def _seeds(runs: list[Run]) -> str:
+    return ",".join(str(s) for s in sorted({r.seed for r in runs})) or "-"
+
+
+def per_run_table(runs: list[Run], rules, margin: float) -> str:
+    lines = [
+        "| run | seeds' role | avg@k by iteration (gold) | collapse at step | first alarm (rule, step) | lead | kept / best / last | regret vs best | vs last |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        fall = gold_fall(r, margin)
+        alarms = alarm_positions(r, rules)
+        first = f"{alarms[0][0]}, {alarms[0][1]}" if alarms else "none"
+        lead = "" if fall is None else ("missed" if not alarms else f"{fall - alarms[0][1]:+d}")
+        c = checkpoint(r, rules)
+        trace = " → ".join(f"{r.evals[t]:.1f}" for t in sorted(r.evals))
+        lines.append(
+            f"| {r.name} | {r.role} | {trace} | {'—' if fall is None else fall} | {first} | {lead} | "
+            f"{c['chosen']} / {c['best']} / {c['last']} | {c['regret_best']:.1f} | {c['regret_last']:+.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary_table(groups: dict[str, list[Run]], rules, margin: float) -> str:
+    lines = [
+        "| runs | seeds | runs that collapsed (gold) | false alarms | collapses caught in time | median lead (steps) | regret of the choice vs best | vs last |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in groups.items():
+        if not runs:
+            continue
+        e = evaluate_rules(runs, rules, margin)
+        in_time = [x for x in e["leads"] if x is not None and x >= 0]
+        regrets = [checkpoint(r, rules) for r in runs]
+        lines.append(
+            f"| {name} | {_seeds(runs)} | {len(e['collapsed'])}/{len(runs)} | {len(e['false_alarms'])}/{len(e['healthy'])} | "
+            f"{len(in_time)}/{len(e['collapsed'])} | {statistics.median(in_time) if in_time else '—'} | "
+            f"{statistics.fmean(c['regret_best'] for c in regrets):.1f} | {statistics.fmean(c['regret_last'] for c in regrets):+.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ttcs-bench-health", description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+", help="run or sweep directories")
+    parser.add_argument("--tune-seeds", default="0,1", help="seeds the rules were (--sweep: are) chosen on")
+    parser.add_argument(
+        "--margin", type=float, default=5.0, help="avg@k points below the best so far that count as a collapse"
+    )
+    parser.add_argument("--sweep", action="store_true", help="rank every candidate rule on the tuning seeds")
+    parser.add_argument("--top", type=int, default=25, help="candidates shown by --sweep")
+    parser.add_argument("--md", type=Path, help="also write the tables here")
+    args = parser.parse_args(argv)
+    runs = find_runs(args.paths)
+    if not runs:
+        print(f"ttcs-bench-health: no finished runs under {' '.join(args.paths)}", file=sys.stderr)
+        return 2
+    tune = {int(s) for s in args.tune_seeds.split(",") if s.strip()}
+    for r in runs:
+        r.role = "tuning" if r.seed in tune else "reported"
+    tuning = [r for r in runs if r.seed in tune]
+    reported = [r for r in runs if r.seed not in tune]
+    out = []
+    if args.sweep:
+        out.append(f"Candidate rules on the tuning seeds ({_seeds(tuning)}), margin {args.margin:g} points:\n")
+        out.append("| rule | false alarms | caught in time | leads (steps, per collapse) |")
+        out.append("|---|---|---|---|")
+        for rule, e in sweep(tuning, args.margin)[: args.top]:
+            in_time = [x for x in e["leads"] if x is not None and x >= 0]
+            out.append(
+                f"| {rule.name} | {len(e['false_alarms'])}/{len(e['healthy'])} | {len(in_time)}/{len(e['collapsed'])} | "
+                f"{', '.join('missed' if x is None else f'{x:+d}' for x in e['leads'])} |"
+            )
+    else:
+        rules = list(RULES)
+        names = ", ".join(f"{r.name} ({r.signal} {r.op} {r.threshold:g}, {r.window} rows)" for r in rules) or "none"
+        out.append(f"Rules: {names}. Collapse: avg@k {args.margin:g} points below the best evaluation before.\n")
+        out.append(summary_table({"tuning": tuning, "reported": reported}, rules, args.margin))
+        out.append("")
+        out.append(per_run_table(runs, rules, args.margin))
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.md:
+        args.md.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
