@@ -132,3 +132,27 @@ def test_paper_numbers_from_a_file_and_a_broken_one(tmp_path, capsys):
     bad.write_text(json.dumps({"rows": []}))
     assert main([str(tmp_path / "runs"), "--paper", str(bad)]) == 2
     assert "needs `source` and `rows`" in capsys.readouterr().err
+
+
+def test_checkpoints_show_last_kept_and_best_by_gold_side_by_side(tmp_path, capsys):
+    # three iterations: best by gold is 1 (30), the run kept 2 (25) without labels, the last is 3 (5)
+    d = make_run(tmp_path, "r", "ttrl", "aime24", "avg_at_k", [(10.0, 0, 0), (30.0, 0, 0), (25.0, 0, 0), (5.0, 0, 0)])
+    res = json.loads((d / "results.json").read_text())
+    res["keep"] = {"iteration": 2, "criterion": "consensus", "why": "x"}
+    (d / "results.json").write_text(json.dumps(res))
+    make_run(tmp_path, "old", "base", "aime24", "avg_at_k", [(12.0, 0, 0)])  # no keep record: its last iteration
+    assert main([str(tmp_path), "--checkpoints"]) == 0
+    out = capsys.readouterr().out
+    rows = read_rows(out)
+    assert rows[1:] == [
+        "| base (last) | tiny | 1 | 12.0 | 12.0 |",
+        "| base (kept, label-free) | tiny | 1 | 12.0 | 12.0 |",
+        "| base (best, gold) | tiny | 1 | 12.0 | 12.0 |",
+        "| ttrl (last) | tiny | 1 | 5.0 | 5.0 |",
+        "| ttrl (kept, label-free) | tiny | 1 | 25.0 | 25.0 |",
+        "| ttrl (best, gold) | tiny | 1 | 30.0 | 30.0 |",
+    ]
+    assert "best iteration by gold (an upper bound" in out
+    assert out.count("`" + str(d) + "`") == 1  # each run once in the provenance footer
+    assert main([str(d), "--iteration", "kept"]) == 0
+    assert "| ttrl (kept, label-free) | tiny | 1 | 25.0 | 25.0 |" in read_rows(capsys.readouterr().out)

@@ -225,6 +225,19 @@ def threads(cfg, key: str) -> None:
         _fail(key, value, f"{THREADS_RULE} (torch's CPU threads)")
 
 
+def health_rules(cfg, key: str) -> None:
+    """Changes to the health monitor's rules (`ttcs.monitor.configured_rules`): a mapping, or null for none."""
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is None:
+        return
+    from ttcs.monitor import configured_rules  # the monitor's rules know their own names
+
+    try:
+        configured_rules(OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value)
+    except (ValueError, TypeError, AttributeError) as err:
+        _fail(key, value, str(err))
+
+
 def model_path(cfg, key: str) -> None:
     """A hub id, an existing local model directory or .gguf file, or embedded:<name>."""
     path = _value(cfg, key)
@@ -457,7 +470,7 @@ _SMALL_MODEL = ("small_model",)
 
 SCHEMA = {
     "threads": IfPresent(threads),
-    "health": {"on_alarm": OneOf(_imported("ttcs.monitor", "ON_ALARM"))},
+    "health": {"on_alarm": OneOf(_imported("ttcs.monitor", "ON_ALARM")), "rules": health_rules},
     "model": {
         "path": model_path,
         "dtype": dtype,

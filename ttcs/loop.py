@@ -41,7 +41,7 @@ from ttcs.health import CURRICULUM_SIGNALS
 from ttcs.keep import choose_iteration
 from ttcs.memory import check_run_memory
 from ttcs.models import load_tokenizer
-from ttcs.monitor import Alarm, Monitor
+from ttcs.monitor import Alarm, Monitor, configured_rules
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir, read_jsonl
 from ttcs.seeds import seed_for
@@ -180,8 +180,9 @@ def run(
     check_run_memory(cfg, uses_engine=ctx.uses_engine())
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
-    alarms = start_monitor(rundir)
-    on_alarm = cfg.get("health", {}).get("on_alarm", "warn")
+    health = plain(cfg.health) if "health" in cfg else {}
+    alarms = start_monitor(rundir, configured_rules(health.get("rules")))
+    on_alarm = health.get("on_alarm", "warn")
     stopped = None
     for t in range(0, iterations(cfg) + 1):
         for name in (phases if t > 0 else []) + ["eval"]:
@@ -218,10 +219,10 @@ def run(
     return results
 
 
-def start_monitor(rundir: RunDir) -> Monitor:
-    """The health monitor (`ttcs.monitor`) on the main process: fed every metrics row as it is written, after the
-    rows of an interrupted run (replayed, their alarms kept but not announced again)."""
-    monitor = Monitor(announce=lambda alarm: logger.warning("%s", alarm.line()))
+def start_monitor(rundir: RunDir, rules) -> Monitor:
+    """The health monitor (`ttcs.monitor`) with `rules` on the main process: fed every metrics row as it is written,
+    after the rows of an interrupted run (replayed, their alarms kept but not announced again)."""
+    monitor = Monitor(rules, announce=lambda alarm: logger.warning("%s", alarm.line()))
     if rundir.writer:
         monitor.replay(rundir.metrics())
         if monitor.alarms:

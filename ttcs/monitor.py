@@ -27,8 +27,9 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -114,15 +115,19 @@ class Monitor:
     """Applies `rules` to ``metrics.jsonl`` rows one at a time; keeps every alarm raised.
 
     Args:
-        rules: the rules (default `RULES`).
+        rules: the rules (None: `RULES`).
         announce: called with each new alarm (the loop logs it); not called while replaying.
     """
 
-    rules: Sequence[Rule] = RULES
+    rules: Sequence[Rule] | None = None
     announce: Callable[[Alarm], None] | None = None
     alarms: list[Alarm] = field(default_factory=list)
     _streaks: dict[str, list[dict]] = field(default_factory=dict)
     _rows: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.rules is None:
+            self.rules = RULES
 
     def observe(self, row: dict, *, quiet: bool = False) -> list[Alarm]:
         """Feed one row; the alarms it raises. A rule fires once per streak: when the streak reaches its window."""
@@ -131,7 +136,7 @@ class Monitor:
             return []
         self._rows[phase] = self._rows.get(phase, 0) + 1
         raised = []
-        for rule in self.rules:
+        for rule in self.rules or ():
             if rule.phase != phase:
                 continue
             streak = self._streaks.setdefault(rule.name, [])
@@ -173,15 +178,32 @@ class Monitor:
         return [a for a in self.alarms if a.iteration == iteration and a.phase == phase]
 
 
-def scan(rows: Iterable[dict], rules: Sequence[Rule] = RULES) -> list[Alarm]:
-    """Every alarm `rules` raise over a run's ``metrics.jsonl`` rows, in order."""
+def scan(rows: Iterable[dict], rules: Sequence[Rule] | None = None) -> list[Alarm]:
+    """Every alarm `rules` (None: `RULES`) raise over a run's ``metrics.jsonl`` rows, in order."""
     monitor = Monitor(rules)
     monitor.replay(rows)
     return monitor.alarms
 
 
-def check_on_alarm(value: str) -> str:
-    """``health.on_alarm``, checked."""
-    if value not in ON_ALARM:
-        raise ValueError(f"health.on_alarm={value!r}: choose one of {', '.join(ON_ALARM)}")
-    return value
+def configured_rules(changes: Mapping[str, Any] | None) -> tuple[Rule, ...]:
+    """`RULES` with ``health.rules``'s changes: rule name -> ``{threshold: x, window: n}`` (either key), or
+    false/null to switch the rule off.
+
+    Raises:
+        ValueError: a name that is not a rule, or a key other than threshold and window.
+    """
+    rules = {rule.name: rule for rule in RULES}
+    for name, change in (changes or {}).items():
+        if name not in rules:
+            raise ValueError(f"health.rules.{name}: no such rule; the rules are {', '.join(rules) or 'none'}")
+        if change is None or change is False:
+            del rules[name]
+            continue
+        if not isinstance(change, Mapping) or not set(change) <= {"threshold", "window"}:
+            raise ValueError(f"health.rules.{name}={change!r}: give threshold and/or window, or false to switch it off")
+        rules[name] = replace(
+            rules[name],
+            threshold=float(change.get("threshold", rules[name].threshold)),
+            window=int(change.get("window", rules[name].window)),
+        )
+    return tuple(rules.values())

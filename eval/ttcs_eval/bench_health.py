@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ttcs.keep import choose_iteration
-from ttcs.monitor import RULES, Monitor, Rule
+from ttcs.monitor import Monitor, Rule, configured_rules
 from ttcs.rundir import RunLayout, read_jsonl
 from ttcs.verify import get_verifier
 
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{', '.join('missed' if x is None else f'{x:+d}' for x in e['leads'])} |"
             )
     else:
-        rules = list(RULES)
+        rules = list(configured_rules({}))
         names = ", ".join(f"{r.name} ({r.signal} {r.op} {r.threshold:g}, {r.window} rows)" for r in rules) or "none"
         out.append(f"Rules: {names}. Collapse: avg@k {args.margin:g} points below the best evaluation before.\n")
         out.append(summary_table({"tuning": tuning, "reported": reported}, rules, args.margin))
