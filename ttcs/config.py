@@ -232,8 +232,11 @@ def health_rules(cfg, key: str) -> None:
         return
     from ttcs.monitor import configured_rules  # the monitor's rules know their own names
 
+    changes = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    if not isinstance(changes, dict):
+        _fail(key, value, "must map rule names to {threshold: x, window: n} or false")
     try:
-        configured_rules(OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value)
+        configured_rules(changes)
     except (ValueError, TypeError, AttributeError) as err:
         _fail(key, value, str(err))
 
