@@ -185,7 +185,7 @@ def scan(rows: Iterable[dict], rules: Sequence[Rule] | None = None) -> list[Alar
     return monitor.alarms
 
 
-def configured_rules(changes: Mapping[str, Any] | None) -> tuple[Rule, ...]:
+def configured_rules(changes: Mapping[Any, Any] | None) -> tuple[Rule, ...]:
     """`RULES` with ``health.rules``'s changes: rule name -> ``{threshold: x, window: n}`` (either key), or
     false/null to switch the rule off.
 
