@@ -235,6 +235,7 @@ def health_rules(cfg, key: str) -> None:
     changes = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
     if not isinstance(changes, dict):
         _fail(key, value, "must map rule names to {threshold: x, window: n} or false")
+        return
     try:
         configured_rules(changes)
     except (ValueError, TypeError, AttributeError) as err:
