@@ -10,6 +10,7 @@ import logging
 import pytest
 import torch
 from test_loop import compose_cfg, overrides
+from ttcs_eval.bench_health import health_cost
 
 from ttcs.config import ConfigError, validate_config
 from ttcs.keep import choose_iteration, consensus_scores
@@ -183,6 +184,9 @@ def test_warn_runs_to_the_end_and_keeps_an_iteration(tmp_path, tiny_model_dir):
     results = run(compose_cfg(*overrides(tiny_model_dir, method="ttrl")), tmp_path)
     assert "stopped" not in results and results["keep"]["criterion"] == "consensus"
     assert set(results["keep"]["scores"]) == {"0", "1"}
+    # what the health computations cost on this run's own data, against the run's time (ttcs-bench-health --cost)
+    cost = health_cost(tmp_path, repeat=1)
+    assert 0 < cost["health_seconds"] and cost["share"] < 0.02
 
 
 # ----------------------------------------------------------------------------- the report's panel in text

@@ -13,6 +13,11 @@ gold after every iteration), its evaluation files and its config, and reports:
 * **checkpoint regret**: gold avg@k of the best iteration minus that of the label-free choice
   (`ttcs.keep.choose_iteration`, with the alarms of the rules), and of the last minus the choice.
 
+``--cost RUN_DIR`` times the health computations on a finished run's own data (every
+generation's Solver signals and flip rate, every Synthesizer batch's signals, the curriculum's
+diversity, the per-iteration summaries, the monitor over every metrics row and the kept
+iteration after every phase, as the run computes them) against the run's own time.
+
 Rules are chosen on some seeds and reported on others: ``--tune-seeds`` names the seeds the
 sweep ranks candidates on; the tables mark which seeds each number comes from.
 
@@ -20,6 +25,7 @@ Usage::
 
     ttcs-bench-health outputs/healthy outputs/collapse --tune-seeds 0,1 --sweep
     ttcs-bench-health outputs/healthy outputs/collapse --tune-seeds 0,1 --md docs_table.md
+    ttcs-bench-health --cost outputs/ttcs-smollm2-135m-arith_frontier-seed0
 """
 
 from __future__ import annotations
@@ -224,9 +230,80 @@ def summary_table(groups: dict[str, list[Run]], rules, margin: float) -> str:
     return "\n".join(lines)
 
 
+def health_cost(run_dir: Path, repeat: int = 3) -> dict:
+    """Seconds the health computations take on `run_dir`'s own data (the best of `repeat` passes) and the run's
+    seconds (its phases' sum in state.json)."""
+    import time
+
+    from ttcs.curriculum import record_question
+    from ttcs.health import (
+        FlipTracker,
+        curriculum_diversity,
+        generation_signals,
+        iteration_health,
+        last_labels,
+        synthesizer_health,
+        synthesizer_signals,
+    )
+    from ttcs.rewards.solver import votes_from_rows
+
+    layout = RunLayout(run_dir)
+    state = json.loads(layout.state_path.read_text())
+    verifier = get_verifier(state.get("config", {}).get("data.verifier", "math"))
+    iterations = sorted({int(k[5:7]) for k in state["phases"]})
+    votes = {t: votes_from_rows(read_jsonl(layout.votes_path(t))) for t in iterations}
+    steps = {t: sorted({r["generation"] for r in read_jsonl(layout.votes_path(t))}) for t in iterations}
+    generations = {
+        t: [
+            [v for v, r in zip(votes[t], read_jsonl(layout.votes_path(t)), strict=True) if r["generation"] == g]
+            for g in steps[t]
+        ]
+        for t in iterations
+    }
+    curricula = {t: read_jsonl(layout.curriculum_path(t)) for t in iterations}
+    rows = read_jsonl(layout.metrics_path)
+    evals = {t: read_jsonl(layout.eval_path(t)) for t in iterations if layout.eval_path(t).is_file()}
+
+    def one_pass() -> float:
+        start = time.perf_counter()
+        previous: dict = {}
+        for t in iterations:
+            flips = FlipTracker(verifier.equivalent, previous)
+            for batch in generations[t]:
+                generation_signals(batch)
+                flips.update(batch)
+            iteration_health(votes[t], previous, verifier.equivalent)
+            previous = last_labels(votes[t]) or previous
+            records = curricula[t]
+            synth = {}
+            for r in records:
+                if r.get("phase") == "synthesizer":
+                    synth.setdefault(r["step"], []).append(r)
+            for batch in synth.values():
+                synthesizer_signals(batch)
+            synthesizer_health(records)
+            if records:
+                curriculum_diversity([q for r in records if (q := record_question(r))], seed=0)
+        Monitor().replay(rows)
+        for n in range(1, len(state["phases"]) + 1):  # build_results after every phase chooses again
+            chosen = {t: evals[t] for t in list(evals)[: max(1, min(n, len(evals)))]}
+            if len(chosen) > 1:
+                choose_iteration(chosen, verifier)
+        return time.perf_counter() - start
+
+    seconds = min(one_pass() for _ in range(repeat))
+    run_seconds = sum(p.get("seconds", 0.0) for p in state["phases"].values())
+    return {
+        "health_seconds": seconds,
+        "run_seconds": run_seconds,
+        "share": seconds / run_seconds if run_seconds else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttcs-bench-health", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", help="run or sweep directories")
+    parser.add_argument("paths", nargs="*", help="run or sweep directories")
+    parser.add_argument("--cost", type=Path, metavar="RUN_DIR", help="time the health computations on this run's data")
     parser.add_argument("--tune-seeds", default="0,1", help="seeds the rules were (--sweep: are) chosen on")
     parser.add_argument(
         "--margin", type=float, default=5.0, help="avg@k points below the best so far that count as a collapse"
@@ -235,6 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="candidates shown by --sweep")
     parser.add_argument("--md", type=Path, help="also write the tables here")
     args = parser.parse_args(argv)
+    if args.cost is not None:
+        cost = health_cost(args.cost)
+        print(
+            f"{args.cost}: health computations {cost['health_seconds']:.3f} s of the run's {cost['run_seconds']:.1f} s "
+            f"({100 * cost['share']:.3f}%)"
+        )
+        return 0
     runs = find_runs(args.paths)
     if not runs:
         print(f"ttcs-bench-health: no finished runs under {' '.join(args.paths)}", file=sys.stderr)
