@@ -21,11 +21,14 @@ Per generation of `ttcs.types.GroupVote` records (`generation_signals`, `flip_ra
   answer at all): the share of the batch that trains nothing.
 * ``label_flip_rate``: over the questions voted on now that had an earlier vote, the share
   whose majority label changed since that earlier vote (labels compared with the verifier's
-  ``equivalent``; an answer against no answer is a flip); None when no question had one. Labels
-  that never move any more mean the pseudo-labels are frozen, right or wrong.
+  ``equivalent``; an answer against no answer is a flip); None when no question had one. The
+  earlier vote of a test question may be the evaluation's (`labels_before`: the evaluation after
+  the previous iteration votes on every test question, without gold), so the rate is known from
+  the first step. Labels that never move any more mean the pseudo-labels are frozen, right or
+  wrong; most labels moving at once mean training is moving the answers.
 
 `iteration_health` summarises a whole Solver phase (its votes file) the same way, its flip
-rate against the previous iteration's final labels.
+rate against the labels the phase started from.
 
 Example:
     >>> from ttcs.types import GroupVote
@@ -106,7 +109,7 @@ class FlipTracker:
 
     Args:
         equivalent: the verifier's ``equivalent``.
-        previous: the labels the phase starts from (the previous iteration's final labels), if any.
+        previous: the labels the phase starts from (`labels_before`), if any.
     """
 
     def __init__(self, equivalent: Equivalent, previous: Mapping[str, str | None] | None = None):
@@ -120,11 +123,46 @@ class FlipTracker:
         return rate
 
 
+def labels_before(votes: Sequence[GroupVote], evaluation: Sequence[Mapping]) -> dict[str, str | None]:
+    """The labels a Solver phase's flip rate starts from: each question's last vote of the previous iteration (its
+    votes file), replaced by the evaluation after it where that voted on the question (``vote`` of its
+    ``eval/iter_XX.jsonl`` rows: the majority of the evaluation's samples, no gold): the evaluation voted last.
+
+    So every test question has a label before the first step, and the first steps' flip rate measures how far
+    training moved the answers since the last evaluation.
+    """
+    labels = last_labels(votes)
+    labels.update({str(row["id"]): row.get("vote") for row in evaluation})
+    return labels
+
+
+def generation_flip_rates(
+    rows: Sequence[Mapping], previous: Mapping[str, str | None], equivalent: Equivalent
+) -> dict[int, float | None]:
+    """The ``label_flip_rate`` of each generation of a votes file (rows with ``generation``, in order), as the
+    Solver's reward logs it (`FlipTracker` from `previous`): for checking a run's logged rates after the fact."""
+    tracker = FlipTracker(equivalent, previous)
+    by_generation: dict[int, list[GroupVote]] = {}
+    for row in rows:
+        by_generation.setdefault(int(row["generation"]), []).append(
+            GroupVote(
+                row["problem_id"],
+                tuple(row["answers"]),
+                row["label"],
+                row["share"],
+                row["mean_reward"],
+                row["kept"],
+                row.get("cluster_count"),
+            )
+        )
+    return {g: tracker.update(votes) for g, votes in by_generation.items()}
+
+
 def iteration_health(
     votes: Sequence[GroupVote], previous: Mapping[str, str | None], equivalent: Equivalent
 ) -> dict[str, float | None]:
     """A Solver phase's health (every vote of its votes file): ``vote_share`` (mean), the `generation_signals` and
-    ``label_flip_rate`` of its final labels against `previous` (the previous iteration's final labels)."""
+    ``label_flip_rate`` of its final labels against `previous` (the labels it started from, `labels_before`)."""
     return {
         "vote_share": _mean([v.share for v in votes]),
         **generation_signals(votes),

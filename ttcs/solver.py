@@ -24,7 +24,7 @@ from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
-from ttcs.health import iteration_health, last_labels
+from ttcs.health import iteration_health, labels_before
 from ttcs.metrics import MetricsCallback, updates_per_generation
 from ttcs.rewards.solver import get_majority_reward, vote_summary, votes_from_rows
 from ttcs.rundir import read_jsonl
@@ -166,7 +166,8 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     Returns:
         A summary for ``state.json``: pseudo_label_accuracy (None without gold answers),
         steps, seconds_per_step, kept_share, reward_mean, train_size, checkpoint, and ``health``: the label-free
-        `ttcs.health.iteration_health` of the phase's votes (flip rate against the previous iteration's final labels).
+        `ttcs.health.iteration_health` of the phase's votes (flip rate against the labels it started from,
+        `ttcs.health.labels_before`: the previous iteration's last votes and evaluation).
     """
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -204,7 +205,10 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
     votes_path = ctx.rundir.votes_path(iteration)
-    previous_labels = last_labels(votes_from_rows(read_jsonl(ctx.rundir.votes_path(iteration - 1))))
+    previous_labels = labels_before(
+        votes_from_rows(read_jsonl(ctx.rundir.votes_path(iteration - 1))),
+        read_jsonl(ctx.rundir.eval_path(iteration - 1)),
+    )
     reward = get_majority_reward(
         ctx.verifier,
         band=None if oracle else band,

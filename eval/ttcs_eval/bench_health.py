@@ -37,8 +37,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ttcs.health import generation_flip_rates, labels_before
 from ttcs.keep import choose_iteration
 from ttcs.monitor import Monitor, Rule, configured_rules
+from ttcs.rewards.solver import votes_from_rows
 from ttcs.rundir import RunLayout, read_jsonl
 from ttcs.verify import get_verifier
 
@@ -81,11 +83,34 @@ class Run:
         return f"{self.method} seed {self.seed}"
 
 
+def flip_rates(layout: RunLayout, verifier) -> dict[tuple[int, int], float | None]:
+    """(iteration, generation) -> ``label_flip_rate`` as the Solver logs it, recomputed from the votes and
+    evaluation files (`ttcs.health.generation_flip_rates`): runs made before the flip rate started from the
+    evaluation's votes are measured as the monitor now sees them."""
+    rates = {}
+    for t in range(1, 1000):
+        path = layout.votes_path(t)
+        if not path.is_file():
+            break
+        previous = labels_before(
+            votes_from_rows(read_jsonl(layout.votes_path(t - 1))), read_jsonl(layout.eval_path(t - 1))
+        )
+        for generation, rate in generation_flip_rates(read_jsonl(path), previous, verifier.equivalent).items():
+            rates[(t, generation)] = rate
+    return rates
+
+
 def load_run(path: Path) -> Run:
-    """One finished run directory."""
+    """One finished run directory (its Solver rows' ``label_flip_rate`` recomputed by `flip_rates`)."""
     layout = RunLayout(path)
     results = json.loads(layout.results_path.read_text())
+    config = json.loads(layout.state_path.read_text()).get("config", {})
+    verifier_name = config.get("data.verifier", "math")
+    rates = flip_rates(layout, get_verifier(verifier_name))
     rows = read_jsonl(layout.metrics_path)
+    for row in rows:
+        if row.get("phase") == "solver" and (row["iteration"], row.get("generation", row["step"])) in rates:
+            row["label_flip_rate"] = rates[(row["iteration"], row.get("generation", row["step"]))]
     evals, positions, solver_steps = {}, {}, 0
     for row in rows:
         if row.get("phase") == "solver":
@@ -93,7 +118,6 @@ def load_run(path: Path) -> Run:
         elif row.get("phase") == "eval":
             evals[row["iteration"]] = row["avg_at_k"]
             positions[row["iteration"]] = solver_steps
-    config = json.loads(layout.state_path.read_text()).get("config", {})
     return Run(
         path=path,
         method=results["method"],
@@ -102,7 +126,7 @@ def load_run(path: Path) -> Run:
         evals=evals,
         eval_positions=positions,
         answers={t: read_jsonl(layout.eval_path(t)) for t in evals},
-        verifier_name=config.get("data.verifier", "math"),
+        verifier_name=verifier_name,
     )
 
 

@@ -270,9 +270,9 @@ def get_majority_reward(
             directory's append, which writes on the main process only). None: votes are not kept.
         updates_per_generation: optimizer steps per generation (`ttcs.metrics.updates_per_generation`), which
             numbers the generations from TRL's ``trainer_state``.
-        previous_labels: question id -> final majority label of the previous iteration (its votes file), the
-            first generation's reference for ``label_flip_rate``; later generations compare with this closure's
-            own earlier votes (`ttcs.health.FlipTracker`).
+        previous_labels: question id -> the label before this phase (`ttcs.health.labels_before`: the previous
+            iteration's last vote or its evaluation's), the first reference for ``label_flip_rate``; later
+            generations compare with this closure's own earlier votes (`ttcs.health.FlipTracker`).
 
     Returns:
         ``reward_fn(prompts, completions, **columns) -> list[float | None]``, one per completion
