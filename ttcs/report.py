@@ -128,9 +128,10 @@ HEALTH_PLOTS = (
 
 def _plot_health(metrics: list[dict], results: dict, out: Path) -> bool:
     """The Solver's label-free signals over its steps (all iterations in order), the alarms as vertical lines, and
-    avg@k against gold at each evaluation on the first panel's right axis."""
+    avg@k against gold at each evaluation on the first panel's right axis. False (no plot) without Solver signals."""
     solver = [m for m in metrics if m.get("phase") == "solver"]
-    if not solver:
+    shown = [(key, label) for key, label in HEALTH_PLOTS if any(m.get(key) is not None for m in solver)]
+    if not shown:
         return False
     import matplotlib
 
@@ -145,7 +146,6 @@ def _plot_health(metrics: list[dict], results: dict, out: Path) -> bool:
         elif m.get("phase") == "eval" and m.get("avg_at_k") is not None:
             eval_at[position] = m["avg_at_k"]
     alarm_steps = sorted({a["phase_row"] for a in results.get("alarms", []) if a.get("phase") == "solver"})
-    shown = [(key, label) for key, label in HEALTH_PLOTS if any(m.get(key) is not None for m in solver)]
     fig, axes = plt.subplots(len(shown), 1, figsize=(6.5, 1.5 * len(shown) + 0.6), sharex=True, squeeze=False)
     for ax, (key, label) in zip(axes[:, 0], shown, strict=True):
         ys = [float("nan") if m.get(key) is None else m[key] for m in solver]
