@@ -124,3 +124,11 @@ def test_the_test_kill_hook_counts_the_writers_writes_within_the_phase(tmp_path,
         if not rundir.writer:
             assert kills == []
     assert kills == ([fires_at] if fires_at else [])
+
+
+def test_a_resume_safe_group_in_the_saved_fingerprint_is_not_compared(tmp_path):
+    # a run started when `health` was still part of the fingerprint resumes once it is resume-safe
+    RunDir(tmp_path).check_config({"seed": 0, "health.on_alarm": "warn"})
+    RunDir(tmp_path).check_config({"seed": 0}, ("health",))
+    with pytest.raises(ConfigMismatchError):
+        RunDir(tmp_path).check_config({"seed": 0})

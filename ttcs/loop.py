@@ -264,7 +264,7 @@ def open_rundir(run_dir: str | Path, fingerprint: dict) -> RunDir:
     rundir = RunDir(run_dir, writer=dist.is_main())
 
     def check() -> dict:
-        rundir.check_config(fingerprint)
+        rundir.check_config(fingerprint, RESUME_SAFE_KEYS)
         return rundir.state
 
     rundir.state = dist.on_main(check)

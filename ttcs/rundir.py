@@ -174,13 +174,18 @@ class RunDir(RunLayout):
         self.state: dict = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"phases": {}}
 
     # -- state -------------------------------------------------------------------------
-    def check_config(self, fingerprint: dict) -> None:
-        """Refuse to resume a run that was made with a different configuration."""
+    def check_config(self, fingerprint: dict, resume_safe: tuple[str, ...] = ()) -> None:
+        """Refuse to resume a run that was made with a different configuration.
+
+        Keys under the top-level groups `resume_safe` are left out of the comparison, also where the saved
+        fingerprint holds them (a run started before a group became safe to change).
+        """
         saved = self.state.get("config")
         if saved is None:
             self.state["config"] = fingerprint
             self._save_state()
             return
+        saved = {k: v for k, v in saved.items() if k.split(".", 1)[0] not in resume_safe}
         diff = {k: (saved.get(k), v) for k, v in fingerprint.items() if saved.get(k) != v}
         diff.update({k: (v, None) for k, v in saved.items() if k not in fingerprint})
         if diff:
