@@ -28,7 +28,8 @@ def make_run(root, name, seed, evals, flips, answers, method="ttrl"):
         rows = [{"id": "q", "gold": "1", "answers": answers[t]}]
         (d / "eval" / f"iter_{t:02d}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (d / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
-    (d / "state.json").write_text(json.dumps({"phases": {}, "config": {"data.verifier": "math"}}))
+    config = {"data.verifier": "math", "train.iterations": len(evals) - 1, "method.phases": ["solver"]}
+    (d / "state.json").write_text(json.dumps({"phases": {f"iter_{len(evals) - 1:02d}/eval": {}}, "config": config}))
     (d / "results.json").write_text(json.dumps({"method": method, "seed": seed, "iterations": []}))
     return d
 
@@ -39,9 +40,12 @@ def runs(tmp_path):
     make_run(tmp_path, "h0", 0, [50.0, 55.0, 60.0], [0.1, 0.6, 0.1, 0.1], [["1", "2"], ["1", "1"], ["1", "1"]])
     make_run(tmp_path, "h1", 1, [50.0, 52.0, 54.0], [0.1, 0.1, 0.1, 0.1], [["1", "2"], ["1", "1"], ["1", "1"]])
     # collapse: 60 -> 40 at the evaluation after Solver step 4; the flips fire at step 3: a lead of 1 step
-    make_run(tmp_path, "c0", 0, [50.0, 60.0, 40.0], [0.1, 0.1, 0.7, 0.2], [["1", "1"], ["1", "1"], ["2", "2"]])
+    make_run(tmp_path, "c0", 0, [50.0, 60.0, 40.0], [0.1, 0.1, 0.8, 0.2], [["1", "1"], ["1", "1"], ["2", "2"]])
     # collapse the rule misses
     make_run(tmp_path, "c1", 1, [50.0, 44.0, 40.0], [0.1, 0.1, 0.1, 0.1], [["1", "1"], ["1", "2"], ["2", "2"]])
+    # an unfinished run is left out
+    d = make_run(tmp_path, "u", 2, [50.0, 10.0], [0.9, 0.9], [["1", "2"], ["2", "2"]])
+    (d / "state.json").write_text(json.dumps({"phases": {}, "config": {"train.iterations": 3, "method.phases": ["x"]}}))
     return find_runs([str(tmp_path)])
 
 

@@ -46,7 +46,7 @@ from ttcs.verify import get_verifier
 
 # The candidate rules of --sweep: (phase, signal, op, thresholds); each with windows 1-3.
 CANDIDATES = (
-    ("solver", "label_flip_rate", ">=", (0.2, 0.3, 0.4, 0.5)),
+    ("solver", "label_flip_rate", ">=", (0.3, 0.4, 0.5, 0.6, 0.75, 0.9)),
     ("solver", "vote_share", ">=", (0.8, 0.9, 0.95)),
     ("solver", "vote_share", "<=", (0.4, 0.5)),
     ("solver", "vote_share_std", "<=", (0.05, 0.1)),
@@ -130,13 +130,27 @@ def load_run(path: Path) -> Run:
     )
 
 
+def finished(layout: RunLayout) -> bool:
+    """Whether a run directory holds a finished run: its last evaluation (``train.iterations``, or 0 for a method
+    without phases) is done."""
+    state = json.loads(layout.state_path.read_text())
+    config = state.get("config", {})
+    last = int(config.get("train.iterations", 0)) if config.get("method.phases") else 0
+    return f"iter_{last:02d}/eval" in state.get("phases", {})
+
+
 def find_runs(paths: list[str]) -> list[Run]:
-    """Every finished run (a results.json beside a metrics.jsonl) under the paths."""
+    """Every finished run (`finished`) under the paths; unfinished ones are named on stderr and left out."""
     found = []
     for raw in paths:
         for results in sorted(Path(raw).rglob("results.json")):
-            if (results.parent / "metrics.jsonl").is_file():
+            layout = RunLayout(results.parent)
+            if not (layout.metrics_path.is_file() and layout.state_path.is_file()):
+                continue
+            if finished(layout):
                 found.append(load_run(results.parent))
+            else:
+                print(f"note: {results.parent} has not finished; left out", file=sys.stderr)
     return found
 
 
