@@ -103,7 +103,10 @@ def test_the_kept_iteration_agrees_most_with_the_pooled_majority_and_skips_alarm
     assert consensus_scores(evals, MATH) == {0: 4 / 8, 1: 6 / 8, 2: 1.0}
     assert choose_iteration(evals, MATH)["iteration"] == 2
     keep = choose_iteration(evals, MATH, alarmed={2, 0})  # iteration 0 is always a candidate
-    assert keep["iteration"] == 1 and keep["excluded"] == [2] and "excluded by alarms" in keep["why"]
+    assert keep["iteration"] == 1 and keep["excluded"] == [2] and "a health alarm in iteration 2" in keep["why"]
+    # every iteration from the first alarmed one on descends from it: all are excluded
+    keep = choose_iteration(evals, MATH, alarmed={1})
+    assert keep["iteration"] == 0 and keep["excluded"] == [1, 2]
     assert choose_iteration({}, MATH) is None
 
 

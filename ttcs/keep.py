@@ -8,8 +8,10 @@ monitor's alarms (`ttcs.monitor`). The criterion, ``consensus``:
    consensus: many checkpoints vote, so one that drifted to a wrong answer is outvoted);
 2. score each iteration by the share of its samples that agree with that consensus (the
    avg@k it would have if the consensus were the gold answer);
-3. keep the best-scoring iteration among those whose phases raised no alarm (the base model,
-   iteration 0, is always a candidate; the earliest wins a tie).
+3. keep the best-scoring iteration among those before the first iteration whose phases raised an
+   alarm (each iteration trains on from the one before, so every later checkpoint descends from
+   the one that went wrong; the base model, iteration 0, is always a candidate; the earliest wins
+   a tie).
 
 ``results.json`` records the choice with every iteration's score and why (``keep``); ``ttcs-table
 --checkpoints`` shows the last, the kept and the best iteration by gold side by side. How often
@@ -21,7 +23,7 @@ Example:
     >>> evals = {0: [{"id": "q", "answers": ["2", "2", "3", "2"]}],
     ...          1: [{"id": "q", "answers": ["2", "2", "2", "2"]}],
     ...          2: [{"id": "q", "answers": ["3", "3", "3", "2"]}]}
-    >>> keep = choose_iteration(evals, get_verifier("math"), alarmed={2})
+    >>> keep = choose_iteration(evals, get_verifier("math"), alarmed={2})  # iteration 2 and later are excluded
     >>> keep["iteration"], keep["scores"]
     (1, {'0': 0.75, '1': 1.0, '2': 0.25})
 """
@@ -67,12 +69,14 @@ def choose_iteration(
 
     Returns:
         ``{"iteration", "criterion", "scores", "excluded", "why"}`` (``scores`` keyed by the iteration as a
-        string, as JSON has it); `alarmed` iterations are excluded (never iteration 0).
+        string, as JSON has it); the first of the `alarmed` iterations and every later one are excluded (never
+        iteration 0).
     """
     if not evals:
         return None
     scores = consensus_scores(evals, verifier)
-    excluded = sorted(t for t in scores if t in alarmed and t != 0)
+    first_alarm = min((t for t in alarmed if t != 0), default=None)
+    excluded = sorted(t for t in scores if first_alarm is not None and t >= first_alarm)
     candidates = [t for t in scores if t not in excluded]
     best = max(candidates, key=lambda t: (scores[t], -t))
     last = max(scores)
@@ -81,7 +85,10 @@ def choose_iteration(
         f"({scores[best]:.3f}; the last, {last}: {scores[last]:.3f})"
     )
     if excluded:
-        why += f"; iteration{'s' if len(excluded) > 1 else ''} {', '.join(map(str, excluded))} excluded by alarms"
+        why += (
+            f"; iteration{'s' if len(excluded) > 1 else ''} {', '.join(map(str, excluded))} excluded "
+            f"(a health alarm in iteration {first_alarm})"
+        )
     return {
         "iteration": best,
         "criterion": CRITERION,

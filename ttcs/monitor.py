@@ -106,8 +106,23 @@ class Alarm:
         return asdict(self)
 
 
-# The rules the monitor applies by default: each measured against gold in docs/health.md.
-RULES: tuple[Rule, ...] = ()
+# The rules the monitor applies by default: each measured against gold in docs/health.md, which also lists the
+# signals that did not predict a collapse there (and so raise no alarm).
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "labels_moving",
+        phase="solver",
+        signal="label_flip_rate",
+        op=">=",
+        threshold=0.75,
+        window=1,
+        source="flip rate of TTRL-Guard, arXiv 2605.19444; threshold measured here",
+        why="three quarters of a step's questions changing their majority answer since their last vote: training "
+        "moved the answers wholesale. On the tuning seeds it fired at the step where avg@k fell, before the "
+        "evaluation that showed it; the healthy runs' highest rate was 0.5 (TTRL-Guard's own 0.3 fires on all of "
+        "them)",
+    ),
+)
 
 
 @dataclass
