@@ -77,6 +77,10 @@ def test_the_report_names_seeds_roles_and_regret(runs, tmp_path, capsys, monkeyp
     out = capsys.readouterr().out
     assert out == out_md.read_text() + "\n"
     # c0: the flips at step 3 exclude iteration 2 from the choice; the consensus picks 0 (ties go early): regret 10
-    assert "| ttrl seed 0 | tuning | 50.0 → 60.0 → 40.0 | 4 | flips, 3 | +1 | 0 / 1 / 2 | 10.0 | -10.0 |" in out
-    assert "| ttrl seed 1 | reported | 50.0 → 44.0 → 40.0 | 2 | none | missed |" in out
-    assert "| tuning | 0 | 1/2 | 1/1 | 1/1 |" in out
+    setting = f"{tmp_path.name}/ttrl"
+    assert (
+        f"| {setting} | ttrl seed 0 | tuning | 50.0 → 60.0 → 40.0 | 4 | flips, 3 | +1 | 0 / 1 / 2 | 10.0 | -10.0 |"
+        in out
+    )
+    assert f"| {setting} | ttrl seed 1 | reported | 50.0 → 44.0 → 40.0 | 2 | none | missed |" in out
+    assert "| all (tuning) | 0 | 1/2 | 1/1 | 1/1 |" in out and f"| {setting} (reported) | 1 | 1/2 | 0/1 | 0/1 |" in out

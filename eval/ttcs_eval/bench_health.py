@@ -82,6 +82,11 @@ class Run:
     def name(self) -> str:
         return f"{self.method} seed {self.seed}"
 
+    @property
+    def setting(self) -> str:
+        """The sweep the run belongs to (its parent directory) and its method: what the tables group by."""
+        return f"{self.path.parent.name}/{self.method}"
+
 
 def flip_rates(layout: RunLayout, verifier) -> dict[tuple[int, int], float | None]:
     """(iteration, generation) -> ``label_flip_rate`` as the Solver logs it, recomputed from the votes and
@@ -232,8 +237,8 @@ def _seeds(runs: list[Run]) -> str:
 
 def per_run_table(runs: list[Run], rules, margin: float) -> str:
     lines = [
-        "| run | seeds' role | avg@k by iteration (gold) | collapse at step | first alarm (rule, step) | lead | kept / best / last | regret vs best | vs last |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| setting | run | seeds' role | avg@k by iteration (gold) | collapse at step | first alarm (rule, step) | lead | kept / best / last | regret vs best | vs last |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         fall = gold_fall(r, margin)
@@ -243,7 +248,7 @@ def per_run_table(runs: list[Run], rules, margin: float) -> str:
         c = checkpoint(r, rules)
         trace = " → ".join(f"{r.evals[t]:.1f}" for t in sorted(r.evals))
         lines.append(
-            f"| {r.name} | {r.role} | {trace} | {'—' if fall is None else fall} | {first} | {lead} | "
+            f"| {r.setting} | {r.name} | {r.role} | {trace} | {'—' if fall is None else fall} | {first} | {lead} | "
             f"{c['chosen']} / {c['best']} / {c['last']} | {c['regret_best']:.1f} | {c['regret_last']:+.1f} |"
         )
     return "\n".join(lines)
@@ -251,7 +256,7 @@ def per_run_table(runs: list[Run], rules, margin: float) -> str:
 
 def summary_table(groups: dict[str, list[Run]], rules, margin: float) -> str:
     lines = [
-        "| runs | seeds | runs that collapsed (gold) | false alarms | collapses caught in time | median lead (steps) | regret of the choice vs best | vs last |",
+        "| setting | seeds | runs that collapsed (gold) | false alarms | collapses caught in time | median lead (steps) | regret of the choice vs best | vs last |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in groups.items():
@@ -381,7 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         rules = list(configured_rules({}))
         names = ", ".join(f"{r.name} ({r.signal} {r.op} {r.threshold:g}, {r.window} rows)" for r in rules) or "none"
         out.append(f"Rules: {names}. Collapse: avg@k {args.margin:g} points below the best evaluation before.\n")
-        out.append(summary_table({"tuning": tuning, "reported": reported}, rules, args.margin))
+        groups: dict[str, list[Run]] = {}
+        for role, members in (("tuning", tuning), ("reported", reported)):
+            for r in members:
+                groups.setdefault(f"{r.setting} ({role})", []).append(r)
+            groups[f"all ({role})"] = members
+        out.append(summary_table(groups, rules, args.margin))
         out.append("")
         out.append(per_run_table(runs, rules, args.margin))
     text = "\n".join(out) + "\n"
