@@ -181,7 +181,7 @@ def run(
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
     health = plain(cfg.health) if "health" in cfg else {}
-    alarms = start_monitor(rundir, configured_rules(health.get("rules")))
+    health_monitor = start_monitor(rundir, configured_rules(health.get("rules")))
     on_alarm = health.get("on_alarm", "warn")
     stopped = None
     for t in range(0, iterations(cfg) + 1):
@@ -190,7 +190,7 @@ def run(
             if rundir.is_done(key):
                 logger.info("resume: %s already finished, skipping it", key)
                 continue
-            stopped = stop_reason(alarms, rundir, on_alarm)
+            stopped = stop_reason(health_monitor, rundir, on_alarm)
             if stopped is not None:
                 break
             logger.info("== %s ==", key)
@@ -210,11 +210,11 @@ def run(
                     )
                 ),
             )
-            rundir.write_json(rundir.results_path, build_results(ctx, alarms))
+            rundir.write_json(rundir.results_path, build_results(ctx, health_monitor))
             dist.barrier()  # the next phase reads what the main process wrote in this one
         if stopped is not None:
             break
-    results = build_results(ctx, alarms, stopped)
+    results = build_results(ctx, health_monitor, stopped)
     rundir.write_json(rundir.results_path, results)
     return results
 
