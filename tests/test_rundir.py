@@ -132,3 +132,15 @@ def test_a_resume_safe_group_in_the_saved_fingerprint_is_not_compared(tmp_path):
     RunDir(tmp_path).check_config({"seed": 0}, ("health",))
     with pytest.raises(ConfigMismatchError):
         RunDir(tmp_path).check_config({"seed": 0})
+
+
+def test_finished_metrics_leave_out_the_rows_of_an_interrupted_phase(tmp_path):
+    rundir = RunDir(tmp_path)
+    assert rundir.finished_metrics() == []
+    rundir.log_metrics("eval", iteration=0)
+    rundir.mark_done("iter_00/eval")
+    rundir.log_metrics("solver", iteration=1, step=1)  # a phase killed after one row
+    assert [r["phase"] for r in rundir.metrics()] == ["eval", "solver"]
+    assert [r["phase"] for r in RunDir(tmp_path).finished_metrics()] == ["eval"]
+    rundir.mark_done("iter_01/solver")
+    assert [r["phase"] for r in RunDir(tmp_path).finished_metrics()] == ["eval", "solver"]

@@ -221,10 +221,11 @@ def run(
 
 def start_monitor(rundir: RunDir, rules) -> Monitor:
     """The health monitor (`ttcs.monitor`) with `rules` on the main process: fed every metrics row as it is written,
-    after the rows of an interrupted run (replayed, their alarms kept but not announced again)."""
+    after the rows of the phases an interrupted run finished (replayed, their alarms kept but not announced again;
+    the rows of a phase it did not finish are cut back and written again)."""
     monitor = Monitor(rules, announce=lambda alarm: logger.warning("%s", alarm.line()))
     if rundir.writer:
-        monitor.replay(rundir.metrics())
+        monitor.replay(rundir.finished_metrics())
         if monitor.alarms:
             logger.warning("resume: this run raised %d health alarm(s) before", len(monitor.alarms))
         rundir.metric_listeners.append(monitor.observe)

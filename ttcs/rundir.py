@@ -271,6 +271,18 @@ class RunDir(RunLayout):
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
 
+    def finished_metrics(self) -> list[dict]:
+        """The metrics.jsonl rows of the finished phases: up to the size the last finished phase recorded, so not the
+        rows an interrupted phase appended (which `begin_phase` cuts back when it runs again)."""
+        finished = list(self.state["phases"].values())
+        sizes = finished[-1].get("log_bytes") if finished else {}
+        if sizes is None or not self.metrics_path.exists():
+            return self.metrics()  # a run directory from before log sizes were recorded
+        keep = sizes.get(self.metrics_path.relative_to(self.root).as_posix(), 0)
+        with open(self.metrics_path, "rb") as f:
+            head = f.read(keep).decode()
+        return [json.loads(line) for line in head.splitlines() if line.strip()]
+
     def log_sizes(self) -> dict[str, int]:
         """The byte size of each of `APPEND_LOGS` now, by path relative to the run directory."""
         return {p.relative_to(self.root).as_posix(): p.stat().st_size for p in self._append_logs()}
