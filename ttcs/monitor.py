@@ -119,8 +119,8 @@ RULES: tuple[Rule, ...] = (
         source="flip rate of TTRL-Guard, arXiv 2605.19444; threshold measured here",
         why="three quarters of a step's questions changing their majority answer since their last vote: training "
         "moved the answers wholesale. On the tuning seeds it fired at the step where avg@k fell, before the "
-        "evaluation that showed it; the healthy runs' highest rate was 0.5 (TTRL-Guard's own 0.3 fires on all of "
-        "them)",
+        "evaluation that showed it; the highest rate of their runs that did not collapse was 0.5 (TTRL-Guard's 0.3 "
+        "fires on all of them)",
     ),
 )
 
