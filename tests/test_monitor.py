@@ -234,3 +234,15 @@ def test_health_lines_show_the_stop_the_alarms_and_the_choice_against_gold():
     assert "- flips: label_flip_rate 0.5 >= 0.3 for 2 solver row(s) since iter_02 step 1 (TTRL-Guard)" in text
     assert "kept 60.0, last (1) 60.0, best (1) 60.0" in text
     assert "| 1 | 0.70 | n/a |" in text
+
+
+def test_health_rules_from_the_command_line_change_or_switch_off_the_shipped_rule():
+    from ttcs.config import plain
+
+    off = compose_cfg("+health.rules.labels_moving=false")
+    validate_config(off)
+    assert configured_rules(plain(off.health)["rules"]) == ()
+    changed = compose_cfg("+health.rules.labels_moving.threshold=0.9", "+health.rules.labels_moving.window=2")
+    validate_config(changed)
+    (rule,) = configured_rules(plain(changed.health)["rules"])
+    assert (rule.name, rule.signal, rule.threshold, rule.window) == ("labels_moving", "label_flip_rate", 0.9, 2)
