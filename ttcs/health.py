@@ -3,10 +3,12 @@
 The Solver is rewarded by agreement with its own majority vote, so it can collapse onto a wrong
 consensus: every sample gives the same (wrong) answer, the vote is unanimous, the band drops
 every group and nothing is learnt, while the reward looks perfect. Gold answers cannot show
-this at test time; these signals can, from the votes alone. Such a collapse shows as the vote
-share rising to 1 with label flips going to 0 and distinct answers and entropy (TRL's, already
-in ``metrics.jsonl``) falling. For now the signals are logged only (``metrics.jsonl`` per
-Solver step, ``results.json``'s ``health`` per iteration): no alarm acts on them yet.
+this at test time; these signals look at the votes alone. They are logged (``metrics.jsonl`` per
+Solver step, ``results.json``'s ``health`` per iteration) and `ttcs.monitor` raises alarms from
+them. Measured against gold (docs/health.md): most labels flipping at once came at the step a
+fast collapse began; the locked consensus itself (vote share 1, no flips, one answer per group,
+entropy near 0) showed only after avg@k had fallen, and a slow drift to wrong answers moved no
+signal beyond its healthy range.
 
 Per generation of `ttcs.types.GroupVote` records (`generation_signals`, `flip_rate`):
 
