@@ -189,13 +189,13 @@ def test_warn_runs_to_the_end_and_keeps_an_iteration(tmp_path, tiny_model_dir):
     assert set(results["keep"]["scores"]) == {"0", "1"}
     # the flip rate each Solver row logged is the one recomputed from the votes and evaluation files; the first
     # generation's is known (the evaluation voted on every test question)
-    from ttcs.health import generation_flip_rates, labels_before
-    from ttcs.rewards.solver import votes_from_rows
+    from ttcs.health import generation_flip_rates
+    from ttcs.rewards.solver import phase_start_labels, votes_by_generation
     from ttcs.rundir import read_jsonl
 
     layout = RunDir(tmp_path)
-    previous = labels_before(votes_from_rows([]), read_jsonl(layout.eval_path(0)))
-    rates = generation_flip_rates(read_jsonl(layout.votes_path(1)), previous, get_verifier("math").equivalent)
+    generations = votes_by_generation(read_jsonl(layout.votes_path(1)))
+    rates = generation_flip_rates(generations, phase_start_labels(layout, 1), get_verifier("math").equivalent)
     logged = {m["generation"]: m["label_flip_rate"] for m in layout.metrics() if m["phase"] == "solver"}
     assert logged == pytest.approx(rates) and rates[1] is not None
     # what the health computations cost on this run's own data, against the run's time (ttcs-bench-health --cost)

@@ -139,25 +139,12 @@ def labels_before(votes: Sequence[GroupVote], evaluation: Sequence[Mapping]) -> 
 
 
 def generation_flip_rates(
-    rows: Sequence[Mapping], previous: Mapping[str, str | None], equivalent: Equivalent
+    generations: Mapping[int, Sequence[GroupVote]], previous: Mapping[str, str | None], equivalent: Equivalent
 ) -> dict[int, float | None]:
-    """The ``label_flip_rate`` of each generation of a votes file (rows with ``generation``, in order), as the
-    Solver's reward logs it (`FlipTracker` from `previous`): for checking a run's logged rates after the fact."""
+    """The ``label_flip_rate`` of each generation's votes (in order), as the Solver's reward logs it (`FlipTracker`
+    from `previous`): for checking a run's logged rates after the fact."""
     tracker = FlipTracker(equivalent, previous)
-    by_generation: dict[int, list[GroupVote]] = {}
-    for row in rows:
-        by_generation.setdefault(int(row["generation"]), []).append(
-            GroupVote(
-                row["problem_id"],
-                tuple(row["answers"]),
-                row["label"],
-                row["share"],
-                row["mean_reward"],
-                row["kept"],
-                row.get("cluster_count"),
-            )
-        )
-    return {g: tracker.update(votes) for g, votes in by_generation.items()}
+    return {g: tracker.update(votes) for g, votes in generations.items()}
 
 
 def iteration_health(

@@ -24,9 +24,9 @@ from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
-from ttcs.health import iteration_health, labels_before
+from ttcs.health import iteration_health
 from ttcs.metrics import MetricsCallback, updates_per_generation
-from ttcs.rewards.solver import get_majority_reward, vote_summary, votes_from_rows
+from ttcs.rewards.solver import get_majority_reward, phase_start_labels, vote_summary, votes_from_rows
 from ttcs.rundir import read_jsonl
 from ttcs.seeds import seed_for
 from ttcs.types import GroupVote, Problem
@@ -167,7 +167,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
         A summary for ``state.json``: pseudo_label_accuracy (None without gold answers),
         steps, seconds_per_step, kept_share, reward_mean, train_size, checkpoint, and ``health``: the label-free
         `ttcs.health.iteration_health` of the phase's votes (flip rate against the labels it started from,
-        `ttcs.health.labels_before`: the previous iteration's last votes and evaluation).
+        `ttcs.rewards.solver.phase_start_labels`: the previous iteration's last votes and evaluation).
     """
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -205,10 +205,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     if frontier is not None:
         args.shuffle_dataset = False  # the plan's order is the step order
     votes_path = ctx.rundir.votes_path(iteration)
-    previous_labels = labels_before(
-        votes_from_rows(read_jsonl(ctx.rundir.votes_path(iteration - 1))),
-        read_jsonl(ctx.rundir.eval_path(iteration - 1)),
-    )
+    previous_labels = phase_start_labels(ctx.rundir, iteration)
     reward = get_majority_reward(
         ctx.verifier,
         band=None if oracle else band,

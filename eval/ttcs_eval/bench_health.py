@@ -37,10 +37,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ttcs.health import generation_flip_rates, labels_before
+from ttcs.health import generation_flip_rates
 from ttcs.keep import choose_iteration
 from ttcs.monitor import Monitor, Rule, configured_rules
-from ttcs.rewards.solver import votes_from_rows
+from ttcs.rewards.solver import phase_start_labels, votes_by_generation
 from ttcs.rundir import RunLayout, read_jsonl
 from ttcs.verify import get_verifier
 
@@ -97,10 +97,10 @@ def flip_rates(layout: RunLayout, verifier) -> dict[tuple[int, int], float | Non
         path = layout.votes_path(t)
         if not path.is_file():
             break
-        previous = labels_before(
-            votes_from_rows(read_jsonl(layout.votes_path(t - 1))), read_jsonl(layout.eval_path(t - 1))
-        )
-        for generation, rate in generation_flip_rates(read_jsonl(path), previous, verifier.equivalent).items():
+        generations = votes_by_generation(read_jsonl(path))
+        for generation, rate in generation_flip_rates(
+            generations, phase_start_labels(layout, t), verifier.equivalent
+        ).items():
             rates[(t, generation)] = rate
     return rates
 
@@ -284,39 +284,29 @@ def health_cost(run_dir: Path, repeat: int = 3) -> dict:
         curriculum_diversity,
         generation_signals,
         iteration_health,
-        last_labels,
         synthesizer_health,
         synthesizer_signals,
     )
-    from ttcs.rewards.solver import votes_from_rows
 
     layout = RunLayout(run_dir)
     state = json.loads(layout.state_path.read_text())
     verifier = get_verifier(state.get("config", {}).get("data.verifier", "math"))
     iterations = sorted({int(k[5:7]) for k in state["phases"]})
-    votes = {t: votes_from_rows(read_jsonl(layout.votes_path(t))) for t in iterations}
-    steps = {t: sorted({r["generation"] for r in read_jsonl(layout.votes_path(t))}) for t in iterations}
-    generations = {
-        t: [
-            [v for v, r in zip(votes[t], read_jsonl(layout.votes_path(t)), strict=True) if r["generation"] == g]
-            for g in steps[t]
-        ]
-        for t in iterations
-    }
+    generations = {t: votes_by_generation(read_jsonl(layout.votes_path(t))) for t in iterations}
+    votes = {t: [v for batch in generations[t].values() for v in batch] for t in iterations}
+    previous = {t: phase_start_labels(layout, t) for t in iterations}
     curricula = {t: read_jsonl(layout.curriculum_path(t)) for t in iterations}
     rows = read_jsonl(layout.metrics_path)
     evals = {t: read_jsonl(layout.eval_path(t)) for t in iterations if layout.eval_path(t).is_file()}
 
     def one_pass() -> float:
         start = time.perf_counter()
-        previous: dict = {}
         for t in iterations:
-            flips = FlipTracker(verifier.equivalent, previous)
-            for batch in generations[t]:
+            flips = FlipTracker(verifier.equivalent, previous[t])
+            for batch in generations[t].values():
                 generation_signals(batch)
                 flips.update(batch)
-            iteration_health(votes[t], previous, verifier.equivalent)
-            previous = last_labels(votes[t]) or previous
+            iteration_health(votes[t], previous[t], verifier.equivalent)
             records = curricula[t]
             synth = {}
             for r in records:

@@ -46,8 +46,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ttcs import dist
 from ttcs.config import BAND_RULE, is_band
-from ttcs.health import FlipTracker, generation_signals
+from ttcs.health import FlipTracker, generation_signals, labels_before
 from ttcs.metrics import generation_of
+from ttcs.rundir import RunLayout, read_jsonl
 from ttcs.types import GroupVote, Vote
 from ttcs.verify import matches_gold
 from ttcs.voting import boxed_answer, majority_vote
@@ -233,6 +234,22 @@ def votes_from_rows(rows: Sequence[Mapping]) -> list[GroupVote]:
         )
         for r in rows
     ]
+
+
+def votes_by_generation(rows: Sequence[Mapping]) -> dict[int, list[GroupVote]]:
+    """The `GroupVote` of each `vote_row`, grouped by the generation that voted (in the rows' order)."""
+    grouped: dict[int, list[GroupVote]] = {}
+    for row, vote in zip(rows, votes_from_rows(rows), strict=True):
+        grouped.setdefault(int(row["generation"]), []).append(vote)
+    return grouped
+
+
+def phase_start_labels(layout: RunLayout, iteration: int) -> dict[str, str | None]:
+    """The labels the Solver phase of `iteration` starts its flip rate from (`ttcs.health.labels_before`): the
+    previous iteration's votes file and evaluation file."""
+    return labels_before(
+        votes_from_rows(read_jsonl(layout.votes_path(iteration - 1))), read_jsonl(layout.eval_path(iteration - 1))
+    )
 
 
 def get_majority_reward(
