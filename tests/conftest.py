@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -168,3 +169,26 @@ def fake_vllm_installed():
 def fake_vllm():
     with fake_vllm_installed() as vllm:
         yield vllm
+
+
+def accelerate_launch(processes: int) -> list[str]:
+    """The arguments after ``python`` that start `processes` CPU processes under ``accelerate launch``: --multi_gpu
+    picks the torchrun launcher, and with no GPU visible the processes run on CPU over gloo, on a free port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(port),
+    ]

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import accelerate_launch
 
 from ttcs.rundir import read_jsonl
 
@@ -47,12 +47,6 @@ def overrides(model_dir, method: str) -> list[str]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(
     run_dir: Path,
     args: list[str],
@@ -64,24 +58,8 @@ def launch(
     cli = [*program, *args, f"hydra.run.dir={run_dir}"]
     if processes == 1:
         cmd = [sys.executable, *cli]
-    else:  # --multi_gpu picks the torchrun launcher; with no GPU visible the processes run on CPU over gloo
-        cmd = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",
-            "--num_processes",
-            str(processes),
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(_free_port()),
-            *cli,
-        ]
+    else:
+        cmd = [sys.executable, *accelerate_launch(processes), *cli]
     env = {
         **(os.environ if env is None else env),
         "OMP_NUM_THREADS": "1",

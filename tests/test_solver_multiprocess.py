@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
-from conftest import REPO_ROOT, ParityVerifier
+from conftest import REPO_ROOT, ParityVerifier, accelerate_launch
 
 from ttcs.rewards.solver import majority_rewards
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_vote_sees_the_whole_group_across_two_processes(tmp_path):
     # --multi_gpu selects the torchrun launcher (two processes); with no GPU visible they run on CPU over gloo.
     cmd = [
         sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
+        *accelerate_launch(2),
         str(REPO_ROOT / "tests" / "solver_multiprocess_worker.py"),
         str(tmp_path),
     ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import build_tiny_model, build_tiny_tokenizer
+from conftest import accelerate_launch, build_tiny_model, build_tiny_tokenizer
 
 pytestmark = [
     pytest.mark.vllm,
@@ -217,33 +216,12 @@ def test_grpo_step_trains_on_the_engines_seeded_samples(engine, checkpoints, tmp
     assert [list(o.token_ids) for r in again for o in r.outputs] == drawn[0]["completion_ids"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_ttcs(run_dir: Path, model: Path, *overrides: str, processes: int = 1) -> dict:
     """`ttcs ... backend=vllm` in its own process (one engine per process, as a user runs it), or the same
     under `accelerate launch` on `processes` CPU processes (gloo)."""
-    launcher = [
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(processes),
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port()),
-    ]
     args = [
         sys.executable,
-        *(launcher if processes > 1 else []),
+        *(accelerate_launch(processes) if processes > 1 else []),
         "-m",
         "ttcs.cli",
         "train=debug",
