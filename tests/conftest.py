@@ -192,3 +192,19 @@ def accelerate_launch(processes: int) -> list[str]:
         "--main_process_port",
         str(port),
     ]
+
+
+def tiny_run(model_dir, method: str = "ttcs", backend: str = "hf") -> list[str]:
+    """The overrides of a tiny run: `method` on the tiny model in `model_dir` (``train=debug``), a 3-question set,
+    2 evaluation samples of 6 tokens, no progress bars."""
+    return [
+        f"method={method}",
+        "train=debug",
+        f"model.path={model_dir}",
+        "model.name=tiny",
+        "data.options.n=3",
+        "eval.k=2",
+        "eval.max_new_tokens=6",
+        f"backend={backend}",
+        "backend.progress=false",
+    ]

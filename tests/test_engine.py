@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import REPO_ROOT, fake_vllm_installed
+from conftest import REPO_ROOT, fake_vllm_installed, tiny_run
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
@@ -26,20 +26,9 @@ def compose_cfg(*items):
 
 
 def overrides(model_dir):
-    return [
-        "method=ttcs",
-        "train=debug",
-        f"model.path={model_dir}",
-        "model.name=tiny",
-        "data.options.n=3",
-        "eval.k=2",
-        "eval.max_new_tokens=6",
-        "backend=vllm",
-        "backend.progress=false",
-        # the tiny random model's text asks nothing: without the lenient format's problem check it parses, so
-        # the Solver scores it and the Synthesizer states claims (both checked below)
-        "recipe.problem_gate=false",
-    ]
+    # the tiny random model's text asks nothing: without the lenient format's problem check it parses, so the Solver
+    # scores it and the Synthesizer states claims (both checked below)
+    return [*tiny_run(model_dir, backend="vllm"), "recipe.problem_gate=false"]
 
 
 def checksum(ckpt) -> float:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tiny_run
 from hydra import compose, initialize_config_dir
 from kill_after import KILL_AFTER_ENV
 from test_loop import unnamed_files
@@ -53,18 +53,7 @@ TIMES = {"time", "seconds", "reward_seconds", "train_seconds", "seconds_per_step
 
 
 def overrides(model_dir):
-    return [
-        "method=ttcs",
-        "train=debug",
-        f"model.path={model_dir}",
-        "model.name=tiny",
-        "data.options.n=3",
-        "eval.k=2",
-        "eval.max_new_tokens=6",
-        "backend=hf",
-        "backend.progress=false",
-        "report.enabled=false",
-    ]
+    return [*tiny_run(model_dir), "report.enabled=false"]
 
 
 def ttcs_cli(run_dir, model_dir, kill=None):

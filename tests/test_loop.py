@@ -12,7 +12,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tiny_run
 from hydra import compose, initialize_config_dir
 
 from ttcs.health import CURRICULUM_SIGNALS, SYNTHESIZER_SIGNALS, UNPAID_REASONS
@@ -20,20 +20,6 @@ from ttcs.loop import run
 from ttcs.rundir import LAYOUT, ConfigMismatchError, RunDir, RunLayout, read_jsonl
 
 PHASES = ["iter_00/eval", "iter_01/synthesizer", "iter_01/curriculum", "iter_01/solver", "iter_01/eval"]
-
-
-def overrides(model_dir, method="ttcs"):
-    return [
-        f"method={method}",
-        "train=debug",
-        f"model.path={model_dir}",
-        "model.name=tiny",
-        "data.options.n=3",
-        "eval.k=2",
-        "eval.max_new_tokens=6",
-        "backend=hf",
-        "backend.progress=false",
-    ]
 
 
 def compose_cfg(*items):
@@ -49,7 +35,7 @@ def mtimes(run_dir):
 def finished_run(tmp_path_factory, tiny_model_dir):
     torch.set_num_threads(1)
     run_dir = tmp_path_factory.mktemp("ttcs-run")
-    results = run(compose_cfg(*overrides(tiny_model_dir)), run_dir)
+    results = run(compose_cfg(*tiny_run(tiny_model_dir)), run_dir)
     return run_dir, results
 
 
@@ -140,7 +126,7 @@ def test_resume_from_each_phase_boundary(finished_run, tmp_path, tiny_model_dir,
     }
     lines_before = len(read_jsonl(run_dir / "curriculum" / "iter_01.jsonl"))
     caplog.set_level("INFO")
-    again = run(compose_cfg(*overrides(tiny_model_dir)), run_dir)
+    again = run(compose_cfg(*tiny_run(tiny_model_dir)), run_dir)
     assert list(RunDir(run_dir).state["phases"]) == PHASES
     for key in PHASES[:boundary]:
         assert f"resume: {key} already finished" in caplog.text
@@ -152,12 +138,12 @@ def test_resume_from_each_phase_boundary(finished_run, tmp_path, tiny_model_dir,
 def test_changed_config_is_refused(finished_run, tiny_model_dir):
     run_dir, _ = finished_run
     with pytest.raises(ConfigMismatchError, match="eval.k"):
-        run(compose_cfg(*overrides(tiny_model_dir), "eval.k=3"), run_dir)
+        run(compose_cfg(*tiny_run(tiny_model_dir), "eval.k=3"), run_dir)
 
 
 def test_sigkill_mid_run_then_rerun_finishes_without_redoing(tmp_path, tiny_model_dir):
     run_dir = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "ttcs.cli", *overrides(tiny_model_dir), f"hydra.run.dir={run_dir}"]
+    cmd = [sys.executable, "-m", "ttcs.cli", *tiny_run(tiny_model_dir), f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -205,7 +191,7 @@ def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_
         "train.curriculum.total=4",
         "train.curriculum.max_new_tokens=8",
     ]
-    cfg = compose_cfg(*[o for o in overrides(tiny_model_dir) if not o.startswith("train=")], "train=gpu", *sizes)
+    cfg = compose_cfg(*[o for o in tiny_run(tiny_model_dir) if not o.startswith("train=")], "train=gpu", *sizes)
     assert cfg.recipe.name == "paper" and cfg.train.curriculum.dedupe == "exact"
     assert cfg.train.solver.dynamic_sampling.enabled and cfg.train.synthesizer.prefill == "[Design]\n"
     run(cfg, tmp_path)
@@ -223,7 +209,7 @@ def test_the_paper_setting_runs_end_to_end_on_a_tiny_model(tmp_path, tiny_model_
 def test_several_updates_per_generation_log_one_complete_row_per_optimizer_step(tmp_path, tiny_model_dir):
     updates = 2  # the paper's setting has 2 (Solver) and 4 (Synthesizer) optimizer updates per generation
     cfg = compose_cfg(
-        *overrides(tiny_model_dir),
+        *tiny_run(tiny_model_dir),
         f"train.solver.updates_per_step={updates}",
         f"train.synthesizer.updates_per_step={updates}",
     )

@@ -9,7 +9,8 @@ import logging
 
 import pytest
 import torch
-from test_loop import compose_cfg, overrides
+from conftest import tiny_run
+from test_loop import compose_cfg
 from ttcs_eval.bench_health import health_cost
 
 from ttcs.config import ConfigError, validate_config
@@ -159,7 +160,7 @@ def test_on_alarm_stop_ends_after_the_phase_stops_again_on_rerun_and_warn_goes_o
     tmp_path, tiny_model_dir, always_alarm, caplog
 ):
     torch.set_num_threads(1)
-    base = overrides(tiny_model_dir, method="ttrl")
+    base = tiny_run(tiny_model_dir, method="ttrl")
     caplog.set_level(logging.WARNING)
     results = run(compose_cfg(*base, "health.on_alarm=stop"), tmp_path)
     assert list(RunDir(tmp_path).state["phases"]) == ["iter_00/eval", "iter_01/solver"]
@@ -184,7 +185,7 @@ def test_on_alarm_stop_ends_after_the_phase_stops_again_on_rerun_and_warn_goes_o
 
 def test_warn_runs_to_the_end_and_keeps_an_iteration(tmp_path, tiny_model_dir):
     torch.set_num_threads(1)
-    results = run(compose_cfg(*overrides(tiny_model_dir, method="ttrl")), tmp_path)
+    results = run(compose_cfg(*tiny_run(tiny_model_dir, method="ttrl")), tmp_path)
     assert "stopped" not in results and results["keep"]["criterion"] == "consensus"
     assert set(results["keep"]["scores"]) == {"0", "1"}
     # the flip rate each Solver row logged is the one recomputed from the votes and evaluation files; the first
