@@ -15,7 +15,7 @@ from ttcs import data as data_module
 from ttcs.data import DataError, Problem, last_boxed, load_data_config, load_problems
 
 CONF_DATA = Path(__file__).resolve().parents[1] / "conf" / "data"
-REQUIRED_KEYS = {"name", "source", "path", "split", "limit", "verifier", "prompt", "options"}
+REQUIRED_KEYS = {"name", "source", "path", "split", "limit", "verifier", "prompt", "options", "numeric_answer"}
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

@@ -115,7 +115,7 @@ def test_trl_colocated_engine_is_refused_at_start():
     with pytest.raises(ValueError, match="ttcs's engine"):
         check_generation_plan(
             compose_cfg(
-                "train=gpu", "backend=vllm", "train.synthesizer.use_vllm=true", "+train.synthesizer.vllm_mode=server"
+                "train=gpu", "backend=vllm", "train.synthesizer.use_vllm=true", "train.synthesizer.vllm_mode=server"
             )
         )
     check_generation_plan(compose_cfg("train=gpu", "backend=vllm"))

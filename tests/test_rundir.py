@@ -18,6 +18,10 @@ def test_phases_persist(tmp_path):
 
 def test_config_mismatch_refused(tmp_path):
     RunDir(tmp_path).check_config({"seed": 0, "eval.k": 4})
+    RunDir(tmp_path).check_config({"seed": 0, "eval.k": 8})  # no phase finished: a failed start locks nothing
+    rundir = RunDir(tmp_path)
+    rundir.check_config({"seed": 0, "eval.k": 4})
+    rundir.mark_done("iter_00/eval", {"done": True})
     RunDir(tmp_path).check_config({"seed": 0, "eval.k": 4})
     with pytest.raises(ConfigMismatchError, match="eval.k: 4 -> 8"):
         RunDir(tmp_path).check_config({"seed": 0, "eval.k": 8})
@@ -128,7 +132,9 @@ def test_the_test_kill_hook_counts_the_writers_writes_within_the_phase(tmp_path,
 
 def test_a_resume_safe_group_in_the_saved_fingerprint_is_not_compared(tmp_path):
     # a run started when `health` was still part of the fingerprint resumes once it is resume-safe
-    RunDir(tmp_path).check_config({"seed": 0, "health.on_alarm": "warn"})
+    rundir = RunDir(tmp_path)
+    rundir.check_config({"seed": 0, "health.on_alarm": "warn"})
+    rundir.mark_done("iter_00/eval", {"done": True})
     RunDir(tmp_path).check_config({"seed": 0}, ("health",))
     with pytest.raises(ConfigMismatchError):
         RunDir(tmp_path).check_config({"seed": 0})

@@ -206,7 +206,7 @@ def test_a_refused_config_stops_both_processes_at_once(tmp_path, tiny_model_dir)
     assert out.returncode != 0
     assert time.time() - t0 < 120, "a process waited for the other"
     refusal = (
-        "ttcs: invalid config: train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x "
+        "ttcs: train.solver.micro_batch=4: the mini-batch of 12 completions (batch_questions x "
         "group_size / updates_per_step) does not split into micro-batches on 2 processes"
     )
     assert out.stderr.count(refusal) >= 1, out.stderr[-3000:]

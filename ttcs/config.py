@@ -1,15 +1,14 @@
 """The config: where the Hydra config tree lives, and one check of a composed config before anything loads.
 
-`CONFIG_DIR` (found by `ttcs.prompts`, whose templates live in it) is the ``conf/`` tree: the repository's ``conf/`` in a source checkout
-(``pip install -e .``; ``ttcs/conf`` is a link to it), the copy shipped inside the
-package (``ttcs/conf/``) in an installed wheel. `validate_config(cfg)` refuses impossible values (a band out of order,
-a group of one sample, a batch that does not split into micro-batches, a local model
-path that does not exist, ...) with a `ConfigError` of one line that names the key, the
-value and what is allowed; `ttcs.loop.run` calls it first, so a bad command line fails
-in a second instead of after the model has loaded.
+`CONFIG_DIR` (found by `ttcs.prompts`, whose templates live in it) is the ``conf/`` tree: the repository's
+``conf/`` in a source checkout (``pip install -e .``; ``ttcs/conf`` is a link to it), the copy shipped inside the
+package (``ttcs/conf/``) in an installed wheel. Its YAML files are presets over the typed schema (`ttcs.schema`),
+where every key is declared once with its type, default, meaning and rule.
 
-The rules form one table per config group (`SCHEMA`, laid out like ``conf/``): one rule per key,
-beside the key's name. ``conf/train/gpu.yaml`` describes what each training key does.
+`check_config(cfg)` refuses a key the schema does not declare (``+train.solver.setps=3`` included) and an
+impossible value (a band out of order, a group of one sample, a batch that does not split into micro-batches, a
+local model path that does not exist, ...) with a `ConfigError` of one line that names the key, the value and what
+is allowed; `typed(cfg)` then turns the composed node into the `ttcs.schema.Config` the run receives.
 
 Example:
     >>> from omegaconf import OmegaConf
@@ -18,558 +17,148 @@ Example:
     ... except ConfigError as err:
     ...     print(err)
     eval.k=0: must be an integer >= 1
+    >>> try:
+    ...     validate_config(OmegaConf.create({"eval": {"kk": 4}}))
+    ... except ConfigError as err:
+    ...     print(err)
+    eval.kk=4: no such key (did you mean eval.k?); eval has: k, temperature, top_p, max_new_tokens, greedy, score
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import dataclasses
+import difflib
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ttcs.errors import ConfigError as ConfigError
 from ttcs.prompts import CONFIG_DIR as CONFIG_DIR  # the config tree's home; it is also the prompts'
-from ttcs.prompts import builtin_templates, template_path
-from ttcs.threads import RULE as THREADS_RULE
-from ttcs.threads import is_valid_setting
-from ttcs.verify import available_verifiers
+from ttcs.schema import Config, nested, schema_fields
+from ttcs.schema.rules import BAND_RULE as BAND_RULE
+from ttcs.schema.rules import DTYPE_NAMES as DTYPE_NAMES
+from ttcs.schema.rules import KNOWN_PHASES as KNOWN_PHASES
+from ttcs.schema.rules import is_band as is_band
+from ttcs.schema.rules import launched_processes as launched_processes
+from ttcs.schema.rules import micro_batch_split as micro_batch_split
+from ttcs.schema.rules import shown as shown
+from ttcs.schema.rules import split_hint as split_hint
 
-# The phases a method may list, in the only order the loop runs them.
-KNOWN_PHASES = ("synthesizer", "curriculum", "solver")
-# Names accepted by ttcs.models.resolve_dtype (kept here so that validation imports no torch).
-DTYPE_NAMES = ("float32", "fp32", "bfloat16", "bf16", "float16", "fp16", "auto")
-# A Hugging Face hub id: "name" or "org/name" (a path with more parts is a local path).
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _MISSING = object()
-
-
-class ConfigError(ValueError):
-    """An impossible config value, in one line: ``key=value: what is allowed``."""
+# Top-level keys of a composed config that are not the run's: Hydra's own node.
+_NOT_SCHEMA = ("hydra",)
 
 
 def validate_config(cfg: DictConfig) -> None:
-    """Check every key the run reads against `SCHEMA`; raise `ConfigError` on the first impossible value.
+    """Refuse the first key `cfg` holds that the schema does not declare, then the first value its key's rule
+    does not allow; each with a `ConfigError` of one line.
 
     Only the groups present are checked, so a partial config (a test's) can be validated.
     """
-    _check_table(cfg, "", SCHEMA)
+    check_unknown_keys(cfg, Config)
+    check_rules(cfg, Config)
 
 
-def _check_table(cfg, node: str, table: Mapping) -> None:
-    """Apply each rule of `table` to its key under `node`; a nested table checks a sub-node, when present."""
-    for name, rule in table.items():
-        key = f"{node}.{name}" if node else name
-        if not isinstance(rule, Mapping):
-            rule(cfg, key)
-        elif OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING:
-            _check_table(cfg, key, rule)
+def check_unknown_keys(node: Any, schema: type, prefix: str = "") -> None:
+    """Refuse a key under `node` that `schema` does not declare, naming the keys it does (and the nearest)."""
+    declared = {f.name: kind for f, kind in schema_fields(schema)}
+    for name in node:
+        name = str(name)
+        path = f"{prefix}{name}"
+        if not prefix and name in _NOT_SCHEMA:
+            continue
+        if name not in declared:
+            value = OmegaConf.select(node, name, default=None, throw_on_resolution_failure=False)
+            shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            raise ConfigError(unknown_key(path, shown))
+        sub = nested(declared[name])
+        child = node._get_node(name) if isinstance(node, DictConfig) else None
+        if sub is not None and isinstance(child, DictConfig) and not child._is_none():
+            check_unknown_keys(child, sub, path + ".")
 
 
-# ----------------------------------------------------------------------------- reading and refusing
+def unknown_key(path: str, value: Any) -> str:
+    """The line that refuses the undeclared key `path`: the nearest declared name, and every name beside it."""
+    parent, _, name = path.rpartition(".")
+    schema: type = Config
+    walked: list[str] = []
+    for part in parent.split(".") if parent else []:
+        walked.append(part)
+        sub = nested({f.name: kind for f, kind in schema_fields(schema)}.get(part))
+        if sub is None:  # a mapping of free entries (train.solver.grpo, health.rules): Hydra's + adds one
+            mapping = ".".join(walked)
+            return (
+                f"{path}={shown(value)}: {mapping} has no such entry; add one with a leading +: +{path}={shown(value)}"
+            )
+        schema = sub
+    declared = [f.name for f in dataclasses.fields(schema)]
+    near = difflib.get_close_matches(name, declared, n=1)
+    hint = f" (did you mean {parent + '.' if parent else ''}{near[0]}?)" if near else ""
+    return f"{path}={shown(value)}: no such key{hint}; {parent or 'the config'} has: {', '.join(declared)}"
+
+
+def check_rules(cfg: DictConfig, schema: type, prefix: str = "") -> None:
+    """Apply each declared key's rule to its value, where the key is present; a group whose rule says it is not
+    read (`ttcs.schema.rules.Enabled`) is not checked."""
+    for f, kind in schema_fields(schema):
+        path = f"{prefix}{f.name}"
+        if OmegaConf.select(cfg, path, default=_MISSING) is _MISSING:
+            continue
+        rule = f.metadata.get("rule")
+        sub = nested(kind)
+        if sub is None:
+            # an interpolation (method.synthesizer_template: ${train.synthesizer.template}) is checked at its source,
+            # so the line names the key the user set
+            if rule is not None and not _interpolated(cfg, path):
+                rule(cfg, path)
+        elif rule is None or rule(cfg, path):
+            check_rules(cfg, sub, path + ".")
+
+
+def _interpolated(cfg: DictConfig, path: str) -> bool:
+    parent, _, name = path.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    return isinstance(node, DictConfig) and OmegaConf.is_interpolation(node, name)
+
+
+def typed(cfg: DictConfig | Config) -> Config:
+    """The run's config as the schema's dataclasses (interpolations resolved), from a composed node; a node
+    composed without the schema (a test's) is merged over it first."""
+    if isinstance(cfg, Config):
+        return cfg
+    node: Any = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k not in _NOT_SCHEMA]) if "hydra" in cfg else cfg
+    if OmegaConf.get_type(node) is not Config:
+        node = OmegaConf.merge(OmegaConf.structured(Config), node)
+    result = OmegaConf.to_object(node)
+    assert isinstance(result, Config)
+    return result
 
 
 def plain(node: Any) -> dict[str, Any]:
-    """A config node as a plain dict, interpolations resolved (what TRL's and PEFT's configs are built from)."""
+    """A config node (an OmegaConf node or a schema dataclass) as a plain dict, interpolations resolved."""
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return dataclasses.asdict(node)
     value = OmegaConf.to_container(node, resolve=True)
     if not isinstance(value, dict):
         raise ConfigError(f"expected a mapping, got {type(value).__name__}: {value!r}")
     return value  # type: ignore[return-value]  # a DictConfig's keys are strings
 
 
-def _fail(key: str, value: Any, rule: str):
-    shown = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-    raise ConfigError(f"{key}={shown}: {rule}")
-
-
-def _value(cfg, key: str) -> Any:
-    value = OmegaConf.select(cfg, key, default=_MISSING)
-    if value is _MISSING:
-        raise ConfigError(f"{key} is missing: the run reads it")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _sibling(key: str, name: str) -> str:
-    """The key `name` beside `key` (``train.solver.band``, ``steps`` -> ``train.solver.steps``)."""
-    return key.rsplit(".", 1)[0] + "." + name
-
-
-# ----------------------------------------------------------------------------- rules: what one key may hold
-# A rule is a callable (cfg, key) that raises ConfigError; those with parameters are small dataclasses.
-
-
-@dataclass(frozen=True)
-class Integer:
-    """An integer >= `low` (or null, when `nullable`)."""
-
-    low: int
-    nullable: bool = False
-
-    def __call__(self, cfg, key: str) -> None:
-        value = _value(cfg, key)
-        if self.nullable and value is None:
-            return
-        if not (isinstance(value, int) and not isinstance(value, bool)) or value < self.low:
-            _fail(key, value, f"must be an integer >= {self.low}" + (" or null" if self.nullable else ""))
-
-
-@dataclass(frozen=True)
-class Number:
-    """A number in the interval [low, high] (open ends as flagged; high None = unbounded)."""
-
-    low: float
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def __call__(self, cfg, key: str) -> None:
-        value = _value(cfg, key)
-        ok = _is_number(value) and (value > self.low if self.low_open else value >= self.low)
-        if self.high is not None:
-            ok = ok and (value < self.high if self.high_open else value <= self.high)
-        if ok:
-            return
-        if self.high is None:
-            _fail(key, value, f"must be a number {'>' if self.low_open else '>='} {self.low}")
-        _fail(
-            key,
-            value,
-            f"must be a number in {'(' if self.low_open else '['}{self.low}, {self.high}"
-            f"{')' if self.high_open else ']'}",
-        )
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """One of `options`: a tuple, or a function that returns them (for names defined in modules that import
-    this one)."""
-
-    options: Sequence[Any] | Callable[[], Sequence[Any]]
-
-    def __call__(self, cfg, key: str) -> None:
-        value = _value(cfg, key)
-        options = self.options() if callable(self.options) else self.options
-        if not any(value == o and isinstance(value, bool) == isinstance(o, bool) for o in options):  # True is not 1
-            _fail(
-                key,
-                value,
-                "must be one of " + ", ".join(str(o).lower() if isinstance(o, bool) else str(o) for o in options),
-            )
-
-
-def flag(cfg, key: str) -> None:
-    """true or false."""
-    value = _value(cfg, key)
-    if not isinstance(value, bool):
-        _fail(key, value, "must be true or false")
-
-
-def text(cfg, key: str) -> None:
-    """A non-empty text, or null (an absent key reads as null)."""
-    value = OmegaConf.select(cfg, key, default=None)
-    if value is not None and (not isinstance(value, str) or not value):
-        _fail(key, value, "must be a non-empty text or null")
-
-
-def prefill(cfg, key: str) -> None:
-    """A text that starts a reply: a string, "" (or null) for none."""
-    value = OmegaConf.select(cfg, key, default=None)
-    if value is not None and not isinstance(value, str):
-        _fail(key, value, 'must be a text ("" for none)')
-
-
-BAND_RULE = "must be [low, high] with 0 <= low < high <= 1, or null"
-
-
-def is_band(pair: Sequence[Any]) -> bool:
-    """Whether ``pair`` is a band [low, high] of a group's mean reward: two numbers, 0 <= low < high <= 1.
-
-    low < high: a band holds the groups between its ends (the paper's [0.25, 0.75]); a point is no band.
-    `band` checks the config's, `ttcs.rewards.solver.get_majority_reward` the one it is given.
+def as_schema(schema: type, node: Any) -> Any:
+    """`node` as the schema dataclass `schema`: itself when it is one, else a mapping (an OmegaConf node or a dict,
+    a test's or a library caller's) merged over the schema's defaults, refused with a `ConfigError` when it holds a
+    key the schema does not declare or a value of the wrong type.
 
     Example:
-        >>> is_band([0.25, 0.75]), is_band([0.5, 0.5]), is_band([0, 1.5])
-        (True, False, False)
+        >>> from ttcs.schema.train import SolverConfig
+        >>> as_schema(SolverConfig, {"steps": 2}).steps, as_schema(SolverConfig, {"steps": 2}).group_size
+        (2, 8)
     """
-    return len(pair) == 2 and all(map(_is_number, pair)) and 0 <= pair[0] < pair[1] <= 1
+    if isinstance(node, schema):
+        return node
+    from omegaconf.errors import OmegaConfBaseException
 
-
-def band(cfg, key: str) -> None:
-    """The closed band [low, high] of a group's mean reward (`is_band`), or null (no filter)."""
-    value = _value(cfg, key)
-    if value is None:
-        return
-    pair = list(value) if OmegaConf.is_list(value) else None
-    if not (pair and is_band(pair)):
-        _fail(key, value, BAND_RULE)
-
-
-def template(cfg, key: str) -> None:
-    """A Synthesizer prompt: a text file, or a built-in template's name."""
-    value = _value(cfg, key)
-    if not isinstance(value, str) or template_path(value) is None:
-        _fail(key, value, f"must be a text file or a built-in template ({', '.join(builtin_templates())})")
-
-
-def threads(cfg, key: str) -> None:
-    """torch's CPU threads: auto or a count (`ttcs.threads`)."""
-    value = _value(cfg, key)
-    if not is_valid_setting(value):
-        _fail(key, value, f"{THREADS_RULE} (torch's CPU threads)")
-
-
-def health_rules(cfg, key: str) -> None:
-    """Changes to the health monitor's rules (`ttcs.monitor.configured_rules`): a mapping, or null for none."""
-    value = OmegaConf.select(cfg, key, default=None)
-    if value is None:
-        return
-    from ttcs.monitor import configured_rules  # the monitor's rules know their own names
-
-    changes = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-    if not isinstance(changes, dict):
-        _fail(key, value, "must map rule names to {threshold: x, window: n} or false")
-        return
     try:
-        configured_rules(changes)
-    except (ValueError, TypeError, AttributeError) as err:
-        _fail(key, value, str(err))
-
-
-def model_path(cfg, key: str) -> None:
-    """A hub id, an existing local model directory or .gguf file, or embedded:<name>."""
-    path = _value(cfg, key)
-    if not isinstance(path, str) or not path:
-        _fail(key, path, "must be a hub id, a local model directory, a .gguf file or embedded:<name>")
-    if path.startswith("embedded:"):
-        return
-    if not Path(path).expanduser().exists() and not _HUB_ID.match(path):
-        _fail(key, path, "no such local file or directory (and not a hub id like org/name)")
-    if path.endswith(".gguf") and not Path(path).expanduser().is_file():
-        _fail(key, path, "no such .gguf file")
-
-
-def dtype(cfg, key: str) -> None:
-    """A weights dtype name `ttcs.models.resolve_dtype` reads, or null."""
-    value = _value(cfg, key)
-    if value is not None and str(value).lower() not in DTYPE_NAMES:
-        _fail(key, value, "must be one of " + ", ".join(DTYPE_NAMES))
-
-
-def data_file(cfg, key: str) -> None:
-    """An existing local data file, or null (data.source is read instead)."""
-    path = _value(cfg, key)
-    if path is not None and not Path(str(path)).expanduser().is_file():
-        _fail(key, path, "no such file (a local .parquet, .jsonl or .json file, or null to use data.source)")
-
-
-def verifier(cfg, key: str) -> None:
-    """An installed verifier's name (unchecked when none is registered: ttcs is not installed, and
-    `get_verifier` explains that at run time)."""
-    known = available_verifiers()
-    if known:
-        OneOf(known)(cfg, key)
-
-
-def phases(cfg, key: str) -> None:
-    """Some of `KNOWN_PHASES`, each once, in the loop's order."""
-    value = _value(cfg, key)
-    listed = list(value) if OmegaConf.is_list(value) else None
-    if listed is None or listed != [p for p in KNOWN_PHASES if p in listed]:
-        _fail(key, value, f"must list some of {', '.join(KNOWN_PHASES)}, each once, in that order")
-
-
-def iterations(cfg, key: str) -> None:
-    """Training iterations: at least 1 for a method with phases; an evaluation-only method never reads them."""
-    if OmegaConf.select(cfg, "method.phases", default=None):
-        Integer(1)(cfg, key)
-
-
-def _step_completions(cfg, key: str) -> int:
-    """The completions of one optimizer step of the role that holds `key`: batch_questions x group_size."""
-    return _value(cfg, _sibling(key, "batch_questions")) * _value(cfg, _sibling(key, "group_size"))
-
-
-def updates_per_step(cfg, key: str) -> None:
-    """An integer >= 1 that cuts the step's batch_questions x group_size completions into equal mini-batches."""
-    Integer(1)(cfg, key)
-    updates = _value(cfg, key)
-    completions = _step_completions(cfg, key)
-    if completions % updates:
-        _fail(
-            key,
-            updates,
-            f"must divide batch_questions x group_size = {completions} completions into equal mini-batches",
-        )
-
-
-def micro_batch(cfg, key: str) -> None:
-    """An integer >= 1 that splits a mini-batch into equal micro-batches on every launched process."""
-    Integer(1)(cfg, key)
-    micro = _value(cfg, key)
-    completions = _step_completions(cfg, key)
-    mini, processes = completions // _value(cfg, _sibling(key, "updates_per_step")), launched_processes()
-    if micro_batch_split(mini, micro, processes):
-        return
-    if processes == 1:
-        _fail(
-            key,
-            micro,
-            f"must divide the mini-batch of {mini} completions (batch_questions x group_size / updates_per_step)",
-        )
-    _fail(
-        key,
-        micro,
-        f"the mini-batch of {mini} completions (batch_questions x group_size / "
-        f"updates_per_step) does not split into micro-batches on {processes} processes; " + split_hint(mini, processes),
-    )
-
-
-# ----------------------------------------------------------------------------- conditions
-
-
-@dataclass(frozen=True)
-class IfSet:
-    """`rule`, when the key is present and not null."""
-
-    rule: Callable
-
-    def __call__(self, cfg, key: str) -> None:
-        if OmegaConf.select(cfg, key, default=None) is not None:
-            self.rule(cfg, key)
-
-
-@dataclass(frozen=True)
-class IfPresent:
-    """`rule`, when the key is present (null included)."""
-
-    rule: Callable
-
-    def __call__(self, cfg, key: str) -> None:
-        if OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING:
-            self.rule(cfg, key)
-
-
-@dataclass(frozen=True)
-class When:
-    """`rule` (a rule, or the table of a sub-node), only when the key `switch` beside the key is set: the run
-    reads the key only then (``lora`` when ``lora.enabled``, ``claim_max_new_tokens`` when ``claim_prefill``)."""
-
-    switch: str
-    rule: Callable | Mapping
-
-    def __call__(self, cfg, key: str) -> None:
-        if not OmegaConf.select(cfg, _sibling(key, self.switch)):
-            return
-        if isinstance(self.rule, Mapping):
-            _check_table(cfg, key, self.rule)
-        else:
-            self.rule(cfg, key)
-
-
-@dataclass(frozen=True)
-class ForPhases:
-    """`rule`, only for a method that lists one of `phases` (the others never read the key)."""
-
-    phases: tuple[str, ...]
-    rule: Callable
-
-    def __call__(self, cfg, key: str) -> None:
-        listed = _value(cfg, _sibling(key, "phases"))
-        if any(p in listed for p in self.phases):
-            self.rule(cfg, key)
-
-
-@dataclass(frozen=True)
-class ForRecipe:
-    """`rule`, only for a recipe (``recipe.name``) listed in `recipes` (the others never read the key)."""
-
-    recipes: tuple[str, ...]
-    rule: Callable
-
-    def __call__(self, cfg, key: str) -> None:
-        if _value(cfg, _sibling(key, "name")) in self.recipes:
-            self.rule(cfg, key)
-
-
-def _imported(module: str, name: str) -> Callable[[], Sequence[Any]]:
-    """A module's list of names, imported when a check runs: a partial config should import no more than its
-    checks need."""
-    return lambda: getattr(importlib.import_module(module), name)
-
-
-# ----------------------------------------------------------------------------- the schema: one rule per key
-
-# A role's GRPO keys (train.solver and train.synthesizer alike); the batch split comes last, after the sizes it
-# divides.
-_GRPO = {
-    "steps": Integer(1),
-    "batch_questions": Integer(1),
-    "max_completion_length": Integer(1),
-    "group_size": Integer(2),  # a group of one sample has no advantage to learn from
-    "temperature": Number(0, low_open=True),  # TRL divides the logits by it
-    "top_p": Number(0, 1, low_open=True),
-    "learning_rate": Number(0),
-    "weight_decay": Number(0),
-    "max_grad_norm": Number(0, low_open=True),
-    "epsilon": Number(0, low_open=True),
-    "beta": Number(0),
-    "scale_rewards": OneOf(("group", "batch", "none", True, False)),
-    "updates_per_step": updates_per_step,
-    "micro_batch": micro_batch,
-    "lora": When(
-        "lora.enabled",
-        {
-            "r": Integer(1),
-            "alpha": Number(0, low_open=True),
-            "dropout": Number(0, 1, high_open=True),
-        },
-    ),
-}
-
-_SOLVER = {
-    **_GRPO,
-    "band": band,
-    "dynamic_sampling": When(
-        "dynamic_sampling.enabled",
-        {
-            "oversample": Number(1),
-            "max_draws": Integer(1),
-        },
-    ),
-}
-
-_SYNTHESIZER = {
-    **_GRPO,
-    "solver_samples": Integer(2),  # the self-consistency of one sample is always 1
-    "solver_max_new_tokens": Integer(1),
-    "solver_temperature": Number(0, low_open=True),  # greedy answers always agree
-    "solver_top_p": Number(0, 1, low_open=True),
-    "solver_top_k": Integer(0),
-    "template": template,
-}
-
-_CURRICULUM = {
-    "variants_per_question": Integer(1),
-    "total": Integer(1, nullable=True),
-    "temperature": Number(0),
-    "top_p": Number(0, 1, low_open=True),
-    "top_k": Integer(0),
-    "max_new_tokens": Integer(1),
-    "dedupe": OneOf(_imported("ttcs.curriculum", "DEDUPE_MODES")),
-    "near_threshold": Number(0, 1, low_open=True),
-    "max_size": Integer(1, nullable=True),
-}
-
-# Keys a method with a Synthesizer or curriculum phase reads.
-_WITH_VARIANTS = ("synthesizer", "curriculum")
-# The recipes that read the small-model keys (`ttcs.recipes.small_model`).
-_SMALL_MODEL = ("small_model",)
-
-SCHEMA = {
-    "threads": IfPresent(threads),
-    "health": {"on_alarm": OneOf(_imported("ttcs.monitor", "ON_ALARM")), "rules": health_rules},
-    "model": {
-        "path": model_path,
-        "dtype": dtype,
-        "chat_template": OneOf(("auto", True, False)),
-    },
-    "data": {
-        "path": data_file,
-        "limit": Integer(1, nullable=True),
-        "prompt": OneOf(_imported("ttcs.prompts", "INSTRUCTIONS")),
-        "verifier": verifier,
-    },
-    "backend": {
-        "name": OneOf(("auto", "hf", "vllm")),
-        "batch_size": Integer(1),
-        "gpu_memory_utilization": Number(0, 1, low_open=True),
-        "tensor_parallel_size": OneOf((1,)),  # one engine per process: more GPUs with `accelerate launch`
-        "sleep_level": OneOf((1, 2)),
-        "dtype": OneOf(("auto", "float32", "bfloat16", "float16")),
-        "max_model_len": Integer(1, nullable=True),
-    },
-    "eval": {
-        "k": Integer(1),
-        "temperature": Number(0),  # 0 = greedy samples
-        "top_p": Number(0, 1, low_open=True),
-        "max_new_tokens": Integer(1),
-        "greedy": flag,
-        "score": IfSet(OneOf(("avg_at_k", "greedy"))),
-    },
-    "recipe": {
-        "name": OneOf(_imported("ttcs.recipes", "RECIPE_NAMES")),
-        "answer_policy": ForRecipe(_SMALL_MODEL, OneOf(_imported("ttcs.recipes.small_model", "ANSWER_POLICIES"))),
-        "solver_prefill": ForRecipe(_SMALL_MODEL, prefill),
-        "lenient_format": ForRecipe(_SMALL_MODEL, flag),
-        "problem_gate": ForRecipe(_SMALL_MODEL, flag),
-        "claim_prefill": ForRecipe(_SMALL_MODEL, text),
-        "claim_max_new_tokens": ForRecipe(_SMALL_MODEL, When("claim_prefill", Integer(1))),
-        "claim_check": ForRecipe(_SMALL_MODEL, OneOf(_imported("ttcs.recipes.small_model", "CLAIM_CHECKS"))),
-    },
-    "train": {
-        "iterations": iterations,
-        "solver": _SOLVER,
-        "synthesizer": _SYNTHESIZER,
-        "curriculum": _CURRICULUM,
-    },
-    "method": {
-        "phases": phases,
-        "score": OneOf(("avg_at_k", "maj_at_k", "greedy")),
-        "solver_reward": ForPhases(("solver",), IfPresent(OneOf(("vote", "gold", "wrong_vote")))),
-        "wrong_share": ForPhases(("solver",), IfPresent(Number(0, 1))),
-        "gamma": ForPhases(_WITH_VARIANTS, Number(0, low_open=True)),
-        "repetition_threshold": ForPhases(_WITH_VARIANTS, Number(0, 1)),
-        "curriculum_ratio": ForPhases(_WITH_VARIANTS, Number(0, 1)),
-        "copy_penalty": ForPhases(_WITH_VARIANTS, flag),
-        "repetition_penalty": ForPhases(_WITH_VARIANTS, flag),
-        "frozen_synthesizer": ForPhases(_WITH_VARIANTS, flag),
-        "synthesizer_template": ForPhases(_WITH_VARIANTS, template),
-    },
-}
-
-
-# ----------------------------------------------------------------------------- the batch split, shared with ttcs.grpo
-
-
-def launched_processes() -> int:
-    """How many processes the launch started, read without torch: ``WORLD_SIZE``, which ``accelerate launch``
-    (torchrun) sets for each of them; 1 for a plain run."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
-
-
-def micro_batch_split(mini: int, micro_batch: int, processes: int) -> int:
-    """The micro-batch each process takes of a mini-batch of `mini` completions (0: it does not split).
-
-    Each process takes ``mini / processes`` completions in micro-batches of at most
-    ``micro_batch``; the split must be exact. `ttcs.grpo.build_grpo_config` builds the
-    trainer's batch sizes from it, and the config check refuses what it cannot split.
-
-    Example:
-        >>> micro_batch_split(32, 16, 1), micro_batch_split(32, 16, 4), micro_batch_split(32, 3, 1)
-        (16, 8, 0)
-    """
-    micro = min(micro_batch, mini // processes)
-    return micro if micro >= 1 and mini % (micro * processes) == 0 else 0
-
-
-def split_hint(mini: int, processes: int) -> str:
-    """What would split a mini-batch of `mini` completions over `processes` processes."""
-    if mini % processes:
-        counts = [n for n in range(1, min(mini, 64) + 1) if mini % n == 0]
-        return (
-            f"{mini} completions do not divide among {processes} processes: launch a process count that "
-            f"divides {mini} ({', '.join(map(str, counts))}), or change batch_questions / group_size / "
-            "updates_per_step"
-        )
-    fits = [m for m in range(1, mini // processes + 1) if (mini // processes) % m == 0]
-    return f"micro_batch must divide {mini // processes} (completions per process): one of {', '.join(map(str, fits))}"
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node or {}))
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{schema.__name__}: {str(err).splitlines()[0]}") from None

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
-
 from ttcs.engine import VLLMEngine, get_rollout_func
 from ttcs.generation import GenerationBackend, VLLMBackend, backend_name, make_backend, make_engine
 from ttcs.models import load_model, resolve_model_path
 from ttcs.prompts import solver_prompt
 from ttcs.recipes import Recipe, get_recipe
 from ttcs.rundir import RunDir
+from ttcs.schema import Config
 from ttcs.seeds import seed_for
 from ttcs.types import Problem
 from ttcs.verify import Verifier
@@ -39,7 +38,7 @@ class RunContext:
     weights loaded in place.
     """
 
-    cfg: DictConfig
+    cfg: Config
     rundir: RunDir
     problems: list[Problem]
     verifier: Verifier
@@ -71,7 +70,7 @@ class RunContext:
         path = self.model_path(role, iteration)
         cached = self._models.get(role)
         if cached is None or cached[0] != path:
-            self._models[role] = (path, load_model(path, dtype=self.cfg.model.dtype, device=self.cfg.get("device")))
+            self._models[role] = (path, load_model(path, dtype=self.cfg.model.dtype, device=self.cfg.device))
         return self._models[role][1]
 
     def set_model(self, role: str, path: str, model) -> None:
@@ -93,7 +92,7 @@ class RunContext:
     @cached_property
     def recipe(self) -> Recipe:
         """The recipe of ``cfg.recipe`` (`ttcs.recipes.get_recipe`): the hooks that adapt the method to the model."""
-        return get_recipe(self.cfg.get("recipe"))
+        return get_recipe(self.cfg.recipe)
 
     def read_answer(self, completion: str) -> str | None:
         """The answer a Solver completion gives a vote, as the recipe reads it (`Recipe.read_answer`)."""
@@ -108,7 +107,7 @@ class RunContext:
                 p,
                 kind=self.cfg.data.prompt,
                 chat_template=m.chat_template,
-                system_prompt=m.get("system_prompt"),
+                system_prompt=m.system_prompt,
             )
             + self.recipe.solver_prefill
             for p in problems

@@ -39,6 +39,7 @@ from urllib.request import getproxies
 from ttcs_verifiers import last_boxed as _last_boxed
 
 from ttcs.arith import generate_arith
+from ttcs.errors import UserError
 from ttcs.types import Problem
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _LETTER = re.compile(r"^\(?([A-Z])\)?\.?$")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A data source that cannot be read: one line naming the file (or dataset) and the problem."""
 
 
@@ -520,7 +521,12 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _as_dict(cfg: Any) -> dict:
+    import dataclasses
+
     from omegaconf import DictConfig, OmegaConf
+
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return dataclasses.asdict(cfg)
 
     if isinstance(cfg, DictConfig):
         resolved = OmegaConf.to_container(cfg, resolve=True)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ttcs import dist
 from ttcs.engine import VLLMEngine, sampling_params
+from ttcs.schema.run import BackendConfig
 
 logger = logging.getLogger(__name__)
 
@@ -201,10 +202,17 @@ def backend_name(cfg) -> str:
 
     ``auto`` keeps hf where vLLM would run on the CPU: name ``backend=vllm`` to use vLLM's CPU build.
     """
-    name = cfg.get("name", "auto")
+    name = cfg.name
     if name == "auto":
         return "vllm" if vllm_device() not in (None, "cpu") else "hf"
     return name
+
+
+def backend_config(cfg) -> BackendConfig:
+    """The ``backend`` node as the schema's `BackendConfig` (a mapping, a library caller's, over its defaults)."""
+    from ttcs.config import as_schema
+
+    return as_schema(BackendConfig, cfg)
 
 
 def make_backend(
@@ -216,15 +224,14 @@ def make_backend(
     `model_path` (once per process: see `ttcs.engine`). ``shard`` splits every call's work over
     the processes of an `accelerate launch` (see `HFBackend`).
     """
+    cfg = backend_config(cfg)
     name = backend_name(cfg)
-    if name == "vllm" and not (model_path or engine) and cfg.get("name", "auto") == "auto":
+    if name == "vllm" and not (model_path or engine) and cfg.name == "auto":
         name = "hf"
     if name == "hf":
         if model is None or tokenizer is None:
             raise ValueError("the hf backend needs the model and tokenizer objects")
-        return HFBackend(
-            model, tokenizer, batch_size=cfg.get("batch_size", 32), progress=cfg.get("progress", True), shard=shard
-        )
+        return HFBackend(model, tokenizer, batch_size=cfg.batch_size, progress=cfg.progress, shard=shard)
     if name == "vllm":
         if engine is None:
             if model_path is None:
@@ -243,11 +250,11 @@ def make_engine(cfg, model_path: str, *, seed: int = 0):
         )
     return VLLMEngine(
         model_path,
-        dtype=cfg.get("dtype", "auto"),
-        gpu_memory_utilization=cfg.get("gpu_memory_utilization", 0.35),
-        max_model_len=cfg.get("max_model_len"),
-        enforce_eager=cfg.get("enforce_eager", False),
+        dtype=cfg.dtype,
+        gpu_memory_utilization=cfg.gpu_memory_utilization,
+        max_model_len=cfg.max_model_len,
+        enforce_eager=cfg.enforce_eager,
         seed=seed,
-        sleep_level=cfg.get("sleep_level", 1),
-        progress=cfg.get("progress", True),
+        sleep_level=cfg.sleep_level,
+        progress=cfg.progress,
     )

@@ -1,14 +1,16 @@
 """GRPO plumbing shared by the Solver and the Synthesizer phases: TRL config, LoRA, checkpoints.
 
-TRL's `GRPOConfig` is built here, at the boundary, from a plain dict of a Hydra
-``train.solver`` or ``train.synthesizer`` node (it cannot be a Hydra structured config:
-some of its fields are union-typed). Keys that are ttcs's own (`OWN_KEYS`) are
-interpreted here; every other key is passed to `GRPOConfig` under the same name, and
-``grpo: {...}`` passes extra fields through untouched.
+TRL's `GRPOConfig` is built here, at the boundary, from a ``train.solver`` or ``train.synthesizer`` node (the
+schema's `ttcs.schema.train.RoleConfig`; GRPOConfig itself cannot be a Hydra structured config: some of its fields
+are union-typed). The keys the schema marks ``trl=True`` pass to `GRPOConfig` under the same name, ``grpo: {...}``
+passes further fields, and the rest are interpreted here; `check_trl_keys` checks every passed name against
+GRPOConfig's own fields before a run starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import gc
 import hashlib
 import logging
@@ -19,33 +21,55 @@ from pathlib import Path
 import torch
 
 from ttcs import dist
-from ttcs.config import micro_batch_split, split_hint
+from ttcs.config import ConfigError, as_schema, micro_batch_split, shown, split_hint
 from ttcs.generation import backend_name
 from ttcs.memory import sharded_launch
+from ttcs.schema.train import LoraConfig, RoleConfig, SolverConfig, SynthesizerConfig
 
 logger = logging.getLogger(__name__)
 
-# Keys of a train.<role> node that ttcs interprets itself; the others are GRPOConfig fields.
-OWN_KEYS = (
-    "steps",
-    "batch_questions",
-    "group_size",
-    "micro_batch",
-    "band",
-    "lr_scheduler",
-    "lora",
-    "grpo",
+# GRPOConfig fields ttcs sets itself from its own keys (a ``grpo: {...}`` entry may not set them too).
+DERIVED_FIELDS = (
+    "output_dir",
+    "seed",
+    "max_steps",
+    "num_generations",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+    "lr_scheduler_type",
     "bf16",
-    "updates_per_step",
-    "dynamic_sampling",
-    "template",
-    "solver_samples",
-    "solver_max_new_tokens",
-    "solver_temperature",
-    "solver_top_p",
-    "solver_top_k",
-    "prefill",
+    "use_vllm",
+    "logging_steps",
+    "save_strategy",
+    "log_completions",
+    "use_cpu",
 )
+
+
+def trl_fields(node: RoleConfig) -> dict:
+    """The keys of a role's node that GRPOConfig receives under the same name (``trl=True`` in the schema)."""
+    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node) if f.metadata.get("trl")}
+
+
+def check_trl_keys(node: RoleConfig, where: str) -> None:
+    """Refuse, before anything loads, a name handed to TRL's GRPOConfig that it does not have: a schema key marked
+    ``trl=True`` (after a TRL upgrade) or a ``grpo: {...}`` entry; and a ``grpo`` entry for a field ttcs sets."""
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    for name in trl_fields(node):
+        if name not in known:
+            raise ConfigError(f"{where}.{name}: TRL's GRPOConfig has no such field (installed trl too old or new?)")
+    for name, value in node.grpo.items():
+        if name in DERIVED_FIELDS:
+            raise ConfigError(
+                f"{where}.grpo.{name}={shown(value)}: ttcs sets this GRPOConfig field itself from its own keys"
+            )
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ConfigError(f"{where}.grpo.{name}={shown(value)}: TRL's GRPOConfig has no such field{hint}")
 
 
 def world_size(cuda: bool) -> int:
@@ -56,8 +80,20 @@ def world_size(cuda: bool) -> int:
     return PartialState(cpu=not cuda).num_processes
 
 
+def role_config(node) -> RoleConfig:
+    """``train.<role>`` as a schema dataclass: itself, or a mapping read as the Solver's, the Synthesizer's or the
+    shared `RoleConfig`, whichever declares all of its keys."""
+    if isinstance(node, RoleConfig):
+        return node
+    keys = set(node)
+    for schema in (RoleConfig, SolverConfig, SynthesizerConfig):
+        if keys <= {f.name for f in dataclasses.fields(schema)}:
+            return as_schema(schema, node)
+    return as_schema(RoleConfig, node)  # refuses the first key no role declares
+
+
 def build_grpo_config(
-    node: Mapping,
+    node: RoleConfig | Mapping,
     *,
     output_dir: str | Path,
     seed: int,
@@ -65,7 +101,7 @@ def build_grpo_config(
     cuda: bool | None = None,
     processes: int | None = None,
 ):
-    """The `GRPOConfig` for one phase, from the plain dict of ``train.<role>``.
+    """The `GRPOConfig` for one phase, from ``train.<role>`` (a mapping is read as the schema's `RoleConfig`).
 
     One *step* is one generation: ``batch_questions`` prompts × ``group_size`` samples,
     generated once and cut into ``updates_per_step`` mini-batches, one optimizer update
@@ -77,11 +113,12 @@ def build_grpo_config(
     """
     from trl import GRPOConfig
 
+    node = role_config(node)
     cuda = torch.cuda.is_available() if cuda is None else cuda
     processes = processes or world_size(cuda)
-    g = int(node["group_size"])
-    updates = int(node.get("updates_per_step", 1))
-    questions = min(int(node["batch_questions"]), train_size)
+    g = node.group_size
+    updates = node.updates_per_step
+    questions = min(node.batch_questions, train_size)
     completions = questions * g
     if updates < 1 or completions % updates:
         raise ValueError(
@@ -89,50 +126,51 @@ def build_grpo_config(
             f"updates_per_step={updates} equal mini-batches; change batch_questions or updates_per_step"
         )
     mini = completions // updates
-    micro = micro_batch_split(mini, int(node["micro_batch"]), processes)
+    micro = micro_batch_split(mini, node.micro_batch, processes)
     if not micro:
         raise ValueError(
             f"{questions} prompts x {g} samples = {completions} completions per step "
             f"({updates} mini-batch(es) of {mini}) do not split into micro-batches of "
-            f"{node['micro_batch']} on {processes} process(es); {split_hint(mini, processes)}"
+            f"{node.micro_batch} on {processes} process(es); {split_hint(mini, processes)}"
         )
     accumulation = mini // (micro * processes)
-    fields = {k: v for k, v in node.items() if k not in OWN_KEYS}
-    use_vllm = bool(fields.pop("use_vllm", False))
+    fields = trl_fields(node)
+    use_vllm = node.use_vllm
     if use_vllm and not cuda:
         logger.warning("use_vllm needs a GPU; generating with transformers instead")
         use_vllm = False
     fields.update(
         output_dir=str(output_dir),
         seed=seed,
-        max_steps=int(node["steps"]) * updates,
+        max_steps=node.steps * updates,
         num_generations=g,
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accumulation,
         steps_per_generation=accumulation * updates,
-        lr_scheduler_type=node.get("lr_scheduler", "constant"),
-        bf16=bool(node.get("bf16", False)) and cuda,
+        lr_scheduler_type=node.lr_scheduler,
+        bf16=node.bf16 and cuda,
         use_vllm=use_vllm,
         logging_steps=1,
-        save_strategy=node.get("save_strategy", "no"),
+        save_strategy=node.save_strategy,
         log_completions=False,
         use_cpu=not cuda,
     )
-    fields.update(node.get("grpo") or {})
+    fields.update(node.grpo)
     return GRPOConfig(**fields)
 
 
-def build_lora_config(lora: Mapping | None):
+def build_lora_config(lora: LoraConfig | Mapping | None):
     """A peft `LoraConfig` when ``lora.enabled``, else None (full fine-tuning)."""
-    if not lora or not lora.get("enabled"):
+    lora_cfg: LoraConfig = as_schema(LoraConfig, lora)
+    if not lora_cfg.enabled:
         return None
-    from peft import LoraConfig
+    import peft
 
-    return LoraConfig(
-        r=int(lora["r"]),
-        lora_alpha=int(lora["alpha"]),
-        lora_dropout=float(lora.get("dropout", 0.0)),
-        target_modules=lora.get("target_modules", "all-linear"),
+    return peft.LoraConfig(
+        r=lora_cfg.r,
+        lora_alpha=int(lora_cfg.alpha),
+        lora_dropout=lora_cfg.dropout,
+        target_modules=lora_cfg.target_modules,
         task_type="CAUSAL_LM",
     )
 
@@ -244,18 +282,18 @@ def check_generation_plan(cfg) -> None:
     """
     engine = backend_name(cfg.backend) == "vllm"
     for role in ("solver", "synthesizer"):
-        node = cfg.train[role]
-        if not node.get("use_vllm"):
+        node = getattr(cfg.train, role)
+        if not node.use_vllm:
             continue
-        if node.get("vllm_mode", "colocate") == "colocate":
-            raise ValueError(
+        if node.vllm_mode == "colocate":
+            raise ConfigError(
                 f"train.{role}.use_vllm=true (colocate) builds TRL's own vLLM engine in every trainer, "
                 f"a second engine in this process; set train.{role}.use_vllm=false (with backend=vllm "
                 "ttcs's engine generates TRL's rollouts), or vllm_mode=server with `trl vllm-serve` on "
                 "other GPUs"
             )
         if engine:
-            raise ValueError(
+            raise ConfigError(
                 f"backend=vllm generates train.{role}'s rollouts with ttcs's engine; "
                 f"set train.{role}.use_vllm=false, or use backend=hf with TRL's vLLM server"
             )
@@ -271,8 +309,8 @@ def check_launch(cfg) -> None:
     if not launch:
         return
     for role in ("solver", "synthesizer"):
-        if (cfg.train[role].get("lora") or {}).get("enabled"):
-            raise ValueError(
+        if getattr(cfg.train, role).lora.enabled:
+            raise ConfigError(
                 f"train.{role}.lora.enabled=true under {launch}: the adapter cannot be merged into "
                 "sharded weights; use launch/ddp.yaml or launch/zero2.yaml, or full fine-tuning"
             )

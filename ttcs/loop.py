@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from transformers import set_seed
 
 from ttcs import dist
-from ttcs.config import plain, validate_config
+from ttcs.config import plain, typed, validate_config
 from ttcs.context import RunContext
 from ttcs.curriculum import curriculum_phase
 from ttcs.data import load_data_config
@@ -44,6 +44,7 @@ from ttcs.models import load_tokenizer
 from ttcs.monitor import Alarm, Monitor, configured_rules
 from ttcs.provenance import provenance
 from ttcs.rundir import RunDir, read_jsonl
+from ttcs.schema import Config
 from ttcs.seeds import seed_for
 from ttcs.solver import solver_phase
 from ttcs.synthesizer import synthesizer_phase
@@ -53,7 +54,7 @@ from ttcs.verify import get_verifier
 logger = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption without invalidating it.
-RESUME_SAFE_KEYS = ("backend", "health", "hydra", "run_name", "report", "threads")
+RESUME_SAFE_KEYS = ("backend", "dry_run", "health", "hydra", "run_name", "report", "threads", "verbose")
 
 # Each phase a method may list (`ttcs.config.KNOWN_PHASES`), and the evaluation that ends every iteration.
 PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
@@ -64,7 +65,7 @@ PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
 }
 
 
-def config_fingerprint(cfg: DictConfig) -> dict:
+def config_fingerprint(cfg: Config) -> dict:
     """The part of the config that must not change when a run is resumed, flattened to key paths."""
     resolved = plain(cfg)
     flat: dict = {}
@@ -80,16 +81,16 @@ def config_fingerprint(cfg: DictConfig) -> dict:
     return flat
 
 
-def iterations(cfg: DictConfig) -> int:
+def iterations(cfg: Config) -> int:
     """Training iterations after the base evaluation: ``train.iterations`` for a method with phases, else none."""
     return int(cfg.train.iterations) if cfg.method.phases else 0
 
 
-def table_score(cfg: DictConfig) -> str:
+def table_score(cfg: Config) -> str:
     """The metric tables show for this run: the method's own (maj@k for self-consistency), or the evaluation
     protocol's (``eval.score``: greedy pass@1 on the sets the paper scores greedily) for methods scored by avg@k."""
     if cfg.method.score == "avg_at_k":
-        return cfg.eval.get("score") or "avg_at_k"
+        return cfg.eval.score or "avg_at_k"
     return cfg.method.score
 
 
@@ -137,9 +138,9 @@ def build_results(ctx: RunContext, monitor: Monitor | None = None, stopped: dict
         "score": table_score(cfg),
         "model": cfg.model.name,
         "data": cfg.data.name,
-        "uses_labels": bool(cfg.method.get("uses_labels", False)),
+        "uses_labels": cfg.method.uses_labels,
         "seed": cfg.seed,
-        "run_name": cfg.get("run_name"),
+        "run_name": cfg.run_name,
         "versions": provenance(),
         "iterations": entries,
         "alarms": [a.to_dict() for a in alarms],
@@ -151,18 +152,20 @@ def build_results(ctx: RunContext, monitor: Monitor | None = None, stopped: dict
 
 
 def run(
-    cfg: DictConfig, run_dir: str | Path, *, monitor: Callable[[str], AbstractContextManager] | None = None
+    cfg: Config | DictConfig, run_dir: str | Path, *, monitor: Callable[[str], AbstractContextManager] | None = None
 ) -> dict:
     """Run (or resume) the method of `cfg` in `run_dir`; returns the results dict (also written to results.json).
 
     `monitor(phase_key)`, when given, is a context manager entered around every phase
     (benchmarks use it to time phases and sample memory).
     """
-    validate_config(cfg)  # on every rank, before any collective: each refuses a bad config alike and stops
+    if not isinstance(cfg, Config):  # a composed node (a test's, a library caller's): checked, then typed
+        validate_config(cfg)  # on every rank, before any collective: each refuses a bad config alike and stops
+        cfg = typed(cfg)
     rundir = open_rundir(run_dir, config_fingerprint(cfg))
     check_generation_plan(cfg)
     check_launch(cfg)
-    apply_threads(cfg.get("threads", "auto"), processes=dist.num_processes())
+    apply_threads(cfg.threads, processes=dist.num_processes())
     set_seed(seed_for(cfg.seed, "global"))
     phases = list(cfg.method.phases)
     problems = load_data_config(cfg.data)
@@ -180,9 +183,8 @@ def run(
     check_run_memory(cfg, uses_engine=ctx.uses_engine())
     if ctx.uses_engine():
         ctx.start_engine()  # before any trainer: vLLM needs its share of the GPU free when it starts
-    health = plain(cfg.health) if "health" in cfg else {}
-    health_monitor = start_monitor(rundir, configured_rules(health.get("rules")))
-    on_alarm = health.get("on_alarm", "warn")
+    health_monitor = start_monitor(rundir, configured_rules(cfg.health.rules))
+    on_alarm = cfg.health.on_alarm
     stopped = None
     for t in range(0, iterations(cfg) + 1):
         for name in (phases if t > 0 else []) + ["eval"]:

@@ -18,6 +18,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
+
+from ttcs.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ GB = 1e9
 HEADROOM = 0.95
 
 
-class MemoryPlanError(RuntimeError):
+class MemoryPlanError(UserError, RuntimeError):
     """The run cannot fit the GPU; the message says what to change."""
 
 
@@ -89,8 +92,8 @@ def phase_plan(
     *,
     gpu_gb: float,
     engine_share: float,
-    solver: dict,
-    synthesizer: dict,
+    solver: Any,
+    synthesizer: Any,
     weight_bytes: int = 4,
     solver_prompt_tokens: int = 256,
     synthesizer_prompt_tokens: int = 1100,
@@ -110,16 +113,16 @@ def phase_plan(
     ):
         state = training_state(
             shape,
-            beta=float(node.get("beta", 0.0)),
+            beta=node.beta,
             weight_bytes=weight_bytes,
-            lora=bool((node.get("lora") or {}).get("enabled")),
+            lora=node.lora.enabled,
         )
         no_grads = {k: v for k, v in state.items() if not k.startswith("gradients")}
         acts = activations_gb(
             shape,
-            tokens=prompt + int(node["max_completion_length"]),
-            micro_batch=int(node["micro_batch"]),
-            checkpointing=bool(node.get("gradient_checkpointing")),
+            tokens=prompt + node.max_completion_length,
+            micro_batch=node.micro_batch,
+            checkpointing=node.gradient_checkpointing,
         )
         rows.append(_row(f"{name} phase", "generation (engine awake)", {**no_grads, **engine}))
         rows.append(_row(f"{name} phase", "backward (engine asleep)", {**state, "activations (estimate)": acts}))

@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ttcs.data import hub_offline, hub_reachable
+from ttcs.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ DTYPES: dict[str, torch.dtype | str] = {
 }
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(UserError, RuntimeError):
     """A model path or id that cannot be loaded, with the reason in one line."""
 
 

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ttcs.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,7 +64,7 @@ LAYOUT = {
 }
 
 
-class ConfigMismatchError(RuntimeError):
+class ConfigMismatchError(UserError, RuntimeError):
     """The run directory holds a run made with a different configuration."""
 
 
@@ -155,6 +157,28 @@ class RunLayout:
         return any(fnmatch.fnmatchcase(Path(relative).as_posix(), pattern) for pattern in LAYOUT)
 
 
+def resume_mismatch(root: Path, state: dict, fingerprint: dict, resume_safe: tuple[str, ...] = ()) -> str | None:
+    """Why a run directory with `state` cannot be resumed with the config `fingerprint`, or None when it can.
+
+    A run none of whose phases finished has nothing to protect: any config may start it again (a start that failed
+    does not lock its directory). Keys under the top-level groups `resume_safe` are left out of the comparison, also
+    where the saved fingerprint holds them (a run started before a group became safe to change).
+    """
+    saved = state.get("config")
+    if saved is None or not state.get("phases"):
+        return None
+    saved = {k: v for k, v in saved.items() if k.split(".", 1)[0] not in resume_safe}
+    diff = {k: (saved.get(k), v) for k, v in fingerprint.items() if saved.get(k) != v}
+    diff.update({k: (v, None) for k, v in saved.items() if k not in fingerprint})
+    if not diff:
+        return None
+    shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items())[:5])
+    return (
+        f"{root} holds a run with a different config ({shown}); pass a new run_name=..., or delete that directory "
+        "to start over"
+    )
+
+
 class RunDir(RunLayout):
     """Paths and persistent state of one run.
 
@@ -175,25 +199,14 @@ class RunDir(RunLayout):
 
     # -- state -------------------------------------------------------------------------
     def check_config(self, fingerprint: dict, resume_safe: tuple[str, ...] = ()) -> None:
-        """Refuse to resume a run that was made with a different configuration.
-
-        Keys under the top-level groups `resume_safe` are left out of the comparison, also where the saved
-        fingerprint holds them (a run started before a group became safe to change).
-        """
-        saved = self.state.get("config")
-        if saved is None:
+        """Refuse to resume a run that was made with a different configuration (`resume_mismatch`); record the
+        config of a run that starts, or that starts again after no phase of it had finished."""
+        reason = resume_mismatch(self.root, self.state, fingerprint, resume_safe)
+        if reason:
+            raise ConfigMismatchError(reason)
+        if self.state.get("config") != fingerprint:
             self.state["config"] = fingerprint
             self._save_state()
-            return
-        saved = {k: v for k, v in saved.items() if k.split(".", 1)[0] not in resume_safe}
-        diff = {k: (saved.get(k), v) for k, v in fingerprint.items() if saved.get(k) != v}
-        diff.update({k: (v, None) for k, v in saved.items() if k not in fingerprint})
-        if diff:
-            shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items())[:5])
-            raise ConfigMismatchError(
-                f"{self.root} holds a run with a different config ({shown}); "
-                "pass a new run_name=..., or delete that directory to start over"
-            )
 
     def is_done(self, phase: str) -> bool:
         return phase in self.state["phases"]

@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
-from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
@@ -28,7 +27,9 @@ from ttcs.health import iteration_health
 from ttcs.metrics import MetricsCallback, updates_per_generation
 from ttcs.rewards.solver import get_majority_reward, phase_start_labels, vote_summary, votes_from_rows
 from ttcs.rundir import read_jsonl
+from ttcs.schema.train import SolverConfig
 from ttcs.seeds import seed_for
+from ttcs.terminal import quiet_progress
 from ttcs.types import GroupVote, Problem
 
 logger = logging.getLogger(__name__)
@@ -113,20 +114,20 @@ class _DroppedGroupsAreIntended(logging.Filter):
 
 
 def frontier_problems(
-    ctx: RunContext, iteration: int, problems: list[Problem], solver: Mapping
+    ctx: RunContext, iteration: int, problems: list[Problem], solver: SolverConfig
 ) -> tuple[list[Problem], dict]:
     """Dynamic sampling (`ttcs.frontier`): the questions of every step, in order, filled with in-band ones."""
-    ds, batch = solver["dynamic_sampling"], min(int(solver["batch_questions"]), len(problems))
+    ds, batch = solver.dynamic_sampling, min(solver.batch_questions, len(problems))
     sampling = {
-        "temperature": float(solver["temperature"]),
-        "top_p": float(solver.get("top_p", 1.0)),
-        "max_new_tokens": int(solver["max_completion_length"]),
+        "temperature": float(solver.temperature),
+        "top_p": float(solver.top_p),
+        "max_new_tokens": solver.max_completion_length,
     }
     measure = measure_with_backend(
         ctx,
         ctx.backend("solver", iteration - 1),
         problems,
-        group_size=int(solver["group_size"]),
+        group_size=solver.group_size,
         sampling=sampling,
         seed=int(ctx.cfg.seed),
         iteration=iteration,
@@ -135,11 +136,11 @@ def frontier_problems(
     plan = select_frontier(
         len(problems),
         measure,
-        steps=int(solver["steps"]),
+        steps=solver.steps,
         batch=batch,
-        oversample=float(ds["oversample"]),
-        max_draws=int(ds["max_draws"]),
-        band=solver["band"],
+        oversample=float(ds.oversample),
+        max_draws=ds.max_draws,
+        band=solver.band if solver.band is not None else (0.0, 1.0),
         seed=seed_for(ctx.cfg.seed, "frontier_select", iteration),
     )
     for row in plan.steps:
@@ -172,12 +173,12 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    solver = plain(ctx.cfg.train.solver)
+    solver = ctx.cfg.train.solver
     problems = training_problems(ctx, iteration)
     _warn_if_special_tokens_added(ctx.tokenizer)
     planned, frontier = problems, None
-    band = solver.get("band")
-    solver_reward = ctx.cfg.method.get("solver_reward", "vote")
+    band = solver.band
+    solver_reward = ctx.cfg.method.solver_reward
     oracle = solver_reward == "gold"
     if oracle:
         logger.info(
@@ -190,9 +191,9 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
             "method %s: on %.0f%% of the questions the Solver is rewarded for a WRONG answer (a collapse on purpose, "
             "for measuring the health monitor)",
             ctx.cfg.method.name,
-            100 * float(ctx.cfg.method.get("wrong_share", 0.0)),
+            100 * ctx.cfg.method.wrong_share,
         )
-    if not oracle and (solver.get("dynamic_sampling") or {}).get("enabled") and band is not None:
+    if not oracle and solver.dynamic_sampling.enabled and band is not None:
         planned, frontier = frontier_problems(ctx, iteration, problems, solver)
     dataset = Dataset.from_dict({"prompt": ctx.prompts(planned), "problem_id": [p.id for p in planned]})
     gold = {p.id: p.answer for p in ctx.problems if p.answer is not None}
@@ -209,11 +210,11 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
     reward = get_majority_reward(
         ctx.verifier,
         band=None if oracle else band,
-        group_size=int(solver["group_size"]),
+        group_size=solver.group_size,
         read_answer=ctx.read_answer,
         gold=gold,
         solver_reward=solver_reward,
-        wrong_share=float(ctx.cfg.method.get("wrong_share", 0.0)),
+        wrong_share=ctx.cfg.method.wrong_share,
         record_vote=lambda row: ctx.rundir.append_jsonl(votes_path, row),
         updates_per_generation=updates_per_generation(args),
         previous_labels=previous_labels,
@@ -238,9 +239,10 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
                 train_dataset=dataset,
                 processing_class=ctx.tokenizer,
                 callbacks=[callback],
-                peft_config=build_lora_config(solver.get("lora")),
+                peft_config=build_lora_config(solver.lora),
                 **rollout_kwargs(rollout),
             )
+            quiet_progress(trainer)
             t0 = time.time()
             trainer.train()
             seconds = time.time() - t0

@@ -24,7 +24,6 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ttcs import dist
-from ttcs.config import plain
 from ttcs.context import RunContext
 from ttcs.curriculum import variant_record
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
@@ -33,6 +32,7 @@ from ttcs.metrics import MetricsCallback, generation_of, updates_per_generation
 from ttcs.prompts import load_template
 from ttcs.rundir import read_jsonl
 from ttcs.seeds import seed_for
+from ttcs.terminal import quiet_progress
 from ttcs.variants import score_variants, synthesizer_prompt
 
 logger = logging.getLogger(__name__)
@@ -142,11 +142,11 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
     if cfg.method.frozen_synthesizer:
         logger.info("frozen Synthesizer (ablation): no Synthesizer training")
         return {"frozen": True}
-    node = plain(cfg.train.synthesizer)
+    node = cfg.train.synthesizer
     template = load_template(cfg.method.synthesizer_template)
     reference_free = "{reference}" not in template
     rows = _reference_rows(
-        ctx, node["steps"] * node["batch_questions"], seed_for(cfg.seed, "reference_rows", iteration), reference_free
+        ctx, node.steps * node.batch_questions, seed_for(cfg.seed, "reference_rows", iteration), reference_free
     )
     for row in rows:
         row["prompt"] = synthesizer_prompt(
@@ -154,7 +154,7 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
             template,
             row["reference"] or None,
             chat_template=cfg.model.chat_template,
-            prefill=node["prefill"],
+            prefill=node.prefill,
         )
     # A recipe's claim stage samples from the Synthesizer being trained (hf: the live policy object; vLLM: the
     # phase's starting weights)
@@ -173,9 +173,9 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
         "synthesizer iteration %d: %d steps of %d references x %d variants, Solver n=%d",
         iteration,
         args.max_steps,
-        node["batch_questions"],
-        node["group_size"],
-        node["solver_samples"],
+        node.batch_questions,
+        node.group_size,
+        node.solver_samples,
     )
     with ctx.training("synthesizer") as rollout:
         trainer = GRPOTrainer(
@@ -185,9 +185,10 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
             train_dataset=Dataset.from_list(rows),
             processing_class=ctx.tokenizer,
             callbacks=[MetricsCallback(ctx.rundir, "synthesizer", iteration, REWARD_METRICS)],
-            peft_config=build_lora_config(node.get("lora")),
+            peft_config=build_lora_config(node.lora),
             **rollout_kwargs(rollout),
         )
+        quiet_progress(trainer)
         t0 = time.time()
         trainer.train()
         seconds = time.time() - t0

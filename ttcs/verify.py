@@ -39,6 +39,8 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, runtime_checkable
 
+from ttcs.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ttcs.verifiers"
@@ -67,7 +69,7 @@ class Verifier(Protocol):
         ...
 
 
-class UnknownVerifierError(KeyError):
+class UnknownVerifierError(UserError, KeyError):
     """Raised by `get_verifier` for a name no installed plugin registers."""
 
     def __str__(self) -> str:  # KeyError would quote the whole message

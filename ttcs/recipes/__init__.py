@@ -27,14 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ttcs.config import as_schema
 from ttcs.recipes.paper import Recipe
 from ttcs.recipes.small_model import SmallModelRecipe
+from ttcs.schema.run import RecipeConfig
 
 RECIPES: dict[str, type[Recipe]] = {"paper": Recipe, "small_model": SmallModelRecipe}
 RECIPE_NAMES = tuple(RECIPES)
 
 
-def get_recipe(node: Mapping | None) -> Recipe:
+def get_recipe(node: RecipeConfig | Mapping | None) -> Recipe:
     """The recipe a config's ``recipe`` node names, built from its keys; the paper's for a config without one.
 
     Example:
@@ -45,7 +47,7 @@ def get_recipe(node: Mapping | None) -> Recipe:
     """
     if node is None:
         return Recipe()
-    name = node.get("name")
+    name = as_schema(RecipeConfig, node).name
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     return RECIPES[name](node)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ttcs.config import as_schema
 from ttcs.rewards.format import parse_variant
+from ttcs.schema.run import RecipeConfig
 from ttcs.types import ParsedVariant
 from ttcs.voting import boxed_answer
 
@@ -25,8 +27,8 @@ class Recipe:
     # The curriculum filter drops a variant without a claimed answer: the strict format always has one
     requires_answer = True
 
-    def __init__(self, node: Mapping | None = None):
-        self.node = dict(node or {})
+    def __init__(self, node: RecipeConfig | Mapping | None = None):
+        self.node = as_schema(RecipeConfig, node)
 
     @property
     def solver_prefill(self) -> str:

@@ -70,14 +70,14 @@ class SmallModelRecipe(Recipe):
 
     def __init__(self, node: Mapping | None = None):
         super().__init__(node)
-        self.answer_policy = self.node.get("answer_policy", "any")
+        self.answer_policy = self.node.answer_policy
         if self.answer_policy not in ANSWER_POLICIES:
             raise ValueError(f"unknown answer policy {self.answer_policy!r}; choose one of {ANSWER_POLICIES}")
-        self.lenient_format = bool(self.node.get("lenient_format", True))
-        self.problem_gate = bool(self.node.get("problem_gate", True))
-        self.claim_prefill = self.node.get("claim_prefill") or ""
-        self.claim_max_new_tokens = self.node.get("claim_max_new_tokens", 8)
-        self.claim_check = self.node.get("claim_check", "off")
+        self.lenient_format = self.node.lenient_format
+        self.problem_gate = self.node.problem_gate
+        self.claim_prefill = self.node.claim_prefill or ""
+        self.claim_max_new_tokens = self.node.claim_max_new_tokens
+        self.claim_check = self.node.claim_check
         if self.claim_check not in CLAIM_CHECKS:
             raise ValueError(f"unknown claim check {self.claim_check!r}; choose one of {CLAIM_CHECKS}")
         # Without an answer in the lenient format a variant still counts: the filter does not ask for one
@@ -86,7 +86,7 @@ class SmallModelRecipe(Recipe):
     @property
     def solver_prefill(self) -> str:
         """``solver_prefill``: the small model states a number after it, so its answer comes first."""
-        return self.node.get("solver_prefill") or ""
+        return self.node.solver_prefill or ""
 
     def read_stated(self, text: str, verifier: Verifier) -> str | None:
         """The answer ``text`` states under ``answer_policy``: its last box, or (``any``) the verifier's reading.

@@ -1,0 +1,189 @@
+"""The preflight (`ttcs.preflight`) and the console script around it: a dry run prints the plan and writes nothing, a
+refused command leaves no trace and never changes an existing run, a user error reaches run.log as one line, and the
+terminal shows only ttcs's own lines."""
+
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import warnings
+
+import pytest
+from conftest import REPO_ROOT, tiny_run
+
+
+def _main(monkeypatch, cwd, *args):
+    """`ttcs <args>` in this process; the SystemExit message (the printed line) or None when it returned."""
+    from ttcs import cli
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr("sys.argv", ["ttcs", *args])
+    try:
+        cli.main()
+    except SystemExit as done:
+        return done.code
+    return None
+
+
+def _snapshot(root):
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_dry_run_prints_the_plan_and_writes_nothing(monkeypatch, tmp_path, tiny_model_dir, capsys):
+    assert _main(monkeypatch, tmp_path, "dry_run=true", *tiny_run(tiny_model_dir)) is None
+    out = capsys.readouterr().out
+    for line in (
+        "method ttcs on tiny",
+        "iterations: 1 after the base evaluation; each: synthesizer -> curriculum -> solver -> eval",
+        "  data: ok (3 problems from arith)",
+        "  context: ok (longest request",
+        "  TRL keys: ok",
+        "dry run: 1 run(s) checked; nothing was written",
+    ):
+        assert line in out, out
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_paper_preset_is_checked_offline_on_a_laptop(monkeypatch, tmp_path, capsys):
+    """HF_HUB_OFFLINE=1 (conftest): what needs the hub is not checked, and the preset's model.architecture sizes the
+    memory, disk and context plans."""
+    assert _main(monkeypatch, tmp_path, "dry_run=true", "experiment=paper_aime24_qwen1.5b") is None
+    out = capsys.readouterr().out
+    assert "data: not checked (HuggingFaceH4/aime_2024" in out
+    assert "model: not checked (hub id Qwen/Qwen2.5-Math-1.5B: out of reach here; sized from model.architecture)" in out
+    assert "Solver phase, backward (engine asleep):" in out and "checkpoints: 30," in out
+    assert "context: not checked (prompts not measured here: eval.max_new_tokens=3072 leaves 1024 of 4096)" in out
+    assert not list(tmp_path.iterdir())
+
+
+def test_new_tokens_alone_past_the_context_are_refused_offline(monkeypatch, tmp_path):
+    line = _main(
+        monkeypatch,
+        tmp_path,
+        "experiment=paper_aime24_qwen1.5b",
+        "backend=hf",
+        "train.synthesizer.solver_max_new_tokens=4096",
+    )
+    assert line == (
+        "ttcs: train.synthesizer.solver_max_new_tokens=4096: leaves no room for a prompt in the model's context of 4096 "
+        "tokens: lower it (every request is its prompt plus its new tokens), or raise backend.max_model_len where the "
+        "model allows"
+    )
+
+
+def test_a_prompt_plus_its_new_tokens_past_the_context_is_refused(monkeypatch, tmp_path, tiny_model_dir):
+    from transformers import AutoConfig
+
+    context = AutoConfig.from_pretrained(tiny_model_dir).max_position_embeddings
+    line = _main(monkeypatch, tmp_path, *tiny_run(tiny_model_dir), f"eval.max_new_tokens={context - 5}")
+    assert (
+        line.startswith("ttcs: the longest test prompt + eval.max_new_tokens = ") and "over the model's context" in line
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_start_leaves_no_trace_and_never_touches_an_existing_run(tmp_path, tiny_model_dir):
+    run_dir = tmp_path / "run"
+    base = [*tiny_run(tiny_model_dir, method="base"), f"hydra.run.dir={run_dir}"]
+
+    def ttcs(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "ttcs.cli", *base, *extra],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+
+    refused = ttcs("+train.solver.setps=3")
+    assert refused.returncode == 1 and refused.stderr.strip().startswith("ttcs: train.solver.setps=3: no such key")
+    assert not run_dir.exists()  # no run directory, no .hydra/, no state.json, no empty run.log
+    started = ttcs()  # the corrected command starts
+    assert started.returncode == 0, started.stderr[-3000:]
+    before = _snapshot(run_dir)
+    for mistake in (["eval.k=0"], ["seed=1"], ["+method.copy_penaltty=false"]):  # seed=1: a finished run's config
+        out = ttcs(*mistake)
+        assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr[-3000:]
+        assert _snapshot(run_dir) == before, f"{mistake} changed the run's files"
+    assert "holds a run with a different config" in ttcs("seed=1").stderr
+
+
+def test_a_run_that_never_finished_a_phase_starts_again_with_any_config(tmp_path):
+    from ttcs.rundir import resume_mismatch
+
+    state = {"config": {"seed": 0}, "phases": {}}
+    assert resume_mismatch(tmp_path, state, {"seed": 1}) is None
+    state["phases"] = {"iter_0/eval": {"done": True}}
+    assert "seed: 0 -> 1" in resume_mismatch(tmp_path, state, {"seed": 1})
+
+
+def test_a_user_error_in_a_run_is_one_line_in_the_terminal_and_in_run_log(monkeypatch, tmp_path, tiny_model_dir):
+    from ttcs import cli
+    from ttcs.data import DataError
+
+    def fails(cfg):
+        raise DataError("data.path=x.jsonl: line 7 has no answer")
+
+    monkeypatch.setattr(cli, "_run", fails)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["ttcs", *tiny_run(tiny_model_dir), f"hydra.run.dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as done:
+        cli.hydra_main()
+    assert done.value.code == "ttcs: data.path=x.jsonl: line 7 has no answer"
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert "data.path=x.jsonl: line 7 has no answer" in log and "Traceback" not in log
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_terminal_shows_only_ttcs_lines_unless_verbose(tmp_path, verbose):
+    import transformers
+
+    from ttcs.terminal import TRAINER_LOGS, quiet_terminal
+
+    root = logging.getLogger()
+    console, logfile = logging.StreamHandler(open(tmp_path / "console", "w")), logging.FileHandler(tmp_path / "log")
+    for handler in (console, logfile):
+        root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        with quiet_terminal(verbose=verbose):
+            logging.getLogger("ttcs.solver").info("solver step 1")
+            logging.getLogger(TRAINER_LOGS).info("{'loss': 0.1}")
+            transformers.utils.logging.get_logger("transformers.modeling_utils").warning("library notice")
+            warnings.warn("gradient checkpointing renamed", FutureWarning, stacklevel=1)
+            logging.getLogger("urllib3").error("a library error")
+    finally:
+        root.setLevel(level)
+        for handler in (console, logfile):
+            root.removeHandler(handler)
+            handler.close()
+    shown, kept = (tmp_path / "console").read_text(), (tmp_path / "log").read_text()
+    for text in (
+        "solver step 1",
+        "{'loss': 0.1}",
+        "library notice",
+        "gradient checkpointing renamed",
+        "a library error",
+    ):
+        assert text in kept
+    assert "solver step 1" in shown and "a library error" in shown
+    for text in ("{'loss': 0.1}", "library notice", "gradient checkpointing renamed"):
+        assert (text in shown) == verbose, (text, shown)
+
+
+def test_the_configuration_reference_is_the_schemas():
+    from ttcs.schema import reference
+
+    page = (REPO_ROOT / "docs" / "config.md").read_text()
+    assert page.strip() == reference().strip(), "docs/config.md is stale: python -m ttcs.schema > docs/config.md"
+
+
+def test_a_sweep_is_checked_whole_before_its_first_run(monkeypatch, tmp_path, tiny_model_dir, capsys):
+    args = ["-m", "dry_run=true", *tiny_run(tiny_model_dir), "seed=0,1"]
+    assert _main(monkeypatch, tmp_path, *args) is None
+    assert "dry run: 2 run(s) checked; nothing was written" in capsys.readouterr().out
+    line = _main(monkeypatch, tmp_path, *shlex.split("-m method=base,ttcss train=debug"))
+    assert line.startswith("ttcs: method=ttcss: no such option") and not list(tmp_path.iterdir())
