@@ -65,6 +65,10 @@ def main(out_dir: str) -> None:
         "band": None,
         "report_to": "none",
         "gradient_checkpointing": False,
+        "beta": 0.0,  # no KL reference model; these three and updates_per_step differ from the schema's paper defaults
+        "updates_per_step": 1,
+        "bf16": False,
+        "model_init_kwargs": None,
     }
     args = build_grpo_config(solver, output_dir=Path(out_dir) / "trl", seed=0, train_size=2, cuda=False)
     tok = build_tiny_tokenizer()

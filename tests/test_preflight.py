@@ -61,8 +61,8 @@ def test_new_tokens_alone_past_the_context_are_refused_offline(monkeypatch, tmp_
     line = _main(
         monkeypatch,
         tmp_path,
+        "dry_run=true",
         "experiment=paper_aime24_qwen1.5b",
-        "backend=hf",
         "train.synthesizer.solver_max_new_tokens=4096",
     )
     assert line == (

@@ -204,7 +204,7 @@ class RunDir(RunLayout):
         reason = resume_mismatch(self.root, self.state, fingerprint, resume_safe)
         if reason:
             raise ConfigMismatchError(reason)
-        if self.state.get("config") != fingerprint:
+        if not self.state.get("phases") and self.state.get("config") != fingerprint:
             self.state["config"] = fingerprint
             self._save_state()
 
