@@ -76,7 +76,7 @@ def test_load_suites_and_the_options_of_an_upstream_case():
     from ttcs_eval.bench_answers import load_suites, ttcs_options
 
     suites = {c.suite for c in load_suites()}
-    assert suites == {"ttcs", "math-verify", "lighteval"}
+    assert suites == {"ttcs", "math-verify", "lighteval", "traps"}
     lighteval = load_suites(["lighteval"])
     assert lighteval and all(c.suite == "lighteval" and c.settings for c in lighteval)
     options = ttcs_options({"match_types": ["latex"], "precision": 5, "strict": False, "allow_set_relation_comp": True})
@@ -104,6 +104,71 @@ def test_an_upstream_case_is_scored_as_its_test_configures_it():
     )
     cases = [Case("test_strict", "$f(x)$", "$f(y)$", True, "math-verify", settings)]
     scores, _ = run_benchmark(cases, by="suite")
-    assert scores[0].family == "math-verify" and scores[0].ttcs.right == 1 and scores[0].math_verify.right == 1
-    defaults, _ = run_benchmark(cases, by="suite", configured=False)
-    assert defaults[0].ttcs.right == 0  # unconfigured, ttcs is strict about variable names
+    row = scores[0]
+    assert row.family == "math-verify"
+    assert row.ttcs.right == 0  # the headline is the defaults evaluation uses: strict about variable names
+    assert row.ttcs_upstream is not None and row.math_verify_upstream is not None
+    assert row.ttcs_upstream.right == 1 and row.math_verify_upstream.right == 1  # configured as upstream: strict=False
+    table = markdown_table(scores, by="suite")
+    assert "upstream settings: ttcs right (false +)" in table.splitlines()[0]
+    assert "| 1/1 (100%) (0) |" in table
+    headline_only, _ = run_benchmark(cases, by="suite", upstream=False)
+    assert headline_only[0].ttcs_upstream is None and "upstream settings" not in markdown_table(headline_only)
+
+
+def test_the_trap_suite_is_real_completions_with_their_provenance():
+    from ttcs_eval.bench_answers import TRAPS
+
+    with open(TRAPS, encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    assert len(records) >= 100 and {r["suite"] for r in records} == {"traps"}
+    assert {"restatement"} <= {r["family"] for r in records}
+    assert sum(not r["label"] for r in records) >= 100  # traps: wrong answers a grader once counted correct
+    for record in records:
+        source = record["source"]
+        assert source["file"].startswith("eval/iter_") and source["id"] and source["command"].startswith("ttcs")
+        assert isinstance(record["numeric_answer"], bool) and record["read_then"]
+
+
+def test_a_restatement_is_a_false_positive_of_math_verify_and_not_of_ttcs():
+    # from the learning-rate collapse's evaluation (trap_cases.jsonl); math-verify reads `8 + 1` as 9
+    cases = [Case("restatement", "9", "The answer is 8 + 1.\n\nTo start, 8 + 1 =", False, "traps", numeric_answer=True)]
+    scores, _ = run_benchmark(cases, by="suite", upstream=False)
+    assert scores[0].ttcs.false_positives == 0 and scores[0].math_verify.false_positives == 1
+
+
+def test_direct_compares_the_completion_itself():
+    cases = [Case("bare", "5", "so it is 5", True)]  # words: no answer when compared directly
+    assert run_benchmark(cases, upstream=False)[0][0].ttcs.right == 1
+    assert run_benchmark(cases, upstream=False, direct=True)[0][0].ttcs.right == 0
+
+
+def test_trap_candidates_come_from_what_a_run_recorded(tmp_path):
+    from ttcs_eval.trap_cases import candidates
+
+    (tmp_path / "eval").mkdir()
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("data:\n  name: arith_frontier\n  numeric_answer: true\n")
+    (tmp_path / ".hydra" / "overrides.yaml").write_text("- seed=3\n")
+    row = {
+        "id": "q1",
+        "gold": "63",
+        "completions": ["The answer is 7 × 9.", "The answer is 63.", "so it is (63)", "The answer is 62."],
+        "answers": ["7 × 9", "63", "63", "62"],
+        "correct": [True, True, True, False],
+        "greedy_completion": None,
+    }
+    (tmp_path / "eval" / "iter_01.jsonl").write_text(json.dumps(row) + "\n")
+    found = list(candidates([tmp_path]))
+    assert [c["completion"] for c in found] == [
+        "The answer is 7 × 9.",
+        "so it is (63)",
+    ]  # not read as a number; unmarked
+    assert found[0]["numeric_answer"] is True and found[0]["label"] is None
+    assert found[0]["source"] == {
+        "run": tmp_path.name,
+        "file": "eval/iter_01.jsonl",
+        "id": "q1",
+        "sample": 0,
+        "overrides": ["seed=3"],
+    }

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from ttcs.context import RunContext
 from ttcs.generation import GenerationBackend, Sampling
+from ttcs.scoring import scoring_verifier
 from ttcs.seeds import seed_for
 from ttcs.verify import extract_for_scoring, matches_gold
 from ttcs.voting import majority_vote
@@ -150,7 +151,7 @@ def eval_phase(ctx: RunContext, iteration: int) -> dict:
         ctx.problems,
         ctx.prompts(ctx.problems),
         ctx.backend("solver", iteration),
-        ctx.verifier,
+        scoring_verifier(ctx.verifier, ctx.cfg.data.numeric_answer),
         k=e.k,
         temperature=e.temperature,
         top_p=e.top_p,

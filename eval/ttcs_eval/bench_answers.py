@@ -1,6 +1,6 @@
 """`ttcs-bench-answers`: score the ``math`` verifier and math-verify side by side on labelled answers.
 
-Three suites of labelled pairs (one JSON object a line: ``family``, ``gold``, ``completion``,
+Four suites of labelled pairs (one JSON object a line: ``family``, ``gold``, ``completion``,
 ``label``; a gold answer, a model completion and whether a careful grader counts it correct):
 
 - ``ttcs``: the project's own cases (``ttcs_eval/data/answer_cases.jsonl``), written here
@@ -8,21 +8,27 @@ Three suites of labelled pairs (one JSON object a line: ``family``, ``gold``, ``
 - ``math-verify``: the labelled pairs of math-verify's own test suite
   (``upstream_math_verify.jsonl``, Apache-2.0);
 - ``lighteval``: the math pairs of lighteval's extractive-match tests
-  (``upstream_lighteval.jsonl``, MIT).
+  (``upstream_lighteval.jsonl``, MIT);
+- ``traps``: false-positive traps drawn from the project's own runs' evaluation files
+  (``trap_cases.jsonl``): completions a grader once scored correct whose reading was a part of a
+  longer answer, a restated question or a hedge. Every case is labelled wrong and records the
+  run, file, question and sample it came from, and ``numeric_answer`` of its set's data config.
 
 The upstream files are converted from the tests' source by `ttcs_eval.upstream_cases`; each
-case keeps the upstream file, test and commit and the ``settings`` its test runs under. Each
-case is scored twice, in the same run:
+case keeps the upstream file, test and commit and the ``settings`` its test runs under.
 
-(a) ttcs, the way evaluation scores: ``ttcs.verify.extract_for_scoring`` on the completion,
-    then ``ttcs.verify.matches_gold`` against the gold answer (a fresh ``MathVerifier``); for
-    an upstream case, configured as its test configures math-verify (`ttcs_options`: the
-    extraction targets pick the scoring fallbacks, ``strict``, ``allow_set_relation_comp``
-    and a non-default ``precision`` are passed on), or with its defaults (``--ttcs-defaults``);
-(b) math-verify: ``verify(parse(gold), parse(completion))``, for an upstream case with the
-    extraction targets, ``float_rounding``, ``strict`` and ``allow_set_relation_comp`` its
-    test sets (as upstream configures it), for the project's own cases with the default
-    extraction (a gold without ``$`` or ``\\boxed`` is wrapped in ``$...$`` first).
+**The headline is the defaults evaluation uses.** Every case is scored by
+
+(a) ttcs as evaluation scores it: ``ttcs.verify.extract_for_scoring`` on the completion, then
+    ``ttcs.verify.matches_gold`` against the gold answer, with a default ``MathVerifier`` (wrapped
+    by `ttcs.scoring.scoring_verifier` when the case's set has ``numeric_answer``);
+(b) math-verify at its defaults: ``verify(parse(gold), parse(completion))`` (a gold without ``$``
+    or ``\\boxed`` is wrapped in ``$...$`` first).
+
+The secondary columns score each upstream case as its own test configures math-verify: math-verify
+with the case's extraction targets, ``float_rounding``, ``strict`` and ``allow_set_relation_comp``,
+and ttcs configured the same way (`ttcs_options`). They say how each checker does on the setting
+upstream wrote the label for; evaluation never runs that way.
 
 A verdict is right when it equals the label. One table row per suite (or per family with
 ``--by-family``): the share of right verdicts of each, the wrong "correct" verdicts (false
@@ -31,9 +37,10 @@ positives, the costly mistake) and the time spent (after a warm-up of both, repo
 Usage::
 
     ttcs-bench-answers                        # every suite, one row each, Markdown on stdout
-    ttcs-bench-answers --suite lighteval -v   # one suite, listing every wrong verdict
+    ttcs-bench-answers --suite traps -v       # one suite, listing every wrong verdict
     ttcs-bench-answers --by-family --family roles
-    ttcs-bench-answers --ttcs-defaults        # ttcs unconfigured on the upstream cases
+    ttcs-bench-answers --no-upstream          # the headline columns only
+    ttcs-bench-answers --direct               # ttcs compares the completion itself, no extraction
 """
 
 from __future__ import annotations
@@ -50,7 +57,8 @@ UPSTREAM = (
     Path(__file__).with_name("data") / "upstream_math_verify.jsonl",
     Path(__file__).with_name("data") / "upstream_lighteval.jsonl",
 )
-SUITES = ("ttcs", "math-verify", "lighteval")
+TRAPS = Path(__file__).with_name("data") / "trap_cases.jsonl"
+SUITES = ("ttcs", "math-verify", "lighteval", "traps")
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class Case:
     label: bool
     suite: str = "ttcs"
     settings: tuple = ()  # the upstream test's extraction settings, as sorted (key, value) pairs
+    numeric_answer: bool = False  # the data config of the case's set says its gold answers are numbers
 
 
 @dataclass
@@ -77,12 +86,15 @@ class Tally:
 
 @dataclass
 class FamilyScore:
-    """Both checkers' tallies on the cases of one family."""
+    """Both checkers' tallies on the cases of one family: at the defaults (the headline) and, where the
+    family has upstream cases, as each upstream test configures math-verify (None elsewhere)."""
 
     family: str
     cases: int
     ttcs: Tally
     math_verify: Tally
+    ttcs_upstream: Tally | None = None
+    math_verify_upstream: Tally | None = None
 
 
 def load_cases(path: str | Path = DATA, families: Sequence[str] | None = None) -> list[Case]:
@@ -103,25 +115,30 @@ def load_cases(path: str | Path = DATA, families: Sequence[str] | None = None) -
                         bool(record["label"]),
                         record.get("suite", "ttcs"),
                         settings,
+                        bool(record.get("numeric_answer", False)),
                     )
                 )
     return [c for c in cases if not families or c.family in families]
 
 
 def load_suites(suites: Sequence[str] | None = None, families: Sequence[str] | None = None) -> list[Case]:
-    """The cases of the project's own file and both upstream files, optionally only some suites."""
-    cases = [c for path in (DATA, *UPSTREAM) for c in load_cases(path, families)]
+    """The cases of the project's own file, both upstream files and the traps, optionally only some suites."""
+    cases = [c for path in (DATA, *UPSTREAM, TRAPS) for c in load_cases(path, families)]
     return [c for c in cases if not suites or c.suite in suites]
 
 
-def ttcs_checker(configured: bool = True) -> Callable[[Case], bool]:
-    """ttcs's verdict function, with its sympy worker started.
+def ttcs_checker(configured: bool = False, direct: bool = False) -> Callable[[Case], bool]:
+    """ttcs's verdict function as evaluation scores (`extract_for_scoring`, then `matches_gold`), warmed up.
 
-    With `configured`, an upstream case is scored by a verifier configured as its test
-    configures math-verify (`ttcs_options`); without, every case by the default verifier.
+    By default every case is scored by the default verifier, wrapped by `ttcs.scoring.scoring_verifier`
+    when its set has numeric answers: the verifier evaluation uses. With `configured`, an upstream case
+    is scored by a verifier configured as its test configures math-verify (`ttcs_options`). With
+    `direct`, the completion itself is compared with the gold answer (no extraction): how ttcs does on
+    two answers given apart.
     """
     from ttcs_verifiers.math import MathVerifier
 
+    from ttcs.scoring import scoring_verifier
     from ttcs.verify import extract_for_scoring, matches_gold
 
     verifiers = {(): MathVerifier()}
@@ -131,8 +148,8 @@ def ttcs_checker(configured: bool = True) -> Callable[[Case], bool]:
         key = case.settings if configured else ()
         if key not in verifiers:
             verifiers[key] = MathVerifier(**ttcs_options(dict(key)))
-        verifier = verifiers[key]
-        answer = extract_for_scoring(verifier, case.completion)
+        verifier = scoring_verifier(verifiers[key], case.numeric_answer)
+        answer = case.completion if direct else extract_for_scoring(verifier, case.completion)
         return answer is not None and matches_gold(verifier, case.gold, answer)
 
     return check
@@ -155,12 +172,13 @@ def ttcs_options(settings: dict) -> dict:
     }
 
 
-def math_verify_checker() -> Callable[[Case], bool]:
-    """math-verify's verdict function (default extraction, gold first), warmed up."""
+def math_verify_checker(configured: bool = False) -> Callable[[Case], bool]:
+    """math-verify's verdict function (gold first), warmed up: at its default extraction, or with
+    `configured` on an upstream case as its test configures it."""
     from math_verify import parse, verify
 
     def check(case: Case) -> bool:
-        if case.settings:
+        if configured and case.settings:
             return _as_configured(case, parse, verify)
         gold = case.gold if "$" in case.gold or "\\boxed" in case.gold else f"${case.gold}$"
         return bool(verify(parse(gold), parse(case.completion)))
@@ -208,39 +226,64 @@ def score(cases: Sequence[Case], checker: Callable[[Case], bool], by: str = "fam
 
 
 def run_benchmark(
-    cases: Sequence[Case], by: str = "family", configured: bool = True
+    cases: Sequence[Case], by: str = "family", upstream: bool = True, direct: bool = False
 ) -> tuple[list[FamilyScore], float]:
     """Score `cases` with both checkers; scores per family or suite (`by`, in order of appearance), warm-up time.
 
-    `configured` False scores every case with ttcs's default verifier (see `ttcs_checker`).
+    The headline tallies are both checkers at their defaults, as evaluation scores; with `upstream`,
+    every family or suite that holds upstream cases is scored again as each case's test configures
+    math-verify (`ttcs_upstream`, `math_verify_upstream`). `direct` compares the completion itself (ttcs).
     """
     start = time.perf_counter()
-    ours, theirs = ttcs_checker(configured), math_verify_checker()
+    ours, theirs = ttcs_checker(direct=direct), math_verify_checker()
     warm_up = time.perf_counter() - start
     ours_tallies, their_tallies = score(cases, ours, by), score(cases, theirs, by)
     families = list(dict.fromkeys(getattr(c, by) for c in cases))
     counts = {f: sum(getattr(c, by) == f for c in cases) for f in families}
-    return [FamilyScore(f, counts[f], ours_tallies[f], their_tallies[f]) for f in families], warm_up
+    scores = [FamilyScore(f, counts[f], ours_tallies[f], their_tallies[f]) for f in families]
+    configured = {getattr(c, by) for c in cases if c.settings}
+    if upstream and configured:
+        picked = [c for c in cases if getattr(c, by) in configured]
+        ours_up = score(picked, ttcs_checker(configured=True, direct=direct), by)
+        theirs_up = score(picked, math_verify_checker(configured=True), by)
+        for s in scores:
+            s.ttcs_upstream, s.math_verify_upstream = ours_up.get(s.family), theirs_up.get(s.family)
+    return scores, warm_up
 
 
 def markdown_table(scores: Sequence[FamilyScore], by: str = "family") -> str:
-    """The per-family (or per-suite) table, with a total row."""
+    """The per-family (or per-suite) table, with a total row; upstream-settings columns when any row has them."""
+    upstream = any(s.ttcs_upstream is not None for s in scores)
     total = FamilyScore(
         "**all**", sum(s.cases for s in scores), _sum([s.ttcs for s in scores]), _sum([s.math_verify for s in scores])
     )
-    rows = [
+    if upstream:  # over the rows that hold upstream cases, at their settings; the others at the defaults
+        total.ttcs_upstream = _sum([s.ttcs_upstream or s.ttcs for s in scores])
+        total.math_verify_upstream = _sum([s.math_verify_upstream or s.math_verify for s in scores])
+    header = (
         f"| {by} | cases | ttcs right | math-verify right | ttcs false + | math-verify false + "
-        "| ttcs ms/case | math-verify ms/case |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+        "| ttcs ms/case | math-verify ms/case |"
+    )
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    if upstream:
+        header += " upstream settings: ttcs right (false +) | upstream settings: math-verify right (false +) |"
+        rule += "---:|---:|"
+    rows = [header, rule]
     for s in [*scores, total]:
-        rows.append(
+        row = (
             f"| {s.family} | {s.cases} | {_share(s.ttcs.right, s.cases)} | "
             f"{_share(s.math_verify.right, s.cases)} | {s.ttcs.false_positives} | "
             f"{s.math_verify.false_positives} | {1000 * s.ttcs.seconds / s.cases:.1f} | "
             f"{1000 * s.math_verify.seconds / s.cases:.1f} |"
         )
+        if upstream:
+            row += f" {_with_fp(s.ttcs_upstream, s.cases)} | {_with_fp(s.math_verify_upstream, s.cases)} |"
+        rows.append(row)
     return "\n".join(rows)
+
+
+def _with_fp(tally: Tally | None, cases: int) -> str:
+    return "—" if tally is None else f"{_share(tally.right, cases)} ({tally.false_positives})"
 
 
 def _sum(tallies: Sequence[Tally]) -> Tally:
@@ -264,9 +307,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--family", action="append", help="only this family (repeatable)")
     parser.add_argument("--by-family", action="store_true", help="one row per family, not per suite")
     parser.add_argument(
-        "--ttcs-defaults",
+        "--no-upstream",
         action="store_true",
-        help="score ttcs with its default settings on every case, not as each upstream test configures it",
+        help="leave out the columns that score upstream cases as their tests configure math-verify",
+    )
+    parser.add_argument(
+        "--direct", action="store_true", help="ttcs compares the completion itself with the gold answer (no extraction)"
     )
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases (after --family)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the cases each checker gets wrong")
@@ -278,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no cases")
         return 1
     by = "family" if args.by_family or args.cases else "suite"
-    scores, warm_up = run_benchmark(cases, by, configured=not args.ttcs_defaults)
+    scores, warm_up = run_benchmark(cases, by, upstream=not args.no_upstream, direct=args.direct)
     print(markdown_table(scores, by))
     print(f"\n{len(cases)} cases; one-off warm-up of both checkers: {warm_up:.2f} s")
     if args.verbose:

@@ -40,8 +40,17 @@ _SENTENCE_END_RE = re.compile(r"\.\s|\.$")
 _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$]+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 # "is", "are", "equals" ... between a sentence's subject and the value it states.
 _COPULA_RE = re.compile(r"\b(?:is|are|was|were|equals|becomes)\b[ \t]*:?", re.IGNORECASE)
-# A value with no letters (digits, operators, ×) that a comma or a space hands over to words: "14, as ...", "18 and".
-_LEADING_VALUE_THEN_WORDS_RE = re.compile(r"^([-+−]?\d[^A-Za-z,\\$]*?)\s*,?\s+(?=[A-Za-z]{2,}\b|I\b)")
+# A value with no letters (digits, operators, ×) that a comma or a space hands over to words: "14, as ...", "18 and
+# is ..."; not to another value ("3 or 5", "-2 and 3" are one result, read whole).
+_LEADING_VALUE_THEN_WORDS_RE = re.compile(
+    r"^([-+−]?\d[^A-Za-z,\\$]*?)\s*,?\s+(?=(?!(?:and|or)\s+[-+−]?[\d$\\])[A-Za-z]{2,}\b|I\b)"
+)
+# What a value said to equal the one before it looks like: "4 × 3, which can be simplified to 12", "..., which is 12".
+_WHICH_IS_RE = re.compile(
+    r"(?:which|that)\s+(?:is\s+(?:equal\s+to\s+)?|equals\s+|gives\s+|(?:can\s+be\s+|is\s+)?simplified\s+to\s+"
+    r"|simplifies\s+to\s+|comes\s+to\s+|evaluates\s+to\s+)([-+−]?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?)(?=\s*(?:[.,;!]|$|[A-Za-z]))",
+    re.IGNORECASE,
+)
 _STARTS_WITH_VALUE_RE = re.compile(r"\s*(?:\$|\\\(|[-+]?\d)")
 # What may stand between two boxes that give one answer together: "\boxed{1}, \boxed{2}",
 # "$\boxed{1}$ and $\boxed{2}$", "x = \boxed{1}$ or $x = \boxed{-2}".
@@ -58,6 +67,9 @@ _MAX_AFTER_VALUE = 40  # characters between the stated value and the end of its 
 _FINISHED_RE = re.compile(r"(?:[.!]|\$|\\\]|\\\))\s*$")
 _SENTENCE_BREAK_RE = re.compile(r"[.!?]\s+|\n\s*\n")
 _PLAIN_NUMBER_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_PLAIN_TUPLE_RE = re.compile(  # a tuple, interval or set of numbers outside math: (1,4.5), [2, 5), (-\infty, 3], {1, 2}
+    r"(?:[(\[{]|\\\{)\s*[-+]?(?:\d+(?:\.\d+)?(?:/\d+)?|\\?infty|∞)(?:\s*,\s*[-+]?(?:\d+(?:\.\d+)?(?:/\d+)?|\\?infty|∞))+\s*(?:[)\]}]|\\\})"
+)
 _BARE_NUMBER_RE = re.compile(r"(?<![\w\\^_.,/])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![\w^]|[.,/]\d)")
 # What marks a value as the result: "therefore", "hence" right before it; "is", "equals",
 # "gives (a total of)", "=" shortly before it; or "is the solution" right after it.
@@ -219,6 +231,8 @@ def _rest_of_line(rest: str) -> str:
     end = _SENTENCE_END_RE.search(rest)
     if end:
         rest = rest[: end.start()]
+    if is_hedge(rest):  # "about 5 or 6", "5 or so": kept whole, so no single value is read from it
+        return strip_decorations(rest.strip())
     return strip_decorations(_value_of_sentence(rest.strip()))
 
 
@@ -236,7 +250,8 @@ def _value_of_sentence(rest: str) -> str:
         return rest[: spans[0][1]]
     leading = _LEADING_VALUE_THEN_WORDS_RE.match(rest)
     if leading and not spans:
-        return leading.group(1)
+        then = _WHICH_IS_RE.match(rest, leading.end())  # "4 × 3, which can be simplified to 12" -> 12
+        return then.group(1) if then else leading.group(1)
     if not rest[:1].isalpha():
         return rest
     for copula in _COPULA_RE.finditer(rest):
@@ -251,12 +266,13 @@ def _value_of_sentence(rest: str) -> str:
 def last_stated_value(text: str) -> str | None:
     """The value the last sentence of a finished completion states as its result, or None.
 
-    The value is the sentence's last math span, else its last number, and it counts only
-    when the sentence marks it as a result: "therefore"/"hence" right before it, "is",
+    The value is found at the sentence's last math span, else its last number, and it counts
+    only when the sentence marks it as a result: "therefore"/"hence" right before it, "is",
     "equals", "gives (a total of)" or "=" shortly before it, or "is the solution" after it.
-    A completion that does not end like a sentence (a full stop, ``!``, a closing math
-    delimiter) was cut off and states nothing. A span ending in ``= <number>`` gives the
-    number (``x^2 = 4`` -> ``4``).
+    What is read is the whole result that value ends (`whole_of_value`): ``x = 3 or x = 5``
+    gives ``3, 5``, ``x^2 = 4`` stays an equation, a computation ``3 + 4 = 7`` gives ``7``, a
+    range or hedge ("between 3 and 7") gives None. A completion that does not end like a
+    sentence (a full stop, ``!``, a closing math delimiter) was cut off and states nothing.
 
     Example:
         >>> last_stated_value(r"Therefore $x \\geq 5$ is the solution.")
@@ -275,13 +291,12 @@ def last_stated_value(text: str) -> str | None:
     found = _last_value(sentence)
     if found is None:
         return None
-    start, end, value = found
+    start, end, _ = found
     if len(sentence) - end > _MAX_AFTER_VALUE:
         return None
     if not (_RESULT_BEFORE_RE.search(sentence[:start]) or _RESULT_AFTER_RE.match(sentence[end:])):
         return None
-    rhs = _BARE_EQUALS_RE.split(value)[-1].strip()
-    return rhs if _BARE_EQUALS_RE.search(value) and _PLAIN_NUMBER_RE.fullmatch(rhs) else value
+    return whole_of_value(sentence, start, end)
 
 
 def last_phrase_any_language(text: str) -> tuple[str, int] | None:
@@ -293,7 +308,7 @@ def last_phrase_any_language(text: str) -> tuple[str, int] | None:
 
     Example:
         >>> last_phrase_any_language("donc la réponse est $12$.")
-        ('12', 10)
+        ('12', 8)
     """
     found = last_answer_phrase_at(text)
     others = [m for m in _ANY_LANGUAGE_PHRASE_RE.finditer(text) if not found or m.start() > found[1]]
@@ -305,14 +320,15 @@ def last_phrase_any_language(text: str) -> tuple[str, int] | None:
 
 
 def reads_as_words(answer: str) -> bool:
-    """Whether `answer` is a sentence (two words or more outside math, ``\\text`` and LaTeX commands)."""
-    outside_math = _LATEX_COMMAND_RE.sub(" ", _MATH_SPAN_RE.sub(" ", _TEXT_WRAPPER_RE.sub(" ", answer)))
+    """Whether `answer` is a sentence (two words or more outside math, ``\\text``, LaTeX commands and environments)."""
+    outside_math = _MATH_SPAN_RE.sub(" ", _TEXT_WRAPPER_RE.sub(" ", _ENVIRONMENT_RE.sub(" ", answer)))
+    outside_math = _LATEX_COMMAND_RE.sub(" ", outside_math)
     return len(_WORD_RE.findall(outside_math)) >= 2
 
 
 def _first_value_of_words(answer: str) -> str:
     """`answer` itself when it is a value; in a sentence of words, its first math span or number."""
-    if not reads_as_words(answer) or "\\" in answer:
+    if not reads_as_words(answer) or "\\" in answer or is_hedge(answer):
         return answer  # LaTeX among words: the scoring path asks math-verify's extraction
     span, number = _MATH_SPAN_RE.search(answer), _ANY_NUMBER_RE.search(answer)
     if span and (not number or span.start() <= number.start()):
@@ -379,6 +395,9 @@ def _last_value(sentence: str) -> tuple[int, int, str] | None:
     spans = list(_MATH_SPAN_RE.finditer(sentence))
     after_spans = spans[-1].end() if spans else 0
     numbers = list(_BARE_NUMBER_RE.finditer(sentence, after_spans))
+    tuples = list(_PLAIN_TUPLE_RE.finditer(sentence, after_spans))  # "(1,4.5)": its numbers are no bare numbers
+    if tuples and (not numbers or tuples[-1].end() >= numbers[-1].end()):
+        return tuples[-1].start(), tuples[-1].end(), tuples[-1].group()
     if numbers:
         return numbers[-1].start(), numbers[-1].end(), numbers[-1].group()
     if not spans:
@@ -420,3 +439,199 @@ def unwrap_text(answer: str) -> str:
             break
         answer = unwrapped
     return answer
+
+
+# ---- the whole stated result (scoring) ---------------------------------------------------------
+# A hedge: a guess over more than one value ("about 5 or 6", "maybe 3 or 4"), or a range ("between 3
+# and 7", "from 3 to 7", "3 to 7", "5 or so"). Either states no single value. The words must stand
+# next to values, so "the distance between A and B is 5" is no range.
+_HEDGE_VALUE = r"(?:\$\s*)?[-+−]?(?:\d|\\d?frac|\\sqrt|\\pi)"
+_HEDGE_WORD_RE = re.compile(
+    r"(?<!\\)\b(?:about|around|roughly|approximately|approx|nearly|almost|maybe|perhaps|probably|possibly|likely"
+    r"|somewhere|guess|estimate)\b[^.;:=]{0,40}?" + _HEDGE_VALUE + r"[^.;:=]{0,40}?\b(?:or|to)\s+" + _HEDGE_VALUE,
+    re.IGNORECASE,
+)
+_RANGE_RE = re.compile(
+    r"\bbetween\s+"
+    + _HEDGE_VALUE
+    + r"[^.;:=]{0,60}?\band\s+"
+    + _HEDGE_VALUE
+    + r"|\bfrom\s+"
+    + _HEDGE_VALUE
+    + r"[^.;:=]{0,60}?\bto\s+"
+    + _HEDGE_VALUE
+    + r"|\d\s*%?\s*(?:to|through)\s+"
+    + _HEDGE_VALUE
+    + r"|\d\s*or\s+so\b",
+    re.IGNORECASE,
+)
+# What introduces the result within a sentence: a copula or a conclusion word (outside math); "=" is part of it.
+_RESULT_MARK_RE = re.compile(
+    r"\b(?:is|are|was|were|be|equals?|gives?|yields?|gets?|obtain(?:s|ed)?|becomes?|therefore|thus|hence|so"
+    r"|consequently|finally)\b|:",
+    re.IGNORECASE,
+)
+# Connectors of several values given as one result: "x = 3 or x = 5", "1, 2 and 4", "3 \text{ or } 5".
+_LIST_SPLIT_RE = re.compile(
+    r"\s*(?:,\s*(?:and|or)\b|\\text\s*\{\s*(?:and|or|,)\s*\}|\b(?:and|or)\b|,)\s*", re.IGNORECASE
+)
+_LONE_ASSIGNMENT_RE = re.compile(r"^([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=<>]+)$")
+_ENVIRONMENT_RE = re.compile(r"\\(?:begin|end)\s*\{\w+\*?\}")
+_CONNECTOR_WORDS = frozenset({"and", "or", "so"})
+_PROSE_WORD_RE = re.compile(r"[A-Za-z]{2,}|[^\W\d_A-Za-z]+")
+_OPEN_END_RE = re.compile(r"(?:[-+*/^=,(\[{×÷&]|\\(?:times|cdot|div|frac|sqrt))\s*$")
+_VALUE_START_RE = re.compile(r"[\d\\$({\[+-]")  # where a value begins; words before it make a sentence
+_APPROX_RE = re.compile(r"\\approx(?![A-Za-z])|≈")
+_NUMBER_VALUE_RE = re.compile(r"[-+]?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|[-+]?\\[dt]?frac\s*\{\d+\}\s*\{\d+\}")
+_QUOTES_RE = re.compile(r"^\\?[\"']|\\?[\"']$")  # `"12 and 13"`, `\"12 and 13\"`
+_MAX_BARE = 300  # a bare answer longer than this is no answer but a cut-off derivation
+
+
+def is_hedge(result: str) -> bool:
+    """Whether a stated result is a range or a hedge over several values, not one value.
+
+    Example:
+        >>> is_hedge("between 3 and 7"), is_hedge("about 5 or 6"), is_hedge("about 5"), is_hedge("x = 3 or x = 5")
+        (True, True, False, False)
+    """
+    text = _MATH_SPAN_RE.sub(lambda m: " " + (m.group().strip("$") or "") + " ", result)
+    return bool(_RANGE_RE.search(text) or _HEDGE_WORD_RE.search(text))
+
+
+def prose_words(text: str) -> list[str]:
+    """The words of `text` outside LaTeX commands and environment names, but for "and"/"or" (connectors)."""
+    text = _LATEX_COMMAND_RE.sub(" ", _ENVIRONMENT_RE.sub(" ", _TEXT_WRAPPER_RE.sub(" ", text)))
+    return [w for w in _PROSE_WORD_RE.findall(text) if w.lower() not in _CONNECTOR_WORDS]
+
+
+def whole_result(result: str) -> str | None:
+    """A stated result read as a whole: None for a hedge or a range; several values as their list.
+
+    Values joined by "or", "and" or commas at the top level become one list, ``a, b``; values
+    assigned to one lone variable become the values (``x = 3 or x = 5`` -> ``3, 5``), values assigned to
+    different variables keep their names (``x = 1 and y = 2`` -> ``x = 1, y = 2``). A computation
+    without variables that ends in ``= <number>`` gives the number (``7 \\times 8 = 56`` -> ``56``); any
+    other equation stays whole (``-34x-45y+20z-100=0``, ``x^2 = 4``).
+
+    Example:
+        >>> whole_result("x = 3 or x = 5"), whole_result(r"\\frac{x}{7}+\\frac{2}{7}"), whole_result("between 3 and 7")
+        ('3, 5', '\\\\frac{x}{7}+\\\\frac{2}{7}', None)
+    """
+    if is_hedge(result):
+        return None
+    text = _MATH_SPAN_RE.sub(lambda m: next(g for g in m.groups() if g is not None), result)
+    text = strip_decorations(_QUOTES_RE.sub("", re.sub(r"(?<!\\)\$", " ", text).strip()))  # and stray `$`
+    listed = as_list(text)
+    if listed != text:
+        return listed
+    approximated = [side.strip() for side in _APPROX_RE.split(text)]
+    if len(approximated) > 1:  # "A \approx 3.01" states A; "x \approx 11" states 11
+        named = re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?", approximated[0])
+        text = approximated[-1] if named else approximated[0] or text
+    sides = [side.strip() for side in _BARE_EQUALS_RE.split(text)]
+    if len(sides) > 1 and _NUMBER_VALUE_RE.fullmatch(sides[-1]):
+        first = 1 if re.match(r"[A-Za-z](?:_\{?\w+\}?)?$", sides[0]) else 0  # `x = 2 + 3 = 5`: the label
+        computed = not any(re.search(r"[A-Za-z]", _LATEX_COMMAND_RE.sub("", side)) for side in sides[first:-1])
+        if computed or (len(sides) == 2 and _one_term(sides[0])):
+            return sides[-1]  # `3 + 4 = 7` and `x^2 = 4` state 7 and 4; `-34x-45y+20z-100=0` is an equation
+    return text
+
+
+def as_list(text: str) -> str:
+    """Values joined by "or"/"and" (and commas) at the top level as ``a, b``; else `text` unchanged.
+
+    Values assigned to one lone variable become the values (``x = 3 or x = 5`` -> ``3, 5``); values
+    assigned to different variables keep their names (``x = 1 and y = 2`` -> ``x = 1, y = 2``).
+    """
+    parts = _top_level_split(text)
+    if len(parts) < 2 or not re.search(r"\b(?:and|or)\b|\\text", text, re.IGNORECASE):
+        return text
+    assignments = [_LONE_ASSIGNMENT_RE.match(p) for p in parts]
+    if all(assignments) and len({a.group(1) for a in assignments if a}) == 1:
+        return ", ".join(a.group(2).strip() for a in assignments if a)
+    return ", ".join(parts)
+
+
+def _one_term(side: str) -> bool:
+    """Whether an equation's side is one term naming a quantity (``x^2``, ``AB``, ``f(3)``): no top-level + or -,
+    no leading coefficient (``2n = 2`` is an equation in ``n``, not the value 2)."""
+    if re.match(r"\s*[-+]?\d", side):
+        return False
+    depth = 0
+    for index, char in enumerate(side):
+        depth += (char in "({[") - (char in ")}]")
+        if depth == 0 and index > 0 and char in "+-" and side[index - 1] not in "^_":
+            return False
+    return bool(side)
+
+
+def _top_level_split(text: str) -> list[str]:
+    """`text` split at connectors ("or", "and", commas) outside brackets; empty pieces dropped."""
+    depth, start, index, pieces = 0, 0, 0, []
+    while index < len(text):
+        match = _LIST_SPLIT_RE.match(text, index) if depth == 0 else None
+        if match:
+            pieces.append(text[start:index])
+            start = index = max(match.end(), index + 1)
+            continue
+        depth = depth + (text[index] in "([{") - (text[index] in ")]}" and depth > 0)
+        index += 1
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def bare_answer(text: str) -> str | None:
+    """A completion that is only an answer (math, numbers, at most one word), read whole; else None.
+
+    Example:
+        >>> bare_answer("-34x-45y+20z-100=0"), bare_answer("(1,4.5)"), bare_answer("so we add 3 and 4")
+        ('-34x-45y+20z-100=0', '(1,4.5)', None)
+    """
+    if len(text) > _MAX_BARE + 100:
+        return None
+    answer = strip_decorations(_TRAILER_RE.sub("", text))
+    value_start = _VALUE_START_RE.search(answer)
+    if (
+        not answer
+        or len(answer) > _MAX_BARE
+        or "\n\n" in answer
+        or _SENTENCE_BREAK_RE.search(answer.replace("\\\\", " "))
+        or len(prose_words(_MATH_SPAN_RE.sub(" ", answer))) > 1
+        or prose_words(answer[: value_start.start()] if value_start else answer)  # words before the value
+        or not re.search(r"[\d\\]", answer)
+        or _OPEN_END_RE.search(answer)
+    ):
+        return None
+    return whole_result(answer)
+
+
+def whole_of_value(sentence: str, start: int, end: int) -> str | None:
+    """The whole result that the value at ``sentence[start:end]`` belongs to; None when it is a hedge.
+
+    The result runs from the last copula or conclusion word before the value ("is", "are",
+    "equals", "therefore", ":"; outside math) to the value's end, less the words right after that
+    word ("a total of"). When that holds no words but "and"/"or" it is read whole (`whole_result`:
+    ``x = 3 or x = 5`` -> ``3, 5``); with words in it, the value alone (``5`` of "5 apples").
+
+    Example:
+        >>> whole_of_value("The solutions are x = 3 or x = 5", 31, 32), whole_of_value("it is between 3 and 7", 20, 21)
+        ('3, 5', None)
+    """
+    marks = [m for m in _RESULT_MARK_RE.finditer(sentence, 0, start) if not _inside_math(sentence, m.start())]
+    begin = marks[-1].end() if marks else 0
+    if is_hedge(sentence[begin:]):
+        return None
+    value = strip_decorations(sentence[start:end])
+    depth = sum((c in "([{") - (c in ")]}") for c in sentence[begin:end])
+    while depth > 0 and end < len(sentence) and sentence[end] in ")]}":  # "(1, 4.5)": the bracket the value closes
+        end, depth = end + 1, depth - 1
+    segment = re.sub(r"^(?:\s*(?:[A-Za-z]{2,}\b|,))+", "", sentence[begin:end]).strip()
+    if not segment or prose_words(_MATH_SPAN_RE.sub(" ", segment)):
+        return whole_result(value)
+    return whole_result(segment)
+
+
+def hedged_result(sentence: str) -> bool:
+    """Whether the result a sentence states (after its last copula or conclusion word) is a hedge or a range."""
+    marks = [m for m in _RESULT_MARK_RE.finditer(sentence) if not _inside_math(sentence, m.start())]
+    return is_hedge(sentence[marks[-1].end() if marks else 0 :])

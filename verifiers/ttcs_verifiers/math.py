@@ -68,9 +68,15 @@ from ttcs_verifiers._forms import Form, forms_verdict, read_form
 from ttcs_verifiers._plain import plain_to_latex
 from ttcs_verifiers._safe import MAX_SYMBOLIC_CHARS, SymbolicWorker, screen
 from ttcs_verifiers._text import (
+    _ANY_NUMBER_RE,
+    _ONE_SPAN_RE,
+    as_list,
+    bare_answer,
     ends_with_value,
     final_sentence,
     final_sentence_number,
+    hedged_result,
+    is_hedge,
     last_answer_phrase,
     last_boxed,
     last_boxed_run,
@@ -80,6 +86,8 @@ from ttcs_verifiers._text import (
     reads_as_words,
     strip_decorations,
     unwrap_text,
+    whole_of_value,
+    whole_result,
 )
 from ttcs_verifiers._worker import decide, numbers_equal
 
@@ -226,10 +234,16 @@ class MathVerifier:
         self._descriptions: _LRU[dict] = _LRU(cache_size)  # answer -> what `_worker.describe` says of its parse
         # answer -> its exact form (`ttcs_verifiers._forms`), or _NO_FORM
         self._forms: _LRU[Form | object] = _LRU(cache_size)
+        self._numbers: _LRU[bool] = _LRU(cache_size)  # answer -> whether it is written as a number
         self._worker = _shared_worker()
 
     def extract(self, completion: str) -> str | None:
-        """The last ``\\boxed{}``/``\\fbox{}`` content, else the last "the answer is X" (the vote path)."""
+        """The last ``\\boxed{}``/``\\fbox{}`` content, else the last "the answer is X" (the vote path).
+
+        Only what the completion marks as its answer: a vote has no gold answer to check it, and a
+        reward paid on any last number would teach the Solver to end with one. Scoring reads more
+        (`extract_for_scoring`); where both read, they read alike (a list or a hedge stays whole).
+        """
         if not isinstance(completion, str):
             return None
         return last_boxed(completion) or last_answer_phrase(completion) or None
@@ -246,18 +260,29 @@ class MathVerifier:
         that math-verify's LaTeX extraction parses (asked of the worker, under the timeout) when
         the final sentence holds math; last, the last number of the final sentence
         (`ttcs_verifiers._text.final_sentence_number`).
+
+        Whatever the route, the whole stated result is read, never a part of it: a list
+        (``x = 3 or x = 5`` -> ``3, 5``), an equation, tuple or matrix whole, a computation's end
+        (``4 × 8 = 32`` -> ``32``); a hedge or a range ("between 3 and 7") gives None, and a
+        completion that is only its answer is read as itself (`ttcs_verifiers._text.bare_answer`).
         """
         if not isinstance(completion, str):
             return None
         run, phrase = last_boxed_run(completion), last_phrase_any_language(completion)
         if run and phrase and phrase[1] >= run[1] and _states_value(phrase[0]):
-            return phrase[0]
+            return whole_result(phrase[0])
         if run:
-            return run[0]
+            return as_list(run[0])  # `\boxed{12 \text{ and } 13}` -> `12, 13`, as a stated list reads
+        if phrase and is_hedge(phrase[0]):
+            return None  # "the answer is between 3 and 7": no single value
         if phrase and reads_as_words(phrase[0]):  # "答案：每份应该是 (\\frac{2}{5}) 吨" -> math-verify's extraction
             return self._last_math_or_number(phrase[0]) or phrase[0]
-        found = phrase[0] if phrase else last_stated_value(completion)
-        return found or self._last_math_or_number(completion)
+        if phrase:
+            return whole_result(phrase[0])
+        bare = bare_answer(completion)  # a completion that is only its answer is read whole
+        if bare or hedged_result(final_sentence(completion)[0]):
+            return bare
+        return last_stated_value(completion) or self._last_math_or_number(completion)
 
     def _last_math_or_number(self, completion: str) -> str | None:
         """The last math or number of the final sentence, when it lies near that sentence's end.
@@ -269,6 +294,9 @@ class MathVerifier:
         sentence, finished = final_sentence(completion)
         if not ends_with_value(sentence, finished):
             return None
+        whole = _whole_of_last_value(sentence)
+        if whole is not None:
+            return whole or None  # "" for a hedge
         number = final_sentence_number(completion) if "expr" in self.scoring_targets else None
         if "latex" in self.scoring_targets and _MATH_MARK_RE.search(sentence):
             found = self._math_verify_extraction(sentence)
@@ -333,6 +361,17 @@ class MathVerifier:
         except Exception:  # hostile input must not crash an evaluation; the reason is logged
             logger.debug("is_correct(%.80r, %.80r) failed", gold, answer, exc_info=True)
             return False
+
+    def is_number(self, answer: str) -> bool:
+        """Whether `answer` is written as a number (``63``, ``-\\frac{3}{4}``, ``0.75``, ``x = 5``, ``12 cm``),
+        not as an expression that evaluates to one (``7 \\times 9``, ``2^3``, ``\\sqrt{4}``). Pure Python."""
+        if not isinstance(answer, str):
+            return False
+        known = self._numbers.get(answer)
+        if known is None:
+            known = self._plain_number(answer) is not None
+            self._numbers.put(answer, known)
+        return known
 
     def warm_up(self) -> bool:
         """Start the symbolic worker now rather than at the first symbolic comparison."""
@@ -552,6 +591,20 @@ def _reads_like_completion(gold: str) -> bool:
         return False
     prose = _PROSE_RE.findall(re.sub(r"\$[^$]*\$|\\[A-Za-z]+", " ", outside))
     return len(prose) >= 3
+
+
+def _whole_of_last_value(sentence: str) -> str | None:
+    """The whole result the final sentence's last math span or number belongs to, when it is more than that
+    value (``x = 3 or x = 5``, ``-34x-45y+20z=100``): "" for a hedge, None when the value is the whole result."""
+    spans = list(_ONE_SPAN_RE.finditer(sentence))
+    numbers = list(_ANY_NUMBER_RE.finditer(sentence, spans[-1].end() if spans else 0))
+    last = numbers[-1] if numbers else (spans[-1] if spans else None)
+    if last is None:
+        return None
+    whole = whole_of_value(sentence, last.start(), last.end())
+    if whole is None:
+        return ""
+    return whole if whole != whole_result(strip_decorations(last.group())) else None
 
 
 def _states_value(answer: str) -> bool:
