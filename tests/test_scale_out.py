@@ -195,6 +195,47 @@ def test_killed_mid_phase_on_two_processes_then_rerun_matches_the_uninterrupted_
     assert state["iter_01/solver"]["log_bytes"]["metrics.jsonl"] < (run_dir / "metrics.jsonl").stat().st_size
 
 
+def launch_two_machines(run_dir: Path, args: list[str]) -> list[subprocess.CompletedProcess]:
+    """The same command on two "machines" of this host (accelerate's --num_machines 2, one process each), as on a
+    cluster: node 0's address and port, each node its --machine_rank, one run directory both see."""
+    base = accelerate_launch(2)  # a free port; --num_machines 1 replaced below
+    base[base.index("--num_machines") + 1] = "2"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, *base, "--machine_rank", str(rank), "--main_process_ip", "127.0.0.1", "-m", "ttcs.cli"]
+            + [*args, f"hydra.run.dir={run_dir}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=run_dir.parent,
+        )
+        for rank in (0, 1)
+    ]
+    done = []
+    for node in nodes:
+        out, err = node.communicate(timeout=600)
+        done.append(subprocess.CompletedProcess(node.args, node.returncode, out, err))
+    return done
+
+
+def test_two_machines_write_exactly_the_files_of_one(runs, tmp_path, tiny_model_dir):
+    """Two nodes (`accelerate launch --num_machines 2`, gloo on this host): one writer across both, the same files
+    with the same line counts as one process, and the base evaluation the very same."""
+    one, _, _ = runs("ttrl")
+    run_dir = tmp_path / "nodes"
+    for node in launch_two_machines(run_dir, overrides(tiny_model_dir, "ttrl")):
+        assert node.returncode == 0, node.stderr[-4000:]
+    assert headers((run_dir / "run.log").read_text()) == PHASES["ttrl"]
+    assert headers((run_dir / "run.rank1.log").read_text()) == PHASES["ttrl"], "node 1 ran every phase, writing nothing"
+    assert record_files(run_dir) == record_files(one)
+    assert (run_dir / "eval" / "iter_00.jsonl").read_text() == (one / "eval" / "iter_00.jsonl").read_text()
+    assert digests((run_dir / "run.log").read_text()) == digests((run_dir / "run.rank1.log").read_text())
+    assert list(json.loads((run_dir / "state.json").read_text())["phases"]) == PHASES["ttrl"]
+
+
 def test_a_refused_config_stops_both_processes_at_once(tmp_path, tiny_model_dir):
     """Every process validates the same config before any collective (and before it imports torch), so each refuses
     it with the one-line message and exits: none is left waiting for another (the launcher ends any process still
