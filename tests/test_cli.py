@@ -42,7 +42,7 @@ def test_multirun_then_table(tmp_path, tiny_model_dir, capsys):
     assert "| iteration | avg@2 | maj@2 | greedy |" in out.stdout  # the before/after table is printed
     assert table_main([str(sweep)]) == 0
     printed = capsys.readouterr().out
-    assert "| method | model | seeds | arith_frontier | AVG |" in printed
+    assert "| method | model | seeds | runs | arith_frontier | AVG |" in printed
     assert "| base | tiny |" in printed and "| self_consistency | tiny |" in printed
     assert "overrides [method=base" in printed
 
