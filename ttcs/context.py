@@ -9,6 +9,7 @@ backends (`ttcs.generation`, `ttcs.engine`) and the Solver's prompts and answer 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -88,6 +89,13 @@ class RunContext:
         """Let go of the `role` model: its next use loads it from disk."""
         self._models.pop(role, None)
         self._drop_backend(role)
+
+    def keep_models(self, roles: Collection[str]) -> None:
+        """Let go of every cached model (and its backend) whose role is not in `roles`: a phase starts with only the
+        models it uses alive; a later phase that needs one again loads it from its checkpoint."""
+        for role in set(self._models) | set(self._backends):
+            if role not in roles:
+                self.forget_model(role)
 
     @cached_property
     def recipe(self) -> Recipe:

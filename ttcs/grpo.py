@@ -24,6 +24,7 @@ from ttcs import dist
 from ttcs.config import ConfigError, as_schema, micro_batch_split, shown, split_hint
 from ttcs.generation import backend_name
 from ttcs.memory import sharded_launch
+from ttcs.resident import trim_heap
 from ttcs.schema.train import LoraConfig, RoleConfig, SolverConfig, SynthesizerConfig
 
 logger = logging.getLogger(__name__)
@@ -267,8 +268,10 @@ def release_trainer(trainer) -> None:
 
 
 def free_memory() -> None:
-    """Collect garbage and hand cached CUDA blocks back, so the next phase (or vLLM) finds the memory free."""
+    """Collect garbage and hand cached CUDA blocks and the C heap's free pages back (`ttcs.resident.trim_heap`), so
+    the next phase (or vLLM) finds the memory free."""
     gc.collect()
+    trim_heap()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 

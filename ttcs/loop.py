@@ -43,6 +43,7 @@ from ttcs.memory import check_run_memory
 from ttcs.models import load_tokenizer
 from ttcs.monitor import Alarm, Monitor, configured_rules
 from ttcs.provenance import provenance
+from ttcs.resident import phase_memory, reset_peak
 from ttcs.rundir import RunDir, read_jsonl
 from ttcs.schema import Config
 from ttcs.seeds import seed_for
@@ -62,6 +63,14 @@ PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
     "curriculum": curriculum_phase,
     "solver": solver_phase,
     "eval": eval_phase,
+}
+
+# The models each phase uses (`RunContext.model`, `RunContext.backend`): the others are let go before it starts.
+PHASE_ROLES: dict[str, tuple[str, ...]] = {
+    "synthesizer": ("synthesizer", "solver"),
+    "curriculum": ("synthesizer", "solver"),
+    "solver": ("solver",),
+    "eval": ("solver",),
 }
 
 
@@ -198,10 +207,15 @@ def run(
             logger.info("== %s ==", key)
             rundir.begin_phase(key)  # the main process cuts back what a killed run of this phase appended ...
             dist.barrier()  # ... before any process reads the run directory in it
+            ctx.keep_models(PHASE_ROLES[name])  # e.g. the Synthesizer, which the Solver phase does not use
+            free_memory()
+            peak_reset = reset_peak()  # the phase's peak RSS, not the run's
             with monitor(key) if monitor else nullcontext():
                 t0, tokens = time.time(), ctx.generated_tokens()
                 info = {"eval": PHASES[name](ctx, t)} if name == "eval" else (PHASES[name](ctx, t) or {})
                 free_memory()  # the phase's trainer, optimizer and reference model are unreachable now
+            info.update(phase_memory(peak_reset))
+            logger.info("%s: peak %s GB resident, %s GB after it", key, info["peak_rss_gb"], info["rss_end_gb"])
             # The main process's record (its timings, tokens and the log sizes it measured) on every rank, so all
             # hold one state.
             rundir.mark_done(
