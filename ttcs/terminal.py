@@ -1,5 +1,7 @@
 """The terminal of a run: ttcs's own lines and one progress bar per phase, nothing else.
 
+transformers' progress bars (loading and writing weights) are switched off unless ``verbose=true``.
+
 Library warnings (transformers' FutureWarnings, TRL's notices), the ``datasets``/``transformers`` loggers and TRL's
 raw per-step log dicts go to ``run.log`` only; ``verbose=true`` shows them in the terminal too. Errors of any
 library still reach the terminal.
@@ -45,6 +47,10 @@ def quiet_terminal(verbose: bool = False) -> Iterator[None]:
             library.removeHandler(handler)
         library.propagate = True
     logging.captureWarnings(True)  # warnings.warn -> the "py.warnings" logger -> run.log
+    # transformers' own bars (loading and writing weights) are not a phase's: only ttcs's bars stay
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    if not verbose:
+        transformers.utils.logging.disable_progress_bar()
     consoles = [] if verbose else [h for h in logging.getLogger().handlers if _is_console(h)]
     quiet = OwnLines()
     for handler in consoles:
@@ -55,6 +61,8 @@ def quiet_terminal(verbose: bool = False) -> Iterator[None]:
         for handler in consoles:
             handler.removeFilter(quiet)
         logging.captureWarnings(False)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
         for name in libraries:
             library = logging.getLogger(name)
             library.propagate = False
