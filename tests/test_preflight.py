@@ -52,9 +52,58 @@ def test_a_paper_preset_is_checked_offline_on_a_laptop(monkeypatch, tmp_path, ca
     out = capsys.readouterr().out
     assert "data: not checked (HuggingFaceH4/aime_2024" in out
     assert "model: not checked (hub id Qwen/Qwen2.5-Math-1.5B: out of reach here; sized from model.architecture)" in out
-    assert "Solver phase, backward (engine asleep):" in out and "checkpoints: 30," in out
+    assert "Solver phase, backward (engine asleep):" in out
+    # keep_checkpoints=kept: 4 of 30 fp32 checkpoints of 6.17 GB on disk at once (ttcs.checkpoints.peak)
+    assert "checkpoints: keep_checkpoints=kept: at most 4 on disk at once, 24.7 GB (30 saved over the run" in out
     assert "context: not checked (prompts not measured here: eval.max_new_tokens=3072 leaves 1024 of 4096)" in out
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("policy", "held", "gb", "left"),
+    [("all", 30, 185.2, 30), ("last", 3, 18.5, 2), ("kept", 4, 24.7, 3), ("none", 3, 18.5, 0)],
+)
+def test_the_disk_plan_counts_what_keep_checkpoints_holds_at_once(
+    monkeypatch, tmp_path, capsys, policy, held, gb, left
+):
+    """The dry run's checkpoints line and disk check: the peak under the policy, not every iteration's checkpoint."""
+    args = ("dry_run=true", "experiment=paper_aime24_qwen1.5b", f"keep_checkpoints={policy}")
+    assert _main(monkeypatch, tmp_path, *args) is None
+    out = capsys.readouterr().out
+    line = f"checkpoints: keep_checkpoints={policy}: at most {held} on disk at once, {gb} GB (30 saved over the run, {left} left at its end)"
+    assert line in out, out
+    assert f"at most {held} checkpoint(s) at once (keep_checkpoints={policy}) of 6.17 GB = {gb} GB" in out
+
+
+def test_too_little_disk_for_every_checkpoint_is_refused_but_the_default_fits(monkeypatch, tmp_path):
+    """60 GB free for Qwen2.5-Math-1.5B's 6.17 GB checkpoints: all 30 (185 GB) stop the run before it starts, with
+    what to change; the default's 4 at once (24.7 GB) fit."""
+    import shutil
+    from collections import namedtuple
+
+    from hydra import compose, initialize_config_dir
+
+    from ttcs.config import typed
+    from ttcs.errors import ConfigError
+    from ttcs.preflight import Plan, check_disk
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100e9, 40e9, 60e9))
+
+    def plan(*overrides):
+        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=["experiment=paper_aime24_qwen1.5b", *overrides])
+        p = Plan(typed(cfg), tmp_path / "run")
+        p.facts["params"] = 1_543_714_304
+        check_disk(p)
+        return p
+
+    with pytest.raises(ConfigError, match=r"at most 30 checkpoint\(s\) at once \(keep_checkpoints=all\).*keep fewer"):
+        plan("keep_checkpoints=all")
+    assert plan().checks == [
+        ("disk", "ok", "at most 4 checkpoint(s) at once (keep_checkpoints=kept) of 6.17 GB = 24.7 GB, of 60 GB free")
+    ]
+    assert plan("method=ttrl", "keep_checkpoints=last").facts["checkpoints"][:2] == (2, 2 * 1_543_714_304 * 4)
 
 
 def test_new_tokens_alone_past_the_context_are_refused_offline(monkeypatch, tmp_path):
@@ -155,11 +204,14 @@ def test_the_terminal_shows_only_ttcs_lines_unless_verbose(tmp_path, verbose):
             transformers.utils.logging.get_logger("transformers.modeling_utils").warning("library notice")
             warnings.warn("gradient checkpointing renamed", FutureWarning, stacklevel=1)
             logging.getLogger("urllib3").error("a library error")
+            bars_inside = transformers.utils.logging.is_progress_bar_enabled()
     finally:
         root.setLevel(level)
         for handler in (console, logfile):
             root.removeHandler(handler)
             handler.close()
+    assert bars_inside == verbose, "transformers' own progress bars (loading, writing weights) show only when verbose"
+    assert transformers.utils.logging.is_progress_bar_enabled()
     shown, kept = (tmp_path / "console").read_text(), (tmp_path / "log").read_text()
     for text in (
         "solver step 1",

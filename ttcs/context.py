@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ttcs.engine import VLLMEngine, get_rollout_func
+from ttcs.errors import UserError
 from ttcs.generation import GenerationBackend, VLLMBackend, backend_name, make_backend, make_engine
 from ttcs.models import load_model, resolve_model_path
 from ttcs.prompts import solver_prompt
@@ -59,11 +60,22 @@ class RunContext:
         self._retired_tokens += getattr(backend, "generated_tokens", 0)
 
     def model_path(self, role: str, iteration: int) -> str:
-        """Where the `role` model of the end of `iteration` lives (the base model before any training)."""
+        """Where the `role` model of the end of `iteration` lives (the base model before any training).
+
+        Raises:
+            UserError: the last phase that trained it saved a checkpoint that is gone (``keep_checkpoints``, or by
+                hand): going on from an older model, or the base, would quietly train something else.
+        """
         for t in range(iteration, 0, -1):
             ckpt = self.rundir.checkpoint_dir(role, t)
-            if self.rundir.is_done(f"iter_{t:02d}/{role}") and ckpt.is_dir():
+            key = f"iter_{t:02d}/{role}"
+            if self.rundir.is_done(key) and ckpt.is_dir():
                 return str(ckpt)
+            if self.rundir.is_done(key) and "checkpoint" in self.rundir.phase_info(key):
+                raise UserError(
+                    f"{ckpt}, which {key} saved, is gone (keep_checkpoints=none deletes every checkpoint once the run "
+                    "finishes; or it was deleted by hand): the run cannot go on from it; start a new one (run_name=...)"
+                )
         return self.cfg.model.path
 
     def model(self, role: str, iteration: int):

@@ -30,7 +30,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 from transformers import set_seed
 
-from ttcs import dist
+from ttcs import checkpoints, dist
 from ttcs.config import plain, typed, validate_config
 from ttcs.context import RunContext
 from ttcs.curriculum import curriculum_phase
@@ -55,7 +55,17 @@ from ttcs.verify import get_verifier
 logger = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption without invalidating it.
-RESUME_SAFE_KEYS = ("backend", "dry_run", "health", "hydra", "run_name", "report", "threads", "verbose")
+RESUME_SAFE_KEYS = (
+    "backend",
+    "dry_run",
+    "health",
+    "hydra",
+    "keep_checkpoints",
+    "run_name",
+    "report",
+    "threads",
+    "verbose",
+)
 
 # Each phase a method may list (`ttcs.config.KNOWN_PHASES`), and the evaluation that ends every iteration.
 PHASES: dict[str, Callable[[RunContext, int], dict | None]] = {
@@ -226,12 +236,30 @@ def run(
                     )
                 ),
             )
-            rundir.write_json(rundir.results_path, build_results(ctx, health_monitor))
+            rundir.write_json(rundir.results_path, keep_checkpoints(ctx, build_results(ctx, health_monitor)))
             dist.barrier()  # the next phase reads what the main process wrote in this one
         if stopped is not None:
             break
-    results = build_results(ctx, health_monitor, stopped)
+    results = keep_checkpoints(ctx, build_results(ctx, health_monitor, stopped), finished=stopped is None)
     rundir.write_json(rundir.results_path, results)
+    return results
+
+
+def keep_checkpoints(ctx: RunContext, results: dict, *, finished: bool = False) -> dict:
+    """Delete the checkpoints ``keep_checkpoints`` does not keep (`ttcs.checkpoints.prune`: the main process, after
+    the phase is in state.json) and name where the kept iteration's Solver is (``keep.checkpoint``); `finished`: every
+    iteration has run."""
+    keep = results.get("keep")
+    iteration = keep["iteration"] if keep else None
+    checkpoints.prune(ctx.rundir, ctx.cfg.keep_checkpoints, iteration, finished=finished)
+    if keep:
+        keep["checkpoint"] = checkpoints.kept_checkpoint(ctx.rundir, ctx.cfg.model.path, iteration)
+        if keep["checkpoint"] is None and ctx.cfg.keep_checkpoints == "kept" and ctx.rundir.writer:
+            logger.warning(
+                "the iteration to keep is now %d, whose Solver checkpoint is no longer on disk (keep_checkpoints=%s)",
+                iteration,
+                ctx.cfg.keep_checkpoints,
+            )
     return results
 
 

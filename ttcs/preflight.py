@@ -4,7 +4,7 @@
 TRL (against `GRPOConfig`'s own fields), the backend (vLLM installed where it is asked for, a GPU where one is
 named), the launch (processes and devices), the data (read and parsed), the model (a model directory, a GGUF, the
 embedded model, a hub id reachable), the longest prompt plus its new tokens within the model's context, the memory
-plan, the free disk for the checkpoints the run will write, and whether an existing run directory can be resumed
+plan, the free disk for the checkpoints the run will hold at once (``keep_checkpoints``), and whether an existing run directory can be resumed
 with this config. A failure raises a `ttcs.errors.UserError` of one line; what cannot be checked here (the hub when
 offline, a model not yet downloaded or converted) is reported as not checked, never as failed. Nothing is written:
 no run directory, no ``.hydra/``, no ``state.json``, no model cache.
@@ -368,33 +368,43 @@ def check_memory_plan(plan: Plan) -> None:
 
 
 def check_disk(plan: Plan) -> None:
-    """Free disk for the checkpoints the run will write: the trained roles' full weights each iteration."""
+    """Free disk for the checkpoints the run will hold at its peak: the trained roles' full weights, as many at once
+    as ``keep_checkpoints`` keeps (`ttcs.checkpoints.peak`), not every iteration's unless it keeps all."""
+    from ttcs.checkpoints import peak
+
     params = plan.facts.get("params")
     if params is None:
         plan.note("disk", NOT_CHECKED, "needs the model's size")
         return
-    width = 2 if "16" in str(plan.cfg.model.dtype) else 4
-    count = len(trained_roles(plan.cfg)) * (plan.cfg.train.iterations if plan.cfg.method.phases else 0)
+    cfg = plan.cfg
+    width = 2 if "16" in str(cfg.model.dtype) else 4
+    roles = trained_roles(cfg)
+    iterations = cfg.train.iterations if cfg.method.phases else 0
+    count, after = peak(roles, iterations, cfg.keep_checkpoints)
     need = count * params * width
     root = plan.run_dir.resolve()
     while not root.exists():
         root = root.parent
     free = shutil.disk_usage(root).free
-    plan.facts["checkpoints"] = (count, need)
-    if need > free and plan.cfg.dry_run:  # checked on a laptop for a cluster: this disk may not be the run's
+    plan.facts["checkpoints"] = (count, need, len(roles) * iterations, after)
+    held = (
+        f"at most {count} checkpoint(s) at once (keep_checkpoints={cfg.keep_checkpoints}) of "
+        f"{params * width / 1e9:.2f} GB = {need / 1e9:.1f} GB"
+    )
+    if need > free and cfg.dry_run:  # checked on a laptop for a cluster: this disk may not be the run's
         plan.note(
             "disk",
             SHORT_HERE,
-            f"{count} checkpoint(s) of {params * width / 1e9:.2f} GB = {need / 1e9:.1f} GB, but {root} has "
-            f"{free / 1e9:.1f} GB free: the run would stop here before it starts",
+            f"{held}, but {root} has {free / 1e9:.1f} GB free: the run would stop here before it starts",
         )
         return
     if need > free:
+        hint = "keep fewer (keep_checkpoints=last), " if cfg.keep_checkpoints in ("all", "kept") else ""
         raise ConfigError(
-            f"the run writes {count} checkpoint(s) of {params * width / 1e9:.2f} GB = {need / 1e9:.1f} GB, but {root} "
-            f"has {free / 1e9:.1f} GB free: free disk, or put the run elsewhere (hydra.run.dir=...)"
+            f"the run holds {held}, but {root} has {free / 1e9:.1f} GB free: free disk, {hint}or put the run "
+            "elsewhere (hydra.run.dir=...)"
         )
-    plan.note("disk", OK, f"{count} checkpoint(s), {need / 1e9:.1f} GB of {free / 1e9:.0f} GB free")
+    plan.note("disk", OK, f"{held}, of {free / 1e9:.0f} GB free")
 
 
 def check_resume(plan: Plan) -> None:
@@ -477,8 +487,11 @@ def plan_lines(plan: Plan) -> list[str]:
     if plan.facts.get("memory_warning"):
         lines.append(f"  would not fit an 80 GB GPU: {plan.facts['memory_warning']}")
     if "checkpoints" in plan.facts:
-        count, need = plan.facts["checkpoints"]
-        lines.append(f"checkpoints: {count}, {need / 1e9:.1f} GB")
+        count, need, written, after = plan.facts["checkpoints"]
+        lines.append(
+            f"checkpoints: keep_checkpoints={cfg.keep_checkpoints}: at most {count} on disk at once, "
+            f"{need / 1e9:.1f} GB ({written} saved over the run, {after} left at its end)"
+        )
     lines.append("checks:")
     lines += [f"  {what}: {status} ({detail})" for what, status, detail in plan.checks]
     return lines

@@ -9,7 +9,8 @@ patterns of every file a run leaves there (outputs/README.md describes each file
     metrics.jsonl     one JSON line per event (phase, step, rewards, losses, seconds)
     results.json      method, model, data, seed, versions, per-iteration evaluation
     eval/iter_XX.jsonl, curriculum/iter_XX.jsonl, curriculum/iter_XX_train.jsonl, solver/iter_XX_votes.jsonl,
-    checkpoints/{synthesizer,solver}/iter_XX/, trl/{synthesizer,solver}_iter_XX/ (TRL's output_dir),
+    checkpoints/{synthesizer,solver}/iter_XX/ (those keep_checkpoints keeps, `ttcs.checkpoints`),
+    trl/{synthesizer,solver}_iter_XX/ (TRL's output_dir),
     run.log, run.rank<r>.log, .hydra/ (Hydra's), report.md and its plots
 
 Every write that another process might read is atomic (write a temporary file, then
@@ -55,6 +56,7 @@ LAYOUT = {
     f"curriculum/{_ITER}_train.jsonl": "the curriculum phase: the Solver's training set",
     f"solver/{_ITER}_votes.jsonl": "the Solver phase's reward: every group's vote",
     f"checkpoints/*/{_ITER}/*": "ttcs.grpo.finish_training: a trained model",
+    "checkpoints/*/.iter_[0-9][0-9].deleting/*": "ttcs.checkpoints.prune: a checkpoint a kill caught being deleted",
     "trl/*_iter_[0-9][0-9]/*": "TRL, under its output_dir",
     "run.log": "Hydra's job log (the main process's)",
     "run.rank[0-9]*.log": "the log of another process of a multi-process run (ttcs.cli)",

@@ -25,7 +25,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from ttcs.schema.rules import IfPresent, group, key, threads
+from ttcs.schema.rules import IfPresent, OneOf, group, imported, key, threads
 from ttcs.schema.run import (
     BackendConfig,
     DataConfig,
@@ -62,6 +62,12 @@ class Config:
     device: str | None = key(None, "Device for training and hf generation; null = cuda when available, else cpu")
     threads: Any = key(
         "auto", "torch's CPU threads: auto (the idle cores, split among processes) or a count", IfPresent(threads)
+    )
+    keep_checkpoints: str = key(
+        "kept",
+        "Checkpoints a run keeps: all | last (of each trained role: resuming needs it) | kept (last, and the Solver "
+        "of the label-free iteration to keep) | none (last until the run finishes, then none: no extension)",
+        OneOf(imported("ttcs.checkpoints", "POLICIES")),
     )
     dry_run: bool = key(False, "Check everything, print the plan and exit without writing anything")
     verbose: bool = key(False, "Show library warnings and TRL's raw log lines in the terminal, not only in run.log")
