@@ -29,7 +29,8 @@ def test_multirun_then_table(tmp_path, tiny_model_dir, capsys):
         cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    # .submitit/: the launcher's job files
+    runs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert runs == ["base-tiny-arith_frontier-seed0", "self_consistency-tiny-arith_frontier-seed0"]
     for name in runs:
         run_dir = sweep / name

@@ -86,7 +86,9 @@ def _checked(argv: list[str]):
     from ttcs.preflight import preflight
 
     try:
-        return [preflight(cfg, run_dir) for cfg, run_dir in compose_jobs(argv)]
+        jobs = compose_jobs(argv)
+        distinct_run_dirs(jobs)
+        return [preflight(cfg, run_dir) for cfg, run_dir in jobs]
     except UserError as err:
         raise SystemExit(f"ttcs: {one_line(err)}") from None
 
@@ -119,6 +121,20 @@ def compose_jobs(argv: list[str]) -> list[tuple[DictConfig, Path]]:
             run = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir) if multirun else Path(cfg.hydra.run.dir)
             jobs.append((cfg, run))
     return jobs
+
+
+def distinct_run_dirs(jobs: list[tuple[DictConfig, Path]]) -> None:
+    """Refuse a sweep two of whose runs would write one run directory (the second would resume, or be refused by,
+    the first): ``run_name`` must tell them apart."""
+    seen: dict[Path, DictConfig] = {}
+    for cfg, run_dir in jobs:
+        first = seen.setdefault(Path(run_dir).resolve(), cfg)
+        if first is not cfg:
+            a, b = (" ".join(c.hydra.overrides.task) for c in (first, cfg))
+            raise ConfigError(
+                f"run_name={cfg.run_name}: the runs [{a}] and [{b}] of this sweep would share the run directory "
+                f"{run_dir}; put the key that differs in run_name (by default ${{method.name}}-${{model.name}}-${{data.name}}-seed${{seed}})"
+            )
 
 
 # What Hydra reads as true or false; it would read any other integer (`copy_penalty=2`) as true.
