@@ -196,6 +196,20 @@ def accelerate_launch(processes: int) -> list[str]:
     ]
 
 
+def console(monkeypatch, cwd, *args):
+    """`ttcs <args>` in this process (the console script's main); the SystemExit message (the printed line) or None
+    when it returned."""
+    from ttcs import cli
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr("sys.argv", ["ttcs", *args])
+    try:
+        cli.main()
+    except SystemExit as done:
+        return done.code
+    return None
+
+
 def tiny_run(model_dir, method: str = "ttcs", backend: str = "hf") -> list[str]:
     """The overrides of a tiny run: `method` on the tiny model in `model_dir` (``train=debug``), a 3-question set,
     2 evaluation samples of 6 tokens, no progress bars."""

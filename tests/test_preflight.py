@@ -11,19 +11,7 @@ import warnings
 
 import pytest
 from conftest import REPO_ROOT, tiny_run
-
-
-def _main(monkeypatch, cwd, *args):
-    """`ttcs <args>` in this process; the SystemExit message (the printed line) or None when it returned."""
-    from ttcs import cli
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr("sys.argv", ["ttcs", *args])
-    try:
-        cli.main()
-    except SystemExit as done:
-        return done.code
-    return None
+from conftest import console as _main
 
 
 def _snapshot(root):

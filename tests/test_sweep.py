@@ -10,23 +10,11 @@ import sys
 
 import pytest
 from conftest import REPO_ROOT, tiny_run
+from conftest import console as _main
 
 SETS = ["aime24", "aime25", "amc23", "math500", "minerva", "olympiadbench"]
 MODELS = {"qwen1.5b": "qwen2.5-math-1.5b", "qwen7b": "qwen2.5-math-7b", "qwen3-4b": "qwen3-4b-base"}
 TABLE1 = [f"paper_{s}_{m}" for s in SETS for m in MODELS]
-
-
-def _main(monkeypatch, cwd, *args):
-    """`ttcs <args>` in this process; the SystemExit message (the printed line) or None when it returned."""
-    from ttcs import cli
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr("sys.argv", ["ttcs", *args])
-    try:
-        cli.main()
-    except SystemExit as done:
-        return done.code
-    return None
 
 
 def test_table1_has_a_preset_for_every_set_and_model():

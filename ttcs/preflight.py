@@ -252,21 +252,19 @@ def check_context(plan: Plan) -> None:
     from ttcs.variants import synthesizer_prompt
 
     prefill = get_recipe(cfg.recipe).solver_prefill
-    solver = max(
-        len(
-            tokenizer(
-                solver_prompt(
-                    tokenizer,
-                    p,
-                    kind=cfg.data.prompt,
-                    chat_template=cfg.model.chat_template,
-                    system_prompt=cfg.model.system_prompt,
-                )
-                + prefill
-            ).input_ids
+
+    def solver_tokens(problem: Problem) -> int:
+        """The tokens of the Solver's prompt for `problem`, its prefill included."""
+        prompt = solver_prompt(
+            tokenizer,
+            problem,
+            kind=cfg.data.prompt,
+            chat_template=cfg.model.chat_template,
+            system_prompt=cfg.model.system_prompt,
         )
-        for p in problems
-    )
+        return len(tokenizer(prompt + prefill).input_ids)
+
+    solver = max(solver_tokens(p) for p in problems)
     needs = {"the longest test prompt + eval.max_new_tokens": solver + cfg.eval.max_new_tokens}
     phases = cfg.method.phases if cfg.train.iterations else []
     if "solver" in phases:
@@ -290,19 +288,7 @@ def check_context(plan: Plan) -> None:
         longest = max(cfg.train.synthesizer.max_completion_length, cfg.train.curriculum.max_new_tokens)
         needs["the longest Synthesizer prompt + its longest output"] = synth + longest
     if "synthesizer" in phases:  # a variant's question is unknown: the Solver prompt around an empty one bounds it
-        empty = Problem(id="", question="", answer=None, source="preflight")
-        wrapper = len(
-            tokenizer(
-                solver_prompt(
-                    tokenizer,
-                    empty,
-                    kind=cfg.data.prompt,
-                    chat_template=cfg.model.chat_template,
-                    system_prompt=cfg.model.system_prompt,
-                )
-                + prefill
-            ).input_ids
-        )
+        wrapper = solver_tokens(Problem(id="", question="", answer=None, source="preflight"))
         needs["the Solver prompt around a variant + train.synthesizer.solver_max_new_tokens"] = (
             wrapper + cfg.train.synthesizer.solver_max_new_tokens
         )
