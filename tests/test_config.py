@@ -52,10 +52,12 @@ def test_every_paper_preset_composes_to_the_papers_settings(preset):
     _, data, model = preset.split("_")
     cfg = compose_with(f"experiment={preset}")
     OmegaConf.to_container(cfg, resolve=True)
-    assert cfg.model.name == {"qwen1.5b": "qwen2.5-math-1.5b", "qwen7b": "qwen2.5-math-7b"}[model]
+    names = {"qwen1.5b": "qwen2.5-math-1.5b", "qwen7b": "qwen2.5-math-7b", "qwen3-4b": "qwen3-4b-base"}
+    assert cfg.model.name == names[model]
     assert cfg.data.name == data and cfg.backend.name == "vllm" and cfg.method.name == "ttcs"
     assert cfg.train.iterations == 15 and cfg.train.solver.learning_rate == 1e-6 and not cfg.train.solver.use_vllm
-    g, b = (8, 64) if data == "math500" else (16, 16)
+    # the large sets keep train=gpu's 64 questions x 8 samples; AIME and AMC (30-40 questions) take 16 x 16
+    g, b = (8, 64) if data in ("math500", "minerva", "olympiadbench") else (16, 16)
     assert (cfg.train.solver.group_size, cfg.train.solver.batch_questions) == (g, b)
     assert cfg.eval.max_new_tokens == 3072
     if data.startswith("aime"):

@@ -42,7 +42,7 @@ def test_a_rundir_that_does_not_write_keeps_state_in_memory(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == []
 
 
-EXPECTED = {"ddp": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
+EXPECTED = {"ddp": "MULTI_GPU", "multi_node": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -60,6 +60,8 @@ def test_accelerate_configs_load_with_accelerates_own_loader(name):
         assert config.deepspeed_config["zero3_save_16bit_model"], "checkpoints need the whole weights gathered"
     if name == "fsdp":
         assert config.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    if name == "multi_node":
+        assert config.num_machines == 2 and config.rdzv_backend == "static"
 
 
 def test_the_configs_are_all_there():
