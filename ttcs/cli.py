@@ -189,7 +189,7 @@ def _override_key(override: str) -> str:
 
 def _missing_option(err, overrides: list[str]):
     group, _, option = str(err.missing_cfg_file).rpartition("/")
-    given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == group), f"{group}={option}")
+    given = next((o for o in overrides if _override_key(o) == group), f"{group}={option}")
     options = ", ".join(err.options or []) or "none"
     raise ConfigError(f"{given}: no such option; the options of {group}: {options}")
 
@@ -201,7 +201,7 @@ def composition_line(err: Exception, overrides: list[str]) -> str:
     cause = err.__cause__
     appended = re.search(r"An item is already at '([^']+)'", str(err))
     if appended:  # `+key=value` for a key the schema declares: Hydra's hint (`++`) would bypass nothing useful
-        given = next((o for o in overrides if o.lstrip("+").split("=", 1)[0] == appended[1]), appended[1])
+        given = next((o for o in overrides if _override_key(o) == appended[1]), appended[1])
         return f"{given}: {appended[1]} is a key of the config already: set it without the +"
     key = getattr(cause, "full_key", None)
     given = next((o for o in overrides if key and _override_key(o) == key), key or "")

@@ -25,7 +25,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from ttcs.schema.rules import IfPresent, OneOf, group, imported, key, threads
+from ttcs.schema.rules import OneOf, group, imported, key, threads
 from ttcs.schema.run import (
     BackendConfig,
     DataConfig,
@@ -60,9 +60,7 @@ class Config:
         "Name of the run directory under outputs/; rerunning with the same name resumes that run",
     )
     device: str | None = key(None, "Device for training and hf generation; null = cuda when available, else cpu")
-    threads: Any = key(
-        "auto", "torch's CPU threads: auto (the idle cores, split among processes) or a count", IfPresent(threads)
-    )
+    threads: Any = key("auto", "torch's CPU threads: auto (the idle cores, split among processes) or a count", threads)
     keep_checkpoints: str = key(
         "kept",
         "Checkpoints a run keeps: all | last (of each trained role: resuming needs it) | kept (last, and the Solver "

@@ -338,17 +338,6 @@ class IfSet:
 
 
 @dataclass(frozen=True)
-class IfPresent:
-    """`rule`, when the key is present (null included)."""
-
-    rule: Callable
-
-    def __call__(self, cfg, key: str) -> None:
-        if OmegaConf.select(cfg, key, default=_MISSING) is not _MISSING:
-            self.rule(cfg, key)
-
-
-@dataclass(frozen=True)
 class When:
     """`rule`, only when the key `switch` beside the key is set: the run reads the key only then
     (``claim_max_new_tokens`` when ``claim_prefill``)."""
