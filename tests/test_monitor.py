@@ -105,10 +105,25 @@ def test_the_kept_iteration_agrees_most_with_the_pooled_majority_and_skips_alarm
     assert choose_iteration(evals, MATH)["iteration"] == 2
     keep = choose_iteration(evals, MATH, alarmed={2, 0})  # iteration 0 is always a candidate
     assert keep["iteration"] == 1 and keep["excluded"] == [2] and "a health alarm in iteration 2" in keep["why"]
+    assert keep["scores"] == {"0": 4 / 8, "1": 6 / 8}  # the excluded iteration neither votes nor is scored
     # every iteration from the first alarmed one on descends from it: all are excluded
     keep = choose_iteration(evals, MATH, alarmed={1})
-    assert keep["iteration"] == 0 and keep["excluded"] == [1, 2]
+    assert keep["iteration"] == 0 and keep["excluded"] == [1, 2] and keep["scores"] == {"0": 4 / 8}
     assert choose_iteration({}, MATH) is None
+
+
+def test_a_locked_wrong_consensus_after_the_alarm_does_not_outvote_the_base():
+    # the base is right (gold 2), iteration 1 drifts, iterations 2-3 are locked on 3 and iteration 2 raised the alarm
+    evals = {
+        0: [{"id": "q", "answers": ["2", "2", "2", "3"]}],
+        1: [{"id": "q", "answers": ["2", "3", "3", "2"]}],
+        2: [{"id": "q", "answers": ["3", "3", "3", "3"]}],
+        3: [{"id": "q", "answers": ["3", "3", "3", "3"]}],
+    }
+    # pooling every iteration, "3" (11 of 16) would win and the drifting iteration 1 would be kept
+    assert consensus_scores(evals, MATH) == {0: 0.25, 1: 0.5, 2: 1.0, 3: 1.0}
+    keep = choose_iteration(evals, MATH, alarmed={2})
+    assert keep["iteration"] == 0 and keep["excluded"] == [2, 3] and keep["scores"] == {"0": 0.75, "1": 0.5}
 
 
 def test_a_tie_keeps_the_earliest_iteration():
