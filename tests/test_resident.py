@@ -59,9 +59,23 @@ def test_every_phase_records_its_memory_and_starts_without_models_it_does_not_us
 ):
     torch.set_num_threads(1)
     seen: dict[str, object] = {}
+    trims: dict[tuple[str, str], int] = {}
+    current = [""]
+    real_trim = resident.trim_heap
+
+    def counted(where):
+        def trim():
+            trims[where, current[0]] = trims.get((where, current[0]), 0) + 1
+            return real_trim()
+
+        return trim
+
+    monkeypatch.setattr(resident, "trim_heap", counted("training"))  # the training callbacks' trim
+    monkeypatch.setattr("ttcs.generation.trim_heap", counted("sampling"))  # the sampler's, after each batch
 
     def watch(name, phase):
         def wrapped(ctx, t):
+            current[0] = name
             # what is still cached when the phase starts: only its own roles
             assert set(ctx._models) <= set(PHASE_ROLES[name]), (name, list(ctx._models))
             assert set(ctx._backends) <= set(PHASE_ROLES[name]), (name, list(ctx._backends))
@@ -88,3 +102,9 @@ def test_every_phase_records_its_memory_and_starts_without_models_it_does_not_us
     for key, entry in state.items():
         assert entry["peak_rss_gb"] >= entry["rss_end_gb"] > 0, key
     assert "synthesizer" in seen
+    # freed transients leave the heap during the phases too: after every optimizer step of both trainings (and
+    # every micro-batch), after every sampled batch
+    cfg = compose_cfg(*tiny_run(tiny_model_dir))
+    assert trims["training", "solver"] >= cfg.train.solver.steps
+    assert trims["training", "synthesizer"] >= cfg.train.synthesizer.steps
+    assert trims["sampling", "eval"] >= 1 and trims["sampling", "curriculum"] >= 1

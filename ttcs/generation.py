@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ttcs import dist
 from ttcs.engine import VLLMEngine, sampling_params
+from ttcs.resident import trim_heap
 from ttcs.schema.run import BackendConfig
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class HFBackend(GenerationBackend):
                     torch.manual_seed(sampling.seed + start)  # the same prompts+seed give the same samples
                     batch = prompts[start : start + per_batch]
                     out.append(self._generate_batch(batch, sampling))
+                    trim_heap()  # the batch's KV cache and logits, freed, leave glibc's heap (ttcs.resident)
                     bar.update(len(batch))
         finally:
             self.model.train(was_training)

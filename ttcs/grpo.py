@@ -182,7 +182,9 @@ def trained_model(trainer):
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     if getattr(model, "supports_gradient_checkpointing", False):
-        model.gradient_checkpointing_disable()  # the Trainer may have turned it on; generation wants the cache
+        # the Trainer may have turned it on; generation wants the cache (transformers 5.x renamed the method)
+        disable = getattr(model, "activation_checkpointing_disable", None) or model.gradient_checkpointing_disable
+        disable()
     model.config.use_cache = True
     return model
 

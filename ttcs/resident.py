@@ -73,6 +73,26 @@ def trim_heap() -> bool:
     return True
 
 
+def heap_trim_callback():
+    """A `transformers.TrainerCallback` that calls `trim_heap` after every micro-batch and optimizer step.
+
+    A training step's transient tensors (on a CPU above all TRL's tiled log-probability kernel, whose fallback
+    without Triton allocates several copies of a tokens x 32768 tile in its backward pass) are freed into glibc's
+    heap, which keeps them; the next step allocates anew beside them, so without a trim the peak climbs from step
+    to step. Nothing is computed differently.
+    """
+    from transformers import TrainerCallback
+
+    class TrimHeap(TrainerCallback):
+        def on_substep_end(self, args, state, control, **kwargs):
+            trim_heap()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            trim_heap()
+
+    return TrimHeap()
+
+
 def phase_memory(peak_reset: bool) -> dict:
     """The ``state.json`` keys of a phase that has just ended: its peak and what remains resident, in GB."""
     record = {"peak_rss_gb": peak_rss_gb(), "rss_end_gb": rss_gb()}

@@ -25,6 +25,7 @@ from ttcs.frontier import measure_with_backend, select_frontier
 from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rollout_kwargs
 from ttcs.health import iteration_health
 from ttcs.metrics import MetricsCallback, updates_per_generation
+from ttcs.resident import heap_trim_callback
 from ttcs.rewards.solver import get_majority_reward, phase_start_labels, vote_summary, votes_from_rows
 from ttcs.rundir import read_jsonl
 from ttcs.schema.train import SolverConfig
@@ -238,7 +239,7 @@ def solver_phase(ctx: RunContext, iteration: int) -> dict:
                 args=args,
                 train_dataset=dataset,
                 processing_class=ctx.tokenizer,
-                callbacks=[callback],
+                callbacks=[callback, heap_trim_callback()],
                 peft_config=build_lora_config(solver.lora),
                 **rollout_kwargs(rollout),
             )

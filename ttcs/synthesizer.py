@@ -30,6 +30,7 @@ from ttcs.grpo import build_grpo_config, build_lora_config, finish_training, rol
 from ttcs.health import SYNTHESIZER_SIGNALS, synthesizer_health, synthesizer_signals
 from ttcs.metrics import MetricsCallback, generation_of, updates_per_generation
 from ttcs.prompts import load_template
+from ttcs.resident import heap_trim_callback
 from ttcs.rundir import read_jsonl
 from ttcs.seeds import seed_for
 from ttcs.terminal import quiet_progress
@@ -184,7 +185,7 @@ def synthesizer_phase(ctx: RunContext, iteration: int) -> dict:
             args=args,
             train_dataset=Dataset.from_list(rows),
             processing_class=ctx.tokenizer,
-            callbacks=[MetricsCallback(ctx.rundir, "synthesizer", iteration, REWARD_METRICS)],
+            callbacks=[MetricsCallback(ctx.rundir, "synthesizer", iteration, REWARD_METRICS), heap_trim_callback()],
             peft_config=build_lora_config(node.lora),
             **rollout_kwargs(rollout),
         )
