@@ -54,9 +54,9 @@ def solver_dict(train="cpu", **changes):
 
 def test_cpu_config_builds_an_on_policy_fp32_grpo_config(tmp_path):
     args = build_grpo_config(solver_dict("cpu"), output_dir=tmp_path, seed=3, train_size=32, cuda=False)
-    # One step = one generation of 8 questions x 4 samples, one optimizer update over 2 micro-batches of 16.
-    assert (args.num_generations, args.per_device_train_batch_size, args.generation_batch_size) == (4, 16, 32)
-    assert args.gradient_accumulation_steps == args.steps_per_generation == 2
+    # One step = one generation of 8 questions x 4 samples, one optimizer update over 4 micro-batches of 8.
+    assert (args.num_generations, args.per_device_train_batch_size, args.generation_batch_size) == (4, 8, 32)
+    assert args.gradient_accumulation_steps == args.steps_per_generation == 4
     assert not args.bf16 and not args.use_vllm and args.beta == 0.0 and args.loss_type == "dapo"
     assert args.max_steps == 6 and args.seed == 3 and args.save_strategy == "no" and args.max_completion_length == 3
     assert args.lr_scheduler_type == "constant" and args.epsilon == 0.2
