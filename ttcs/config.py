@@ -49,6 +49,11 @@ _MISSING = object()
 _NOT_SCHEMA = ("hydra",)
 
 
+def trained_iterations(cfg: Any) -> int:
+    """Training iterations after the base evaluation: ``train.iterations`` for a method with phases, else none."""
+    return int(cfg.train.iterations) if list(cfg.method.phases) else 0
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Refuse the first key `cfg` holds that the schema does not declare, then the first value its key's rule
     does not allow; each with a `ConfigError` of one line.

@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 from transformers import set_seed
 
 from ttcs import checkpoints, dist
-from ttcs.config import plain, typed, validate_config
+from ttcs.config import plain, trained_iterations, typed, validate_config
 from ttcs.context import RunContext
 from ttcs.curriculum import curriculum_phase
 from ttcs.data import load_data_config
@@ -100,11 +100,6 @@ def config_fingerprint(cfg: Config) -> dict:
     return flat
 
 
-def iterations(cfg: Config) -> int:
-    """Training iterations after the base evaluation: ``train.iterations`` for a method with phases, else none."""
-    return int(cfg.train.iterations) if cfg.method.phases else 0
-
-
 def table_score(cfg: Config) -> str:
     """The metric tables show for this run: the method's own (maj@k for self-consistency), or the evaluation
     protocol's (``eval.score``: greedy pass@1 on the sets the paper scores greedily) for methods scored by avg@k."""
@@ -139,7 +134,7 @@ def build_results(ctx: RunContext, monitor: Monitor | None = None, stopped: dict
     ``stopped``."""
     cfg = ctx.cfg
     entries = []
-    for t in range(0, iterations(cfg) + 1):
+    for t in range(0, trained_iterations(cfg) + 1):
         info = ctx.rundir.phase_info(f"iter_{t:02d}/eval")
         if not info:
             break
@@ -205,7 +200,7 @@ def run(
     health_monitor = start_monitor(rundir, configured_rules(cfg.health.rules))
     on_alarm = cfg.health.on_alarm
     stopped = None
-    for t in range(0, iterations(cfg) + 1):
+    for t in range(0, trained_iterations(cfg) + 1):
         for name in (phases if t > 0 else []) + ["eval"]:
             key = f"iter_{t:02d}/{name}"
             if rundir.is_done(key):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ttcs.config import typed, validate_config
+from ttcs.config import trained_iterations, typed, validate_config
 from ttcs.errors import ConfigError, UserError
 from ttcs.schema import Config
 
@@ -365,7 +365,7 @@ def check_disk(plan: Plan) -> None:
     cfg = plan.cfg
     width = 2 if "16" in str(cfg.model.dtype) else 4
     roles = trained_roles(cfg)
-    iterations = cfg.train.iterations if cfg.method.phases else 0
+    iterations = trained_iterations(cfg)
     count, after = peak(roles, iterations, cfg.keep_checkpoints)
     need = count * params * width
     root = plan.run_dir.resolve()
@@ -433,7 +433,7 @@ def plan_lines(plan: Plan) -> list[str]:
     """The plan a dry run prints: what runs, how much it generates and trains, memory, disk, the checks."""
     cfg = plan.cfg
     phases = list(cfg.method.phases)
-    iterations = cfg.train.iterations if phases else 0
+    iterations = trained_iterations(cfg)
     problems = plan.facts.get("problems")
     n = len(problems) if problems else None
     lines = [

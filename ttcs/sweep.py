@@ -51,8 +51,9 @@ _UNSET = "<unset>"
 def last_phase(cfg: Any) -> str:
     """The key of a run's last phase in ``state.json``: the evaluation after its last iteration (iteration 0 for a
     method without training phases), as `ttcs.loop.run` writes it."""
-    iterations = int(cfg.train.iterations) if list(cfg.method.phases) else 0
-    return f"iter_{iterations:02d}/eval"
+    from ttcs.config import trained_iterations
+
+    return f"iter_{trained_iterations(cfg):02d}/eval"
 
 
 def finished(run_dir: Path, cfg: Any) -> bool:
